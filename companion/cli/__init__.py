@@ -1,0 +1,67 @@
+"""The `companion` command. Each module of this package registers its own subcommands with a
+`register(subparsers)` function, so commands are added without touching a central list.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import pkgutil
+import sys
+from typing import Sequence
+
+from companion import __version__
+
+
+class CommandError(RuntimeError):
+    """A failure the user can act on; printed without a traceback, exit code 2 by default."""
+
+    def __init__(self, message: str, code: int = 2) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="companion",
+        description="A proactive coding companion: watches your work, proposes help, learns from your answers.",
+    )
+    parser.add_argument("--version", action="version", version=f"companion {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log debugging details to stderr")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    import companion.cli as package
+
+    for info in sorted(pkgutil.iter_modules(package.__path__), key=lambda i: i.name):
+        if info.name.startswith("_"):
+            continue
+        module = importlib.import_module(f"{package.__name__}.{info.name}")
+        register = getattr(module, "register", None)
+        if callable(register):
+            register(subparsers)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 0
+    from companion.config import ConfigError
+    from companion.ipc import IpcError
+    from companion.store import StoreError
+
+    try:
+        return int(args.func(args) or 0)
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
+    except CommandError as exc:
+        print(f"companion: {exc}", file=sys.stderr)
+        return exc.code
+    except (ConfigError, StoreError, IpcError, FileNotFoundError, ValueError) as exc:
+        print(f"companion: {exc}", file=sys.stderr)
+        return 2

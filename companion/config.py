@@ -1,0 +1,245 @@
+"""Settings: defaults, then ~/.config/companion/config.toml, then <workspace>/.companion.toml,
+then COMPANION_<SECTION>_<KEY> environment variables.
+
+Every section is a dataclass, so the schema is the code: unknown keys and wrong types are
+reported with the file and the key instead of being silently ignored (a typo in a config file
+should never be a mystery).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import sys
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
+
+from companion import paths
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - exercised on Python 3.10 only
+    import tomli as tomllib
+
+WORKSPACE_CONFIG = ".companion.toml"
+
+
+class ConfigError(ValueError):
+    """A config file or variable that cannot be used; the message names the file and key."""
+
+
+@dataclass
+class GeneralConfig:
+    max_age_days: int = 90  # events, proposals and outcomes older than this are deleted
+    interruption_level: int = 3  # 1 = only the surest proposals … 5 = anything plausible
+
+
+@dataclass
+class RedactionConfig:
+    patterns: list[str] = field(default_factory=list)  # extra regexes, replaced by [REDACTED:custom]
+    entropy: bool = True  # also redact long high-entropy strings
+    secret_files: list[str] = field(default_factory=list)  # extra glob names never read
+
+
+@dataclass
+class WatchConfig:
+    debounce_ms: int = 300  # a burst of writes to one file becomes one event after this quiet time
+    max_file_bytes: int = 1_000_000  # larger files give an event without content
+    ignore: list[str] = field(default_factory=list)  # extra gitignore-style patterns
+    dirty_tree_minutes: int = 30  # report uncommitted work that stays this long
+    git_poll_seconds: float = 2.0
+    test_reports: list[str] = field(default_factory=list)  # JUnit XML globs to watch
+
+
+@dataclass
+class ShellConfig:
+    history: bool = True  # tail the shell history files when no hook is installed
+    ignore_commands: list[str] = field(default_factory=list)  # regexes of commands never recorded
+
+
+@dataclass
+class AgentConfig:
+    backend: str = "transformers"  # transformers | llama_cpp | ollama
+    model: str = ""  # backend-specific model name; empty means the default
+    ollama_host: str = ""  # empty means OLLAMA_HOST or http://127.0.0.1:11434
+    timeout_s: float = 60.0
+    keep_alive: str = "5m"
+    max_new_tokens: int = 256
+    temperature: float = 0.0
+
+
+@dataclass
+class GateConfig:
+    kind: str = "reward"  # reward | icl | ollama
+    model: str = ""  # for the ollama gate
+    icl_shots: int = 8
+
+
+@dataclass
+class EngineConfig:
+    enabled: bool = True
+    max_per_hour: int = 6
+    cooldown_s: float = 120.0
+    backoff_s: float = 900.0  # after an ignored or rejected proposal
+    expire_s: float = 600.0  # unanswered proposals become "ignored"
+    quiet_hours: str = ""  # e.g. "22:00-07:00"
+    idle_s: float = 20.0  # a pause after a burst of edits
+
+
+@dataclass
+class EditorConfig:
+    show_message: str = "unfocused"  # off | unfocused | always
+
+
+@dataclass
+class Config:
+    general: GeneralConfig = field(default_factory=GeneralConfig)
+    redaction: RedactionConfig = field(default_factory=RedactionConfig)
+    watch: WatchConfig = field(default_factory=WatchConfig)
+    shell: ShellConfig = field(default_factory=ShellConfig)
+    agent: AgentConfig = field(default_factory=AgentConfig)
+    gate: GateConfig = field(default_factory=GateConfig)
+    engine: EngineConfig = field(default_factory=EngineConfig)
+    editor: EditorConfig = field(default_factory=EditorConfig)
+    sources: list[str] = field(default_factory=list)  # files that were read, for `doctor`
+
+
+def _check_type(value: Any, annotation: Any, where: str) -> Any:
+    """Check a TOML value against a field's annotation; ints are accepted where floats are expected."""
+    origin = typing.get_origin(annotation)
+    if origin is list:
+        (item_type,) = typing.get_args(annotation)
+        if not isinstance(value, list):
+            raise ConfigError(f"{where}: expected a list, got {type(value).__name__} {value!r}")
+        return [_check_type(v, item_type, f"{where}[{i}]") for i, v in enumerate(value)]
+    if annotation is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if annotation is int and isinstance(value, bool):
+        raise ConfigError(f"{where}: expected an integer, got {value!r}")
+    if not isinstance(value, annotation):
+        raise ConfigError(f"{where}: expected {annotation.__name__}, got {type(value).__name__} {value!r}")
+    return value
+
+
+def _field_types(section: Any) -> dict[str, Any]:
+    hints = typing.get_type_hints(type(section))
+    return {f.name: hints[f.name] for f in dataclasses.fields(section)}
+
+
+def _apply(config: Config, raw: Mapping[str, Any], origin: str) -> None:
+    sections = _field_types(config)
+    for name, values in raw.items():
+        if name not in sections or name == "sources":
+            known = ", ".join(s for s in sections if s != "sources")
+            raise ConfigError(f"{origin}: unknown section [{name}] (known: {known})")
+        if not isinstance(values, Mapping):
+            raise ConfigError(f"{origin}: [{name}] must be a table")
+        section = getattr(config, name)
+        types = _field_types(section)
+        for key, value in values.items():
+            if key not in types:
+                raise ConfigError(f"{origin}: unknown key {name}.{key} (known: {', '.join(types)})")
+            setattr(section, key, _check_type(value, types[key], f"{origin}: {name}.{key}"))
+
+
+def _parse_env_value(text: str, annotation: Any, where: str) -> Any:
+    origin = typing.get_origin(annotation)
+    try:
+        if origin is list:
+            return [item.strip() for item in text.split(",") if item.strip()]
+        if annotation is bool:
+            lowered = text.strip().lower()
+            if lowered in ("1", "true", "yes", "on"):
+                return True
+            if lowered in ("0", "false", "no", "off"):
+                return False
+            raise ValueError(text)
+        return annotation(text)
+    except ValueError:
+        raise ConfigError(f"{where}: cannot read {text!r} as {getattr(annotation, '__name__', annotation)}") from None
+
+
+def _apply_env(config: Config, environ: Mapping[str, str]) -> None:
+    """COMPANION_AGENT_BACKEND=ollama sets [agent] backend; other COMPANION_* names are not settings."""
+    sections = {name: getattr(config, name) for name in _field_types(config) if name != "sources"}
+    for var, text in environ.items():
+        if not var.startswith("COMPANION_"):
+            continue
+        rest = var[len("COMPANION_"):].lower()
+        for name, section in sections.items():
+            if rest.startswith(name + "_"):
+                key = rest[len(name) + 1:]
+                types = _field_types(section)
+                if key not in types:
+                    raise ConfigError(f"environment variable {var}: unknown key {name}.{key}")
+                setattr(section, key, _parse_env_value(text, types[key], f"environment variable {var}"))
+                config.sources.append(f"${var}")
+                break
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as handle:
+            return tomllib.load(handle)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read: {exc.strerror}") from None
+
+
+def validate(config: Config) -> None:
+    """Range checks that types alone cannot express."""
+    level = config.general.interruption_level
+    if not 1 <= level <= 5:
+        raise ConfigError(f"general.interruption_level must be 1 to 5, got {level}")
+    if config.agent.backend not in ("transformers", "llama_cpp", "ollama"):
+        raise ConfigError(f"agent.backend must be transformers, llama_cpp or ollama, got {config.agent.backend!r}")
+    if config.gate.kind not in ("reward", "icl", "ollama"):
+        raise ConfigError(f"gate.kind must be reward, icl or ollama, got {config.gate.kind!r}")
+    if config.editor.show_message not in ("off", "unfocused", "always"):
+        raise ConfigError(f"editor.show_message must be off, unfocused or always, got {config.editor.show_message!r}")
+
+
+def load_config(workspace: str | os.PathLike[str] | None = None, environ: Mapping[str, str] | None = None) -> Config:
+    """Defaults, then the user file, then the workspace file, then the environment."""
+    config = Config()
+    files = [paths.config_file()]
+    if workspace is not None:
+        files.append(Path(workspace) / WORKSPACE_CONFIG)
+    for path in files:
+        if path.is_file():
+            _apply(config, _read_toml(path), str(path))
+            config.sources.append(str(path))
+    _apply_env(config, os.environ if environ is None else environ)
+    validate(config)
+    return config
+
+
+def to_toml(values: Mapping[str, Mapping[str, Any]]) -> str:
+    """Write simple [section] key = value tables (what the TUI settings screen saves)."""
+    import json
+
+    lines: list[str] = []
+    for section, table in values.items():
+        lines.append(f"[{section}]")
+        for key, value in table.items():
+            if isinstance(value, bool):
+                lines.append(f"{key} = {'true' if value else 'false'}")
+            else:
+                lines.append(f"{key} = {json.dumps(value)}")
+        lines.append("")
+    return "\n".join(lines)
+
+
+def update_config_file(path: Path, section: str, updates: Mapping[str, Any]) -> None:
+    """Change some keys of one section of a config file, keeping its other settings."""
+    current = _read_toml(path) if path.is_file() else {}
+    current.setdefault(section, {}).update(updates)
+    probe = Config()
+    _apply(probe, current, str(path))  # refuse to write something that would not load
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(to_toml(current))
+    os.replace(tmp, path)

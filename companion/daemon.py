@@ -1,0 +1,310 @@
+"""One daemon per workspace: it owns the watchers, the pipeline, the store and the socket.
+
+Clients (CLI, TUI, LSP server) attach over the socket and start the daemon when none runs.
+A lock file makes a second `companion run` on the same workspace say where the first one is.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import logging
+import os
+import signal
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+from companion import __version__, paths
+from companion.config import Config, load_config
+from companion.events import Event
+from companion.ipc import Connection, IpcError, IpcServer
+from companion.pipeline import Pipeline
+from companion.proposals import Outcome
+from companion.redact import Redactor
+from companion.render import render
+from companion.store import Store
+from watchers import build as build_watchers
+from watchers.base import WatchContext, Watcher
+
+log = logging.getLogger(__name__)
+EXTERNAL_SOURCES = ("shell", "editor", "tests")
+
+
+class AlreadyRunning(RuntimeError):
+    """Another daemon holds this workspace's lock."""
+
+    def __init__(self, info: dict[str, Any]) -> None:
+        self.info = info
+        super().__init__(f"companion is already running for {info.get('workspace')} "
+                         f"(pid {info.get('pid')}, socket {info.get('socket')}); "
+                         "use `companion tui` or `companion events` to attach to it")
+
+
+def event_payload(event: Event) -> dict[str, Any]:
+    """An event as clients receive it: its fields plus the rendered sentence."""
+    return {**event.to_dict(), "text": render(event)}
+
+
+class WorkspaceLock:
+    """An flock on the workspace's lock file, with the holder's pid and socket inside."""
+
+    def __init__(self, workspace: Path) -> None:
+        self.path = paths.lock_file(workspace)
+        self.workspace = workspace
+        self._handle: Any = None
+
+    def acquire(self, info: dict[str, Any]) -> None:
+        handle = open(self.path, "a+")
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            try:
+                holder = json.loads(handle.read() or "{}")
+            except ValueError:
+                holder = {}
+            handle.close()
+            raise AlreadyRunning(holder or {"workspace": str(self.workspace)}) from None
+        handle.seek(0)
+        handle.truncate()
+        handle.write(json.dumps(info))
+        handle.flush()
+        self._handle = handle
+
+    def release(self) -> None:
+        if self._handle is not None:
+            fcntl.flock(self._handle, fcntl.LOCK_UN)
+            self._handle.close()
+            self._handle = None
+
+
+class Daemon:
+    """The workspace's daemon. `start()` returns once everything runs; `stop()` is idempotent."""
+
+    def __init__(self, workspace: str | os.PathLike[str], config: Config | None = None, store: Store | None = None,
+                 services: bool = True, watcher_names: set[str] | None = None) -> None:
+        self.workspace = paths.workspace_root(workspace)
+        if not self.workspace.is_dir():
+            raise FileNotFoundError(f"workspace {self.workspace} is not a folder")
+        self.config = config or load_config(self.workspace)
+        self.store = store or Store()
+        self.redactor = Redactor(self.config.redaction.patterns, self.config.redaction.entropy,
+                                 self.config.redaction.secret_files)
+        self.pipeline = Pipeline(self.store, self.redactor)
+        self.socket_path = paths.socket_file(self.workspace)
+        self.server = IpcServer(self.socket_path, self._handle)
+        self.lock = WorkspaceLock(self.workspace)
+        self.handlers: dict[str, Callable[[dict[str, Any], Connection], dict[str, Any]]] = {}
+        self.status_providers: list[Callable[[], dict[str, Any]]] = []
+        self.watchers: list[Watcher] = []
+        self.services: list[Any] = []
+        self.notes: list[str] = []
+        self.started = 0.0
+        self._with_services = services
+        self._watcher_names = watcher_names
+        self._stopped = threading.Event()
+        self._stop_lock = threading.Lock()
+        self._register_core_handlers()
+
+    # -- life cycle -----------------------------------------------------------------------
+    def start(self) -> None:
+        self.started = time.time()
+        self.lock.acquire({"pid": os.getpid(), "socket": str(self.socket_path), "workspace": str(self.workspace),
+                           "started": self.started, "version": __version__})
+        try:
+            self.store.prune(self.config.general.max_age_days)
+            self.pipeline.start()
+            self.pipeline.subscribe(lambda event: self.publish("event", {"event": event_payload(event)}))
+            context = WatchContext(workspace=self.workspace, config=self.config, emit=self.pipeline.submit,
+                                   redactor=self.redactor, on_error=self._watcher_error, store=self.store)
+            self.watchers = build_watchers(context, self._watcher_names)
+            self.notes = context.notes
+            self.server.start()
+            if self._with_services:
+                self._start_services()
+            for watcher in self.watchers:
+                watcher.start()
+            self.pipeline.submit(Event(source="companion", kind="companion.started", workspace=str(self.workspace),
+                                       data={"workspace": str(self.workspace),
+                                             "watchers": [w.name for w in self.watchers],
+                                             "notes": list(self.notes)}))
+        except BaseException:
+            self.stop()
+            raise
+
+    def _start_services(self) -> None:
+        from companion.services import discover
+
+        for name, factory in discover():
+            try:
+                service = factory(self)
+            except Exception as exc:
+                log.exception("service %s could not be created", name)
+                self.notes.append(f"{name}: could not start: {exc}")
+                continue
+            if service is None:
+                continue
+            try:
+                service.start()
+                self.services.append(service)
+            except Exception as exc:
+                log.exception("service %s could not start", name)
+                self.notes.append(f"{name}: could not start: {exc}")
+
+    def stop(self, reason: str = "") -> None:
+        with self._stop_lock:
+            if self._stopped.is_set():
+                return
+            self._stopped.set()
+        for watcher in self.watchers:
+            try:
+                watcher.stop()
+            except Exception:
+                log.exception("stopping %s failed", watcher.name)
+        for service in reversed(self.services):
+            try:
+                service.stop()
+            except Exception:
+                log.exception("stopping %s failed", getattr(service, "name", service))
+        if self.started:
+            self.pipeline.submit(Event(source="companion", kind="companion.stopped", workspace=str(self.workspace),
+                                       data={"workspace": str(self.workspace), "reason": reason}))
+        self.pipeline.flush(5.0)
+        self.pipeline.stop()
+        self.server.stop()
+        self.lock.release()
+
+    def wait(self, timeout: float | None = None) -> bool:
+        return self._stopped.wait(timeout)
+
+    def run_until_signal(self) -> None:
+        """Block until SIGINT/SIGTERM (or a `shutdown` request), then stop cleanly."""
+        def on_signal(signum: int, _frame: Any) -> None:
+            threading.Thread(target=self.stop, args=(signal.Signals(signum).name,), daemon=True).start()
+
+        signal.signal(signal.SIGINT, on_signal)
+        signal.signal(signal.SIGTERM, on_signal)
+        while not self._stopped.wait(0.5):
+            pass
+        time.sleep(0.05)
+
+    # -- events in and out ------------------------------------------------------------------
+    def submit(self, event: Event) -> None:
+        self.pipeline.submit(event)
+
+    def publish(self, topic: str, payload: dict[str, Any]) -> None:
+        self.server.broadcast(topic, payload)
+
+    def _watcher_error(self, watcher: str, message: str, path: str | None) -> None:
+        data: dict[str, Any] = {"watcher": watcher, "message": message}
+        if path:
+            data["path"] = path
+        self.pipeline.submit(Event(source="companion", kind="companion.error", workspace=str(self.workspace), data=data))
+
+    # -- socket operations ------------------------------------------------------------------
+    def add_handler(self, op: str, handler: Callable[[dict[str, Any], Connection], dict[str, Any]]) -> None:
+        self.handlers[op] = handler
+
+    def _handle(self, request: dict[str, Any], connection: Connection) -> dict[str, Any]:
+        handler = self.handlers.get(request["op"])
+        if handler is None:
+            raise ValueError(f"unknown operation {request['op']!r}")
+        return handler(request, connection)
+
+    def status(self) -> dict[str, Any]:
+        info: dict[str, Any] = {
+            "version": __version__, "pid": os.getpid(), "workspace": str(self.workspace),
+            "started": self.started, "uptime_s": time.time() - self.started,
+            "watchers": [w.name for w in self.watchers], "services": [getattr(s, "name", "?") for s in self.services],
+            "notes": list(self.notes), "socket": str(self.socket_path), "database": str(self.store.path),
+        }
+        for provider in self.status_providers:
+            try:
+                info.update(provider())
+            except Exception:
+                log.exception("status provider failed")
+        return info
+
+    def _register_core_handlers(self) -> None:
+        self.add_handler("ping", lambda req, conn: {"version": __version__, "pid": os.getpid(),
+                                                     "workspace": str(self.workspace)})
+        self.add_handler("status", lambda req, conn: {"status": self.status()})
+        self.add_handler("emit", self._op_emit)
+        self.add_handler("events", self._op_events)
+        self.add_handler("subscribe", self._op_subscribe)
+        self.add_handler("proposals", self._op_proposals)
+        self.add_handler("outcome", self._op_outcome)
+        self.add_handler("shutdown", self._op_shutdown)
+
+    def _op_emit(self, request: dict[str, Any], _conn: Connection) -> dict[str, Any]:
+        """Events from outside the daemon (shell hooks, editors); they join the same pipeline."""
+        raw_events = request.get("events") or ([request["event"]] if "event" in request else [])
+        accepted = 0
+        for raw in raw_events:
+            if not isinstance(raw, dict) or raw.get("source") not in EXTERNAL_SOURCES:
+                raise ValueError(f"emit takes events of sources {EXTERNAL_SOURCES}")
+            event = Event.from_dict({**raw, "workspace": str(self.workspace)})
+            self.pipeline.submit(event)
+            accepted += 1
+        if request.get("wait"):
+            self.pipeline.flush()
+        return {"accepted": accepted}
+
+    def _op_events(self, request: dict[str, Any], _conn: Connection) -> dict[str, Any]:
+        events = self.store.events(workspace=str(self.workspace), since=request.get("since"),
+                                   sources=request.get("sources"), kinds=request.get("kinds"),
+                                   limit=int(request.get("limit", 200)), newest_first=True)
+        return {"events": [event_payload(e) for e in reversed(events)]}
+
+    def _op_subscribe(self, request: dict[str, Any], connection: Connection) -> dict[str, Any]:
+        topics = request.get("topics") or ["event"]
+        connection.topics.update(str(t) for t in topics)
+        return {"topics": sorted(connection.topics)}
+
+    def _op_proposals(self, request: dict[str, Any], _conn: Connection) -> dict[str, Any]:
+        proposals = self.store.proposals(workspace=str(self.workspace), statuses=request.get("statuses"),
+                                         surfaced=request.get("surfaced"), limit=int(request.get("limit", 100)))
+        return {"proposals": [p.to_dict() for p in proposals]}
+
+    def _op_outcome(self, request: dict[str, Any], _conn: Connection) -> dict[str, Any]:
+        outcome = Outcome(proposal_id=str(request["proposal_id"]), outcome=str(request["outcome"]),
+                          answer_s=request.get("answer_s"), via=str(request.get("via", "")))
+        try:
+            proposal = self.store.record_outcome(outcome)
+        except KeyError:
+            raise ValueError(f"no proposal with id {outcome.proposal_id!r}") from None
+        self.publish("proposal", {"proposal": proposal.to_dict(), "change": "answered"})
+        return {"proposal": proposal.to_dict()}
+
+    def _op_shutdown(self, _request: dict[str, Any], _conn: Connection) -> dict[str, Any]:
+        threading.Thread(target=self.stop, args=("shutdown requested",), daemon=True).start()
+        return {"stopping": True}
+
+
+def setup_logging(workspace: Path, verbose: bool = False, to_stderr: bool = True) -> Path:
+    """Log to a per-workspace file in the data folder, and to stderr when in the foreground."""
+    log_dir = paths.data_dir() / "logs"
+    log_dir.mkdir(parents=True, exist_ok=True)
+    log_path = log_dir / f"daemon-{paths.workspace_key(workspace)}.log"
+    handlers: list[logging.Handler] = [logging.FileHandler(log_path)]
+    if to_stderr:
+        stream = logging.StreamHandler(sys.stderr)
+        stream.setLevel(logging.DEBUG if verbose else logging.WARNING)
+        handlers.append(stream)
+    logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO, handlers=handlers,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s", force=True)
+    return log_path
+
+
+def is_running(workspace: str | os.PathLike[str]) -> dict[str, Any] | None:
+    """The ping reply of the workspace's daemon, or None when none answers."""
+    from companion.ipc import Client
+
+    try:
+        with Client(paths.socket_file(workspace), timeout=3.0) as client:
+            return client.request("ping")
+    except IpcError:
+        return None

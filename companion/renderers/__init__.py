@@ -1,0 +1,1 @@
+"""Renderers, one module per event source; each registers with companion.render.renderer."""
