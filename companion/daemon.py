@@ -22,7 +22,7 @@ from companion.config import Config, load_config
 from companion.events import Event
 from companion.ipc import Connection, IpcError, IpcServer
 from companion.pipeline import Pipeline
-from companion.proposals import Outcome
+from companion.proposals import Outcome, Proposal
 from companion.redact import Redactor
 from companion.render import render
 from companion.store import Store
@@ -197,6 +197,14 @@ class Daemon:
 
     def publish(self, topic: str, payload: dict[str, Any]) -> None:
         self.server.broadcast(topic, payload)
+
+    def offer(self, proposal: Proposal) -> Proposal:
+        """Store a proposal (surfaced or kept silent by the gate) and push it to subscribed clients
+        on the `proposal` topic; clients show only those with `surfaced` true."""
+        proposal.workspace = str(self.workspace)
+        self.store.save_proposal(proposal)
+        self.publish("proposal", {"proposal": proposal.to_dict(), "change": "new"})
+        return proposal
 
     def _watcher_error(self, watcher: str, message: str, path: str | None) -> None:
         data: dict[str, Any] = {"watcher": watcher, "message": message}

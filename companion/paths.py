@@ -48,7 +48,9 @@ def runtime_dir() -> Path:
 
 
 def models_dir() -> Path:
-    path = data_dir() / "models"
+    """Converted and trained models; `COMPANION_MODELS_DIR` shares one cache between homes (tests)."""
+    override = os.environ.get("COMPANION_MODELS_DIR")
+    path = Path(override).expanduser() if override else data_dir() / "models"
     path.mkdir(parents=True, exist_ok=True)
     return path
 

@@ -1,0 +1,1 @@
+"""The proactive agent: prompt, backends, reply parsing."""
