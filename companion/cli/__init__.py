@@ -22,6 +22,15 @@ class CommandError(RuntimeError):
         self.code = code
 
 
+# Commands with sub-commands contributed by several modules: a module defines
+# `register_train(subparsers)` to add `companion train NAME`, and likewise for eval and export.
+GROUPS = {
+    "train": "personalise: retrain the reward gate, fine-tune the agent, search SVD pruning",
+    "eval": "ProactiveBench-style evaluation of the gate or the agent",
+    "export": "export your data or a fine-tuned model",
+}
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="companion",
@@ -32,13 +41,22 @@ def build_parser() -> argparse.ArgumentParser:
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     import companion.cli as package
 
-    for info in sorted(pkgutil.iter_modules(package.__path__), key=lambda i: i.name):
-        if info.name.startswith("_"):
-            continue
-        module = importlib.import_module(f"{package.__name__}.{info.name}")
+    modules = [importlib.import_module(f"{package.__name__}.{info.name}")
+               for info in sorted(pkgutil.iter_modules(package.__path__), key=lambda i: i.name)
+               if not info.name.startswith("_")]
+    for module in modules:
         register = getattr(module, "register", None)
         if callable(register):
             register(subparsers)
+    for group, help_text in GROUPS.items():
+        contributors = [getattr(m, f"register_{group}") for m in modules if callable(getattr(m, f"register_{group}", None))]
+        if not contributors:
+            continue
+        group_parser = subparsers.add_parser(group, help=help_text)
+        group_subparsers = group_parser.add_subparsers(dest=f"{group}_command", metavar="WHAT")
+        group_parser.set_defaults(func=lambda args, p=group_parser: p.print_help() or 2)
+        for contribute in contributors:
+            contribute(group_subparsers)
     return parser
 
 

@@ -1,0 +1,1 @@
+"""The reward gate: decides whether a proposal is worth an interruption."""

@@ -1,0 +1,40 @@
+"""The gate contract shared by every gate kind (trained reward model, in-context judge, Ollama).
+
+A gate scores `(observations, task or None)` as the probability that the user accepts. For a
+task, the proposal is surfaced when that probability clears the threshold of the user's
+interruption level. For None ("no task"), the score is the probability that staying silent is
+right; the engine uses it to decide that silence is better than any proposal.
+
+Observations are ProactiveBench-style dicts {"time": str, "event": str}, oldest first (what
+`companion.render.observation(event)` returns and what the reward data holds).
+"""
+
+from __future__ import annotations
+
+from typing import Protocol, Sequence
+
+Observation = dict[str, str]
+# Interruption level 1 (only the surest proposals) … 5 (anything plausible), as probabilities
+# of acceptance. A gate may calibrate its own table (see `thresholds`).
+DEFAULT_THRESHOLDS = {1: 0.9, 2: 0.75, 3: 0.5, 4: 0.35, 5: 0.2}
+
+
+class Gate(Protocol):
+    name: str
+
+    def score(self, observations: Sequence[Observation], task: str | None) -> float:
+        """P(the user accepts `task` after these observations); for None, P(silence is right)."""
+        ...
+
+    def score_batch(self, pairs: Sequence[tuple[Sequence[Observation], str | None]]) -> list[float]:
+        ...
+
+    def thresholds(self) -> dict[int, float]:
+        """Level -> probability threshold, non-increasing as the level rises."""
+        ...
+
+
+def threshold_for(gate: Gate, level: int) -> float:
+    if not 1 <= level <= 5:
+        raise ValueError(f"interruption level must be 1 to 5, got {level}")
+    return gate.thresholds()[level]
