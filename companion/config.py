@@ -57,6 +57,8 @@ class WatchConfig:
 class ShellConfig:
     history: bool = True  # tail the shell history files when no hook is installed
     ignore_commands: list[str] = field(default_factory=list)  # regexes of commands never recorded
+    history_files: list[str] = field(default_factory=list)  # history files to tail; empty: the shells' defaults
+    spool_keep_days: float = 7.0  # spool segments no running daemon has read are deleted after this
 
 
 @dataclass

@@ -13,10 +13,9 @@ function __companion_off
 end
 
 function __companion_append --argument-names record
+    set -l dir $__companion_default_data/spool
     if set -q COMPANION_HOME; and test -n "$COMPANION_HOME"
-        set -f dir $COMPANION_HOME/data/spool
-    else
-        set -f dir $__companion_default_data/spool
+        set dir $COMPANION_HOME/data/spool
     end
     begin
         builtin printf '%s\n' $record >>$dir/shell.tsv
