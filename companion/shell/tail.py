@@ -104,3 +104,14 @@ def position_at_end(path: Path) -> Position | None:
             return Position(stat.st_dev, stat.st_ino, end, head_len, fingerprint(handle, head_len))
     except OSError:
         return None
+
+
+def position_at(path: Path, offset: int) -> Position | None:
+    """A position at a given offset of `path` (e.g. before an entry not finished yet)."""
+    try:
+        with open(path, "rb") as handle:
+            stat = os.fstat(handle.fileno())
+            head_len = min(HEAD_BYTES, offset)
+            return Position(stat.st_dev, stat.st_ino, offset, head_len, fingerprint(handle, head_len))
+    except OSError:
+        return None
