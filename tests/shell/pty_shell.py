@@ -18,6 +18,7 @@ import time
 from pathlib import Path
 
 MARK = re.compile(rb"<<ready-(\d+)>>")
+ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]|\x1b[()][0-9A-Za-z]|\x1b[=>]")
 
 
 class ShellTimeout(AssertionError):
@@ -42,7 +43,7 @@ class PtyShell:
             rc.write_text(rc_text + "\n__n=0; PROMPT_COMMAND+=$'\\n''__n=$((__n+1))'; PS1='<<ready-${__n}>>'; PS2=''\n")
             argv = ["bash", "--noprofile", "--rcfile", str(rc), "-i"]
         elif shell == "zsh":
-            (home / ".zshrc").write_text(rc_text + "\nsetopt prompt_subst; typeset -gi __n=0; __bump() { __n+=1 }\n"
+            (home / ".zshrc").write_text(rc_text + "\nsetopt prompt_subst no_prompt_sp no_prompt_cr; typeset -gi __n=0; __bump() { __n+=1 }\n"
                                          "precmd_functions+=(__bump); PROMPT='<<ready-${__n}>>'; PROMPT2=''; RPROMPT=''\n")
             environ["ZDOTDIR"] = str(home)
             argv = ["zsh", "-i"]
@@ -90,7 +91,7 @@ class PtyShell:
             for match in MARK.finditer(self.output):
                 if int(match.group(1)) > self.prompts:
                     self.prompts = int(match.group(1))
-                    text = MARK.sub(b"", self.output[:match.start()]).decode(errors="replace")
+                    text = ANSI.sub("", MARK.sub(b"", self.output[:match.start()]).decode(errors="replace"))
                     self.output = self.output[match.end():]
                     return text
             if not self._read(deadline):

@@ -17,12 +17,14 @@ function __companion_append --argument-names record
     if set -q COMPANION_HOME; and test -n "$COMPANION_HOME"
         set dir $COMPANION_HOME/data/spool
     end
-    begin
-        builtin printf '%s\n' $record >>$dir/shell.tsv
-        or begin
-            command mkdir -p -m 700 $dir; and builtin printf '%s\n' $record >>$dir/shell.tsv
-        end
-    end 2>/dev/null
+    # fish reports a failed redirection itself, whatever 2> says: check before writing
+    set -l file $dir/shell.tsv
+    if not test -d $dir
+        command mkdir -p -m 700 $dir 2>/dev/null; or return 0
+    end
+    if test -w $dir; and begin; not test -e $file; or test -w $file; end
+        builtin printf '%s\n' $record >>$file 2>/dev/null
+    end
     return 0
 end
 
@@ -39,7 +41,8 @@ function __companion_postexec --on-event fish_postexec
     set -l duration $CMD_DURATION
     set -l cmd $__companion_cmd
     set -g __companion_cmd
-    if test -z "$cmd"; or string match -qr '^\s' -- $cmd; or __companion_off
+    # fish runs this even for the `exit` that ends the shell; bash and zsh never see it, so skip it
+    if test -z "$cmd"; or string match -qr '^\s|^exit(\s|$)' -- $cmd; or __companion_off
         return
     end
     set -l end (command date +%s 2>/dev/null)
