@@ -62,6 +62,7 @@ class HistoryFile:
         self.recent: list[str] = [str(d) for d in saved.get("recent", [])][-RECENT:]
         self.last_ts: float | None = saved.get("last_ts")
         self.known = bool(saved)
+        self.signature: tuple[int, int, int, int] | None = None  # (dev, ino, size, mtime) at the last poll
 
     def to_dict(self) -> dict[str, Any]:
         return {"position": self.position.to_dict() if self.position else None, "recent": self.recent,
@@ -130,15 +131,20 @@ class ShellHistoryWatcher(Watcher):
         try:
             stat = item.path.stat()
         except OSError:
+            if not item.known:  # absent at first sight: when it appears, all of it is new
+                item.known = True
+                self._save(item)
             return 0
+        signature = (stat.st_dev, stat.st_ino, stat.st_size, stat.st_mtime_ns)
+        if signature == item.signature:
+            return 0
+        item.signature = signature
         if item.position is None:
             if not item.known:  # first sight: follow from the end, do not import the back-catalogue
                 item.position = position_at_end(item.path)
                 item.known = True
                 self._save(item)
                 return 0
-        elif (stat.st_dev, stat.st_ino, stat.st_size) == (item.position.dev, item.position.ino, item.position.offset):
-            return 0
         chunk = read_new(item.path, item.position)
         if chunk is None:
             return 0
