@@ -70,3 +70,16 @@ def test_without_companion_home_the_hook_writes_to_the_default_data_folder(shell
     sh.close()
     written = (data_home / "companion" / "spool" / spool.SPOOL_NAME).read_bytes()
     assert [r.command for r in spool.parse_lines(written) if isinstance(r, spool.CommandRecord)] == ["echo to-the-default-folder"]
+
+
+def test_doctor_check_tells_whether_a_shell_loaded_the_hook(workspace, daemon_factory, open_shell):
+    from companion.shell.checks import shell_hook
+    from tests.conftest import wait_for
+
+    before = shell_hook(workspace)
+    assert not before.ok and not before.required and "shell-init" in before.detail
+    daemon = daemon_factory(workspace)
+    open_shell("zsh", workspace).run("true")
+    wait_for(lambda: daemon.store.events(kinds=["shell.command"], workspace=str(workspace)))
+    after = shell_hook(workspace)
+    assert after.ok and "zsh" in after.detail
