@@ -4,6 +4,7 @@ the store with the daemon up (live) and down (spool, then ingested at start)."""
 from __future__ import annotations
 
 import os
+import re
 import sqlite3
 import sys
 from pathlib import Path
@@ -197,3 +198,41 @@ def test_the_hook_stays_silent_when_the_spool_cannot_be_written(shell, workspace
     lines = [line.strip() for line in output.replace("\r", "").splitlines() if line.strip()]
     assert "still-works" in lines
     assert not any(word in output.lower() for word in ("companion", "denied", "not a directory", "no such", "mkdir"))
+
+
+# The interface bash-preexec documents (its arrays, its import flag, $? kept for precmd functions),
+# reduced to a few lines: the real library is not packaged for Debian or PyPI, so this checks that
+# the hook joins such a framework instead of replacing its DEBUG trap.
+PREEXEC_FRAMEWORK = r"""
+bash_preexec_imported=defined
+preexec_functions=() precmd_functions=() __fw_armed= __fw_trap_calls=0
+__fw_status() { return "$1"; }
+__fw_preexec() {
+    (( __fw_trap_calls += 1 ))
+    [[ -n $__fw_armed ]] || return 0
+    __fw_armed=
+    local f; for f in "${preexec_functions[@]}"; do "$f" "$BASH_COMMAND"; done
+}
+__fw_precmd() {
+    local s=$? f
+    for f in "${precmd_functions[@]}"; do __fw_status "$s"; "$f"; done
+}
+trap '__fw_preexec' DEBUG
+PROMPT_COMMAND=$'__fw_precmd\n__fw_armed=1'
+"""
+
+
+def test_bash_hook_joins_a_preexec_framework_instead_of_taking_its_trap(workspace, open_shell):
+    sh = open_shell("bash", workspace, before=PREEXEC_FRAMEWORK)
+    sh.run("sleep 0.3")
+    sh.run("false")
+    sh.run(" echo hidden")
+    trap = sh.run("trap -p DEBUG")
+    calls = sh.run("echo calls=$__fw_trap_calls")
+    sh.close()
+    assert "__fw_preexec" in trap and "__companion" not in trap
+    assert int(re.search(r"calls=(\d+)", calls).group(1)) > 0
+    records = {r.command: r for r in spool_records()}
+    assert "echo hidden" not in records and " echo hidden" not in records
+    assert records["false"].exit_code == 1
+    assert records["sleep 0.3"].exit_code == 0 and records["sleep 0.3"].duration_s >= 0.25
