@@ -18,7 +18,6 @@ import os
 import time
 import xml.etree.ElementTree as ElementTree
 from pathlib import Path
-from typing import Any
 
 from watchers.base import WatchContext, Watcher
 

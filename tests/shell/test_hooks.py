@@ -3,11 +3,9 @@ the store with the daemon up (live) and down (spool, then ingested at start)."""
 
 from __future__ import annotations
 
-import os
 import re
 import sqlite3
 import sys
-from pathlib import Path
 
 import pytest
 

@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from companion.config import Config, load_config
+from companion.config import Config
 from companion.redact import Redactor
 from companion.render import render
 from companion.store import Store
