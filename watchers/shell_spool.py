@@ -162,6 +162,7 @@ class ShellSpoolWatcher(Watcher):
         try:
             readers = self.context.store.state_entries(spool.STATE_KEY)
             spool.remove_consumed(self.directory, readers, self.keep_s)
+            spool.remove_stale_scratch(self.directory)
         except OSError as exc:
             self.context.report_error(self.name, f"could not clean the spool: {exc}", str(self.directory))
 

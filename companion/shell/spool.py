@@ -35,6 +35,8 @@ from companion import paths
 SPOOL_NAME = "shell.tsv"
 SEGMENT = re.compile(r"^shell\.(\d+)\.tsv$")
 ROTATE_BYTES = 512 * 1024
+SCRATCH_PREFIX = ".bash-"  # bash's per-shell scratch file (its last history entry), see the bash hook
+SCRATCH_MAX_AGE_S = 2 * 86400
 SETTLE_S = 30.0  # a sealed segment may still receive a line from a shell that opened it before the rename
 STATE_KEY = "shell.spool"  # per-workspace reader state in the Store
 HOOK_SEEN_KEY = "shell.hook_seen"  # global (workspace "") {shell: first time a hooked shell started}
@@ -211,4 +213,23 @@ def remove_consumed(directory: Path, readers: Mapping[str, Any], keep_s: float, 
                     removed.append(path)
                 except FileNotFoundError:
                     pass
+    return removed
+
+
+def remove_stale_scratch(directory: Path, max_age_s: float = SCRATCH_MAX_AGE_S, now: float | None = None) -> list[Path]:
+    """Delete bash scratch files not written for max_age_s (their shell has ended, or will recreate it)."""
+    now = time.time() if now is None else now
+    removed = []
+    try:
+        entries = list(os.scandir(directory))
+    except OSError:
+        return removed
+    for entry in entries:
+        if entry.name.startswith(SCRATCH_PREFIX):
+            try:
+                if now - entry.stat().st_mtime > max_age_s:
+                    os.unlink(entry.path)
+                    removed.append(Path(entry.path))
+            except OSError:
+                continue
     return removed

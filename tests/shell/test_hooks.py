@@ -9,6 +9,7 @@ import sys
 
 import pytest
 
+from companion.cli.shell_init import hook_script
 from companion.daemon import Daemon
 from tests.conftest import wait_for
 from tests.shell.conftest import SHELLS
@@ -234,3 +235,13 @@ def test_bash_hook_joins_a_preexec_framework_instead_of_taking_its_trap(workspac
     assert "echo hidden" not in records and " echo hidden" not in records
     assert records["false"].exit_code == 1
     assert records["sleep 0.3"].exit_code == 0 and records["sleep 0.3"].duration_s >= 0.25
+
+
+def test_bash_leading_space_is_skipped_even_when_history_keeps_it(workspace, open_shell):
+    """Without `ignorespace` bash stores ` cmd` in history with its space; the hook still skips it."""
+    sh = open_shell("bash", workspace, rc="HISTCONTROL=\n" + hook_script("bash"))
+    sh.run("echo visible")
+    sh.run(" echo hidden-but-in-history")
+    sh.run("echo after")
+    sh.close()
+    assert [r.command for r in spool_records()] == ["echo visible", "echo after"]

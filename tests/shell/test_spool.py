@@ -241,3 +241,14 @@ def test_read_new_keeps_its_place_when_the_same_content_is_renamed_into_place(tm
     os.replace(replacement, path)
     second = read_new(path, first.position)
     assert not second.restarted and second.data == b"- cmd: two\n  when: 2\n"
+
+
+def test_stale_bash_scratch_files_are_removed(workspace):
+    directory = spool.spool_dir()
+    fresh, stale = directory / ".bash-1-2-3", directory / ".bash-4-5-6"
+    for path in (fresh, stale):
+        path.write_bytes(b"   12  make\0")
+    old = time.time() - spool.SCRATCH_MAX_AGE_S - 60
+    os.utime(stale, (old, old))
+    assert spool.remove_stale_scratch(directory) == [stale]
+    assert fresh.exists() and (directory / spool.SPOOL_NAME).exists() is False

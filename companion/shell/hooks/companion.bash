@@ -1,6 +1,6 @@
 # companion shell hook for bash >= 4.3. Load it with:  eval "$(companion shell-init bash)"
-# Per command it appends one tab-separated line to the companion spool with builtins only
-# (one short-lived subshell reads `history 1`); it never prints, never blocks, never fails the prompt.
+# Per command it appends one tab-separated line to the companion spool with builtins only (no
+# subprocess per prompt); it never prints, never blocks, never fails the prompt.
 # Leading-space commands are not recorded; COMPANION_SHELL_OFF=1 turns recording off.
 if [[ $- == *i* && -z ${__companion_hook_loaded-} ]] \
    && (( BASH_VERSINFO[0] > 4 || (BASH_VERSINFO[0] == 4 && BASH_VERSINFO[1] >= 3) )); then
@@ -19,12 +19,28 @@ __companion_now() {  # the time now in epoch seconds, into __companion_t
 
 __companion_off() { [[ -n ${COMPANION_SHELL_OFF-} && $COMPANION_SHELL_OFF != 0 ]]; }
 
-__companion_append() {  # $1: one record without its newline
-    local dir
-    if [[ -n ${COMPANION_HOME-} ]]; then dir=$COMPANION_HOME/data/spool; else dir=$__companion_default_data/spool; fi
-    { builtin printf '%s\n' "$1" >> "$dir/shell.tsv"; } 2>/dev/null \
-        || { command mkdir -p -m 700 "$dir" && builtin printf '%s\n' "$1" >> "$dir/shell.tsv"; } 2>/dev/null
+__companion_dir() {  # the spool folder, into __companion_d (COMPANION_HOME set in the shell wins)
+    if [[ -n ${COMPANION_HOME-} ]]; then __companion_d=$COMPANION_HOME/data/spool; else __companion_d=$__companion_default_data/spool; fi
+}
+
+__companion_append() {  # $1: one record without its newline; call __companion_dir first
+    { builtin printf '%s\n' "$1" >> "$__companion_d/shell.tsv"; } 2>/dev/null \
+        || { command mkdir -p -m 700 "$__companion_d" && builtin printf '%s\n' "$1" >> "$__companion_d/shell.tsv"; } 2>/dev/null
     return 0
+}
+
+__companion_last_history() {  # the newest history entry, into __companion_h
+    # Through a small per-shell scratch file in the private spool folder rather than $(...): a
+    # subshell costs a fork, milliseconds in a busy interactive shell. Overwritten in place, never
+    # truncated; a NUL ends the entry. The subshell is only the fallback.
+    local scratch=$__companion_d/.bash-$__companion_session
+    __companion_h=
+    if { { HISTTIMEFORMAT= builtin history 1; builtin printf '\0'; } 1<> "$scratch"; } 2>/dev/null; then
+        IFS= builtin read -r -d '' __companion_h < "$scratch"
+    else
+        __companion_h=$(HISTTIMEFORMAT= builtin history 1 2>/dev/null)
+    fi
+    __companion_h=${__companion_h%$'\n'}
 }
 
 __companion_escape() {  # escape $1 into __companion_e: backslash, newline, tab, carriage return
@@ -70,11 +86,14 @@ __companion_precmd() {
 __companion_finish() {  # $1 exit status, $2 start time (or ''), $3 first simple command (or '')
     local end entry num cmd previous=$__companion_histnum
     __companion_now; end=$__companion_t
-    entry=$(HISTTIMEFORMAT= builtin history 1 2>/dev/null)
-    if [[ ! $entry =~ ^[[:space:]]*([0-9]+)[*]?[[:space:]]+ ]]; then
+    __companion_dir; __companion_last_history; entry=$__companion_h
+    # `history 1` prints "%5d", a `*` or a space, a space, then the entry
+    entry=${entry#"${entry%%[![:space:]]*}"}
+    num=${entry%%[!0-9]*}
+    if [[ -z $num ]]; then
         __companion_histnum=${__companion_histnum:-0}; return 0  # history empty or off
     fi
-    num=${BASH_REMATCH[1]}; cmd=${entry:${#BASH_REMATCH[0]}}
+    cmd=${entry:${#num}+2}
     __companion_histnum=$num
     [[ -n $previous ]] || return 0  # the first prompt only takes the history baseline
     if [[ $num == "$previous" ]]; then
@@ -112,6 +131,6 @@ else
     unset __companion_prior_debug
     __companion_place
 fi
-__companion_now
+__companion_now; __companion_dir
 __companion_off || __companion_append "h1"$'\t'"bash"$'\t'"$__companion_session"$'\t'"$__companion_t"$'\t'"$$"
 fi
