@@ -93,3 +93,39 @@ def test_corrupt_store_is_a_clear_error(companion_home: Path, workspace: Path, c
     result = run_cli(*command, str(workspace))
     assert result.returncode != 0 and "Traceback" not in result.stderr
     assert "forget --all" in result.stderr + result.stdout
+
+
+def test_watch_follows_a_running_daemon(daemon_factory, workspace: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    from companion.client import connect
+
+    daemon_factory(workspace)
+    watcher = subprocess.Popen([sys.executable, "-m", "companion", "watch", str(workspace), "--json"],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=os.environ.copy())
+    try:
+        assert watcher.stderr is not None and "following the daemon" in watcher.stderr.readline()
+        with connect(workspace, start=False) as client:
+            client.request("emit", wait=True, events=[{"source": "shell", "kind": "shell.command",
+                                                       "data": {"command": "mysql -pHunter22 db", "exit_code": 1}}])
+        assert watcher.stdout is not None
+        line = json.loads(watcher.stdout.readline())
+        assert line["kind"] == "shell.command" and "Hunter22" not in line["text"]
+    finally:
+        watcher.terminate()
+        watcher.wait(timeout=10)
+
+
+def test_workspace_redaction_patterns_apply_in_the_daemon(daemon_factory, workspace: Path) -> None:
+    from companion.client import connect
+
+    (workspace / ".companion.toml").write_text('[redaction]\npatterns = ["PROJ-[0-9]{4}"]\n')
+    daemon_factory(workspace)
+    with connect(workspace, start=False) as client:
+        client.request("emit", wait=True, events=[{"source": "editor", "kind": "editor.opened",
+                                                   "data": {"path": "notes/PROJ-1234.md"}}])
+    with Store() as store:
+        [event] = store.events(workspace=str(workspace), kinds=["editor.opened"])
+    assert event.data["path"] == "notes/[REDACTED:custom].md"
