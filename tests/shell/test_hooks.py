@@ -42,7 +42,9 @@ def test_live_commands_reach_the_store_with_exit_codes_durations_and_folders(she
     sh.run(OFF[shell][1])
     sh.run("echo back-on")
 
-    events = by_command(wait_for_commands(daemon.store, workspace, 7))
+    wait_for(lambda: "echo back-on" in by_command(shell_events(daemon.store, workspace)), timeout=15)
+    events = by_command(shell_events(daemon.store, workspace))
+    assert len(events) == 8
     assert events["true"]["exit_code"] == 0
     assert events["false"]["exit_code"] == 1
     assert events["sleep 0.4"]["exit_code"] == 0
@@ -50,6 +52,8 @@ def test_live_commands_reach_the_store_with_exit_codes_durations_and_folders(she
     assert events["true"]["duration_s"] < events["sleep 0.4"]["duration_s"]
     assert events[FAIL3]["exit_code"] == 3
     assert events[FAIL3]["dir"] == "api"
+    assert events[f"cd {outside}"]["dir"] == "api"  # a command belongs to the folder it was typed in
+    assert f"cd {workspace}" not in events
     assert events["true"]["dir"] == "."
     assert events["true"]["cwd"] == str(workspace)
     assert events["echo back-on"]["exit_code"] == 0

@@ -217,8 +217,9 @@ def test_two_workspaces_share_the_spool_with_their_own_offsets(tmp_path, daemon_
     append(command_line(first / "deep", "later in first", start=3.0))
     assert [e["command"] for e in wait_for_commands(one.store, first, 2)] == ["in first", "later in first"]
     assert [e["command"] for e in wait_for_commands(two.store, second, 1)] == ["in second"]
-    readers = one.store.state_entries(spool.STATE_KEY)
-    assert set(readers) == {str(first), str(second)}
+    from tests.conftest import wait_for
+
+    wait_for(lambda: set(one.store.state_entries(spool.STATE_KEY)) == {str(first), str(second)})
 
 
 def test_a_truncated_spool_is_read_again_from_its_start(workspace):

@@ -10,6 +10,7 @@ __companion_session="$$-${EPOCHREALTIME:-$SECONDS}-$RANDOM"
 __companion_session=${__companion_session//[.,]/}
 __companion_armed=
 __companion_start=
+__companion_cwd=
 __companion_first=
 __companion_histnum=
 
@@ -54,6 +55,7 @@ __companion_debug_trap() {  # preexec: the first command run after the prompt wa
     __companion_armed=
     __companion_now; __companion_start=$__companion_t
     __companion_first=$BASH_COMMAND
+    __companion_cwd=$PWD  # where the command started (a `cd` belongs to the folder it was typed in)
     return 0
 }
 
@@ -74,16 +76,16 @@ __companion_place() {  # keep precmd first (it needs $?) and the arming last in 
 }
 
 __companion_precmd() {
-    local status=$? start=$__companion_start first=$__companion_first
-    __companion_armed= __companion_start= __companion_first=
+    local status=$? start=$__companion_start first=$__companion_first cwd=${__companion_cwd:-$PWD}
+    __companion_armed= __companion_start= __companion_first= __companion_cwd=
     __companion_off && return $status
     local -a pc=("${PROMPT_COMMAND[@]}")
     [[ ${pc[0]} == __companion_precmd* && ${pc[${#pc[@]}-1]} == *__companion_arm ]] || __companion_place
-    __companion_finish "$status" "$start" "$first"  # start is empty for `(subshell)` lines: no duration then
+    __companion_finish "$status" "$start" "$first" "$cwd"  # start is empty for `(subshell)` lines: no duration
     return $status
 }
 
-__companion_finish() {  # $1 exit status, $2 start time (or ''), $3 first simple command (or '')
+__companion_finish() {  # $1 exit status, $2 start time (or ''), $3 first simple command (or ''), $4 start folder
     local end entry num cmd previous=$__companion_histnum
     __companion_now; end=$__companion_t
     __companion_dir; __companion_last_history; entry=$__companion_h
@@ -103,19 +105,19 @@ __companion_finish() {  # $1 exit status, $2 start time (or ''), $3 first simple
     [[ $cmd == [[:space:]]* ]] && return 0
     local c w
     __companion_escape "$cmd"; c=$__companion_e
-    __companion_escape "$PWD"; w=$__companion_e
+    __companion_escape "${4:-$PWD}"; w=$__companion_e
     __companion_append "c1"$'\t'"bash"$'\t'"$__companion_session"$'\t'"$2"$'\t'"$end"$'\t'$'\t'"$1"$'\t'"$w"$'\t'"$c"
 }
 
 if [[ -n ${bash_preexec_imported-}${__bp_imported-} ]]; then
     # bash-preexec owns the DEBUG trap: join its hook arrays instead of replacing it (repeats hidden
     # by ignoredups cannot be told from leading-space commands there, so they are not recorded)
-    __companion_bp_preexec() { __companion_now; __companion_start=$__companion_t; }
+    __companion_bp_preexec() { __companion_now; __companion_start=$__companion_t; __companion_cwd=$PWD; }
     __companion_bp_precmd() {
-        local status=$? start=$__companion_start
-        __companion_start=
+        local status=$? start=$__companion_start cwd=${__companion_cwd:-$PWD}
+        __companion_start= __companion_cwd=
         __companion_off && return $status
-        __companion_finish "$status" "$start" ""
+        __companion_finish "$status" "$start" "" "$cwd"
         return $status
     }
     precmd_functions=(__companion_bp_precmd "${precmd_functions[@]}")

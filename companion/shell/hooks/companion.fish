@@ -7,6 +7,7 @@ set -g __companion_hook_loaded 1
 set -g __companion_default_data @COMPANION_DATA@
 set -g __companion_session $fish_pid-(random)(random)
 set -g __companion_cmd
+set -g __companion_cwd
 
 function __companion_off
     set -q COMPANION_SHELL_OFF; and test -n "$COMPANION_SHELL_OFF"; and test "$COMPANION_SHELL_OFF" != 0
@@ -34,20 +35,23 @@ end
 
 function __companion_preexec --on-event fish_preexec
     set -g __companion_cmd $argv[1]
+    set -g __companion_cwd $PWD  # where the command started (a `cd` belongs to the folder it was typed in)
 end
 
 function __companion_postexec --on-event fish_postexec
     set -l exit_status $status
     set -l duration $CMD_DURATION
     set -l cmd $__companion_cmd
+    set -l cwd $__companion_cwd
     set -g __companion_cmd
+    test -n "$cwd"; or set cwd $PWD
     # fish runs this even for the `exit` that ends the shell; bash and zsh never see it, so skip it
     if test -z "$cmd"; or string match -qr '^\s|^exit(\s|$)' -- $cmd; or __companion_off
         return
     end
     set -l end (command date +%s 2>/dev/null)
     set -l tab \t
-    __companion_append "c1$tab"fish"$tab$__companion_session$tab$tab$end$tab$duration$tab$exit_status$tab"(__companion_escape $PWD)"$tab"(__companion_escape $cmd)
+    __companion_append "c1$tab"fish"$tab$__companion_session$tab$tab$end$tab$duration$tab$exit_status$tab"(__companion_escape $cwd)"$tab"(__companion_escape $cmd)
 end
 
 __companion_off; or __companion_append "h1"\t"fish"\t"$__companion_session"\t(command date +%s 2>/dev/null)\t"$fish_pid"

@@ -8,7 +8,7 @@ typeset -g __companion_default_data=@COMPANION_DATA@
 zmodload -F zsh/datetime p:EPOCHREALTIME 2>/dev/null || zmodload zsh/datetime 2>/dev/null
 typeset -g __companion_session="$$-${EPOCHREALTIME:-$SECONDS}-$RANDOM"
 __companion_session=${__companion_session//[.,]/}
-typeset -g __companion_start= __companion_cmd=
+typeset -g __companion_start= __companion_cmd= __companion_cwd=
 
 __companion_off() { [[ -n ${COMPANION_SHELL_OFF-} && $COMPANION_SHELL_OFF != 0 ]] }
 
@@ -27,17 +27,18 @@ __companion_escape() {  # escape $1 into REPLY: backslash, newline, tab, carriag
 
 __companion_preexec() {
     __companion_cmd=$1
+    __companion_cwd=$PWD  # where the command started (a `cd` belongs to the folder it was typed in)
     __companion_start=${EPOCHREALTIME:-$EPOCHSECONDS}
 }
 
 __companion_precmd() {
-    local st=$? start=$__companion_start cmd=$__companion_cmd
-    __companion_start= __companion_cmd=
+    local st=$? start=$__companion_start cmd=$__companion_cmd cwd=${__companion_cwd:-$PWD}
+    __companion_start= __companion_cmd= __companion_cwd=
     [[ -n $start && -n $cmd && $cmd != [[:space:]]* ]] || return $st
     __companion_off && return $st
     local end=${EPOCHREALTIME:-$EPOCHSECONDS} c w REPLY
     __companion_escape "$cmd"; c=$REPLY
-    __companion_escape "$PWD"; w=$REPLY
+    __companion_escape "$cwd"; w=$REPLY
     __companion_append "c1"$'\t'"zsh"$'\t'"$__companion_session"$'\t'"$start"$'\t'"$end"$'\t'$'\t'"$st"$'\t'"$w"$'\t'"$c"
     return $st
 }
