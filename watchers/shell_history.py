@@ -149,8 +149,12 @@ class ShellHistoryWatcher(Watcher):
         if chunk is None:
             return 0
         if item.shell is None:
-            with open(item.path, "rb") as handle:
-                item.shell = guess_shell(item.path.name, handle.read(64))
+            try:
+                with open(item.path, "rb") as handle:
+                    head = handle.read(64)
+            except OSError:
+                head = chunk.data[:64]
+            item.shell = guess_shell(item.path.name, head)
         entries, consumed = PARSERS[item.shell](chunk.data)
         base = chunk.position.offset - len(chunk.data)
         new = item.after_resync(entries) if chunk.restarted else entries
