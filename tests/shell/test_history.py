@@ -268,3 +268,22 @@ def test_real_shells_history_files_without_the_hook(shell, workspace, daemon_fac
     events = daemon.store.events(kinds=["shell.command"], workspace=str(workspace))
     assert all(e.data["origin"] == "history" and e.data["exit_code"] is None for e in events)
     assert all(abs(e.ts - time.time()) < 120 for e in events)  # each of these files carries timestamps
+
+
+@pytest.mark.parametrize("shell", ["bash", "zsh", "fish"])
+def test_a_hooked_shell_writing_its_history_at_once_is_not_counted_twice(shell, workspace, daemon_factory, open_shell):
+    from companion.cli.shell_init import hook_script
+    from tests.conftest import wait_for
+
+    daemon = daemon_factory(workspace)
+    time.sleep(1.2)  # the history watcher has looked at the (missing) files
+    sh = open_shell(shell, workspace, rc=HISTORY_RC[shell] + hook_script(shell))
+    sh.run("echo once")
+    sh.run("false")
+    history_file = {"bash": ".bash_history", "zsh": ".zsh_history", "fish": ".local/share/fish/fish_history"}[shell]
+    wait_for(lambda: b"false" in (Path(os.environ["HOME"]) / history_file).read_bytes(), timeout=10)
+    time.sleep(2.5)  # several polls of the history watcher after the history file has the commands
+    daemon.pipeline.flush()
+    events = daemon.store.events(kinds=["shell.command"], workspace=str(workspace))
+    assert sorted(e.data["command"] for e in events) == ["echo once", "false"]
+    assert {e.data["origin"] for e in events} == {"hook"}
