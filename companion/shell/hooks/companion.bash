@@ -124,11 +124,13 @@ if [[ -n ${bash_preexec_imported-}${__bp_imported-} ]]; then
     preexec_functions+=(__companion_bp_preexec)
 else
     __companion_prior_debug=$(trap -p DEBUG)
+    # the trap runs before every simple command, loops typed at the prompt included: when not armed
+    # it costs one test and no function call (and always succeeds, which extdebug requires)
     if [[ -n $__companion_prior_debug ]]; then
         eval "__companion_prior_debug=(${__companion_prior_debug})"
-        trap "__companion_debug_trap; ${__companion_prior_debug[2]}" DEBUG
+        trap "[[ -z \$__companion_armed ]] || __companion_debug_trap; ${__companion_prior_debug[2]}" DEBUG
     else
-        trap '__companion_debug_trap' DEBUG
+        trap '[[ -z $__companion_armed ]] || __companion_debug_trap' DEBUG
     fi
     unset __companion_prior_debug
     __companion_place
