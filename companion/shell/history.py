@@ -74,20 +74,26 @@ def parse_bash(data: bytes) -> tuple[list[HistoryEntry], int]:
     entries: list[HistoryEntry] = []
     pending: tuple[int, float, list[bytes]] | None = None  # (offset, ts, lines) of a timestamped entry
     lines = _lines(data)
+
+    def flush(entry: tuple[int, float, list[bytes]]) -> None:
+        command = text(b"\n".join(entry[2]))
+        if command.strip():
+            entries.append(HistoryEntry(command, entry[1], entry[0]))
+
     for offset, line in lines:
         stamp = _BASH_TIME.fullmatch(line)
         if stamp:
-            if pending is not None and pending[2]:
-                entries.append(HistoryEntry(text(b"\n".join(pending[2])), pending[1], pending[0]))
+            if pending is not None:
+                flush(pending)
             pending = (offset, float(stamp.group(1)), [])
         elif pending is not None:
             pending[2].append(line)
-        elif line.strip():
+        elif text(line).strip():
             entries.append(HistoryEntry(text(line), None, offset))
     if pending is not None:
         if not pending[2]:  # a timestamp whose command is not written yet: read it again next time
             return entries, pending[0]
-        entries.append(HistoryEntry(text(b"\n".join(pending[2])), pending[1], pending[0]))
+        flush(pending)
     return entries, (lines[-1][0] + len(lines[-1][1]) + 1) if lines else 0
 
 
@@ -112,7 +118,7 @@ def parse_zsh(data: bytes) -> tuple[list[HistoryEntry], int]:
             ts, elapsed = float(match.group(1)), float(match.group(2))
             if command.strip():
                 entries.append(HistoryEntry(command, ts, start, elapsed))
-        elif raw.strip():
+        elif text(raw).strip():
             entries.append(HistoryEntry(text(raw), None, start))
     return entries, consumed
 
