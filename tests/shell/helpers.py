@@ -24,7 +24,7 @@ def shell_events(store: Store, workspace: Path) -> list[dict[str, Any]]:
             for e in store.events(workspace=str(workspace), kinds=["shell.command"])]
 
 
-def wait_for_commands(store: Store, workspace: Path, count: int, timeout: float = 15.0) -> list[dict[str, Any]]:
+def wait_for_commands(store: Store, workspace: Path, count: int, timeout: float = 30.0) -> list[dict[str, Any]]:
     wait_for(lambda: len(shell_events(store, workspace)) >= count, timeout=timeout)
     return shell_events(store, workspace)
 

@@ -219,7 +219,7 @@ def test_two_workspaces_share_the_spool_with_their_own_offsets(tmp_path, daemon_
     assert [e["command"] for e in wait_for_commands(two.store, second, 1)] == ["in second"]
     from tests.conftest import wait_for
 
-    wait_for(lambda: set(one.store.state_entries(spool.STATE_KEY)) == {str(first), str(second)})
+    wait_for(lambda: set(one.store.state_entries(spool.STATE_KEY)) == {str(first), str(second)}, timeout=30)
 
 
 def test_a_truncated_spool_is_read_again_from_its_start(workspace):
