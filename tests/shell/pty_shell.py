@@ -9,10 +9,10 @@ prints a numbered marker (a counter bumped once per prompt by the harness's own 
 from __future__ import annotations
 
 import os
-import pty
 import re
 import select
 import signal
+import subprocess
 import time
 from pathlib import Path
 
@@ -58,13 +58,15 @@ class PtyShell:
             argv = ["fish", "-i"]
         else:
             raise ValueError(shell)
-        self.pid, self.fd = pty.fork()
-        if self.pid == 0:  # child
-            try:
-                os.chdir(cwd)
-                os.execvpe(argv[0], argv, environ)
-            finally:
-                os._exit(127)
+        # fork and exec in C (subprocess), not pty.fork(): the test process has threads (daemons),
+        # and Python code between fork and exec could deadlock on a lock another thread held.
+        # `setsid -c` gives the shell its own session with the pty as its controlling terminal.
+        master, slave = os.openpty()
+        self.process = subprocess.Popen(["setsid", "-c", *argv], stdin=slave, stdout=slave, stderr=slave,
+                                        cwd=cwd, env=environ, close_fds=True)
+        os.close(slave)
+        self.fd = master
+        self.pid = self.process.pid
         self.wait_prompt()
 
     def _read(self, deadline: float) -> bool:
@@ -103,27 +105,24 @@ class PtyShell:
         return self.wait_prompt()
 
     def close(self) -> None:
-        try:
-            os.write(self.fd, b"exit\r")
+        if self.process.poll() is None:
+            try:
+                os.write(self.fd, b"exit\r")
+            except OSError:
+                pass
             deadline = time.monotonic() + 5
-            while time.monotonic() < deadline:
-                pid, _ = os.waitpid(self.pid, os.WNOHANG)
-                if pid:
-                    break
+            while self.process.poll() is None and time.monotonic() < deadline:
                 try:
                     self._read(min(deadline, time.monotonic() + 0.1))
                 except ShellTimeout:
-                    pass
-            else:
-                os.kill(self.pid, signal.SIGKILL)
-                os.waitpid(self.pid, 0)
-        except (OSError, ChildProcessError):
+                    break
+            if self.process.poll() is None:
+                os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait(5)
+        try:
+            os.close(self.fd)
+        except OSError:
             pass
-        finally:
-            try:
-                os.close(self.fd)
-            except OSError:
-                pass
 
     def __enter__(self) -> "PtyShell":
         return self
