@@ -1,0 +1,211 @@
+"""The git watcher (GitPython): commits, branch switches, merges and rebases, conflicts, stashes,
+fetches and pulls, and uncommitted work that stays uncommitted for long.
+
+Why it is built this way: a companion that costs CPU while the user does nothing is one the
+user uninstalls. Every `git_poll_seconds` the watcher only stats the few files git touches when
+it does anything (`watchers.git_repo.Fingerprint`); when one changed it reads the new state with
+a few cheap git commands (`watchers.git_state`) and describes the difference as events
+(`watchers.git_changes`). `git status`, whose cost grows with the working tree, runs only for the
+dirty-tree summary: at most once a minute (sooner after the index changed), and never more often
+than keeps it under 0.5% of a core on a big repository.
+
+Odd repository states (a corrupt object, a lock file left behind, an unreadable file) are
+reported through `context.report_error` once and the watcher carries on; a repository that is
+deleted while watched stops the watcher cleanly.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+import git
+
+from watchers.base import WatchContext, Watcher
+from watchers.git_changes import ChangeDescriber
+from watchers.git_repo import Fingerprint, NotARepository, RepoLocation, changed_parts, locate
+from watchers.git_state import DirtySummary, GitReader, ReflogTail, RepoState
+
+log = logging.getLogger(__name__)
+MAX_LOCK_DEFERRALS = 5  # polls to wait for a git command holding index.lock/HEAD.lock (then: a stale lock)
+SETTLE_TRIES = 5
+STATUS_CPU_SHARE = 0.005  # `git status` may use at most this share of a core on average
+MAX_STATUS_INTERVAL_S = 60.0
+
+
+def create(context: WatchContext) -> "GitWatcher | None":
+    try:
+        repo, location = locate(context.workspace)
+    except NotARepository:
+        context.note(f"{context.workspace} is not a git repository; running without the git watcher")
+        return None
+    return GitWatcher(context, repo, location)
+
+
+def dirty_threshold_seconds(context: WatchContext) -> float:
+    """`watch.dirty_tree_seconds` when set (> 0), else `watch.dirty_tree_minutes`; 0 turns the report off."""
+    watch = context.config.watch
+    seconds = float(getattr(watch, "dirty_tree_seconds", 0.0) or 0.0)
+    return seconds if seconds > 0 else float(watch.dirty_tree_minutes) * 60.0
+
+
+def describe_error(exc: BaseException) -> str:
+    """A one-line reason: git's own complaint rather than GitPython's multi-line command dump."""
+    if isinstance(exc, git.GitCommandError):
+        lines = [line.strip() for line in str(exc.stderr or "").splitlines() if line.strip()]
+        text = lines[-1] if lines else f"git exited with {exc.status}"
+        return text.removeprefix("stderr: ").strip("'\" ")
+    return f"{type(exc).__name__}: {exc}".strip()
+
+
+class GitWatcher(Watcher):
+    name = "git"
+
+    def __init__(self, context: WatchContext, repo: git.Repo, location: RepoLocation) -> None:
+        super().__init__(context)
+        self.repo = repo
+        self.location = location
+        self.poll_seconds = max(0.05, float(context.config.watch.git_poll_seconds))
+        self.reader = GitReader(repo, location)
+        self.fingerprint = Fingerprint(location)
+        self.reflog = ReflogTail(location.git_dir / "logs" / "HEAD")
+        self.describer = ChangeDescriber(self.reader, self._dirty_for_event)
+        self.state: RepoState | None = None
+        self._parts: dict[str, Any] = {}
+        self._deferrals = 0
+        self._last_problem: str | None = None
+        # the dirty-tree clock
+        self.dirty_threshold = dirty_threshold_seconds(context)
+        self._status_interval = min(MAX_STATUS_INTERVAL_S, max(self.poll_seconds, self.dirty_threshold / 4))
+        self._last_status = float("-inf")
+        self._status_cost = 0.0
+        self._status_soon = False
+        self._dirty_since: float | None = None
+        self._dirty_reported = False
+
+    # -- the loop ----------------------------------------------------------------------------------
+    def run(self) -> None:
+        try:
+            self._guarded(self._baseline)
+            while not self.wait(self.poll_seconds):
+                if not self.fingerprint.exists():
+                    self.context.report_error(self.name, "the git repository was deleted or moved; the git watcher stopped",
+                                              str(self.location.root or self.location.git_dir))
+                    return
+                self._guarded(self.tick)
+        finally:
+            self.repo.close()
+
+    def _guarded(self, step: Any) -> None:
+        """Run one step; an odd repository state is reported once (until it goes away), never raised."""
+        try:
+            step()
+            self._last_problem = None
+        except Exception as exc:
+            problem = describe_error(exc)
+            log.debug("git watcher step failed", exc_info=True)
+            if problem != self._last_problem:
+                self._last_problem = problem
+                self.context.report_error(self.name, problem, str(self.location.root or self.location.git_dir))
+
+    def _baseline(self) -> None:
+        """The state when watching begins; an operation or conflict already under way is reported."""
+        self._parts = self.fingerprint.take()
+        state = self.reader.read_state()
+        self.state = state
+        empty = RepoState()
+        for kind, data in self.describer.operations_started(empty, state):
+            self._emit(kind, {**data, "status": "in progress"})
+        for kind, data in self.describer.conflicts(empty, state):
+            self._emit(kind, data)
+        self._check_dirty(force=True)
+
+    def tick(self) -> None:
+        if self.state is None:  # the baseline failed (e.g. a corrupt repository): try again
+            self._baseline()
+            return
+        parts = self.fingerprint.take()
+        if changed_parts(self._parts, parts):
+            if self.fingerprint.busy() and self._deferrals < MAX_LOCK_DEFERRALS:
+                self._deferrals += 1  # a git command is half-way through; look again next poll
+                return
+            self._deferrals = 0
+            parts = self._settle(parts)
+            changed = changed_parts(self._parts, parts)
+            self._parts = parts
+            self._refresh(changed)
+        self._check_dirty()
+
+    def _settle(self, parts: dict[str, Any]) -> dict[str, Any]:
+        """Wait until the git directory stops changing (a command writes several files), briefly."""
+        for _ in range(SETTLE_TRIES):
+            if self.wait(min(0.05, self.poll_seconds / 2)):
+                break
+            again = self.fingerprint.take()
+            if again == parts:
+                break
+            parts = again
+        return parts
+
+    def _refresh(self, changed: set[str]) -> None:
+        assert self.state is not None
+        index_changed = "index" in changed
+        current = self.reader.read_state(self.state, index_changed=index_changed)
+        entries = self.reflog.read_new()
+        changes = self.describer.describe(self.state, current, entries, self.reflog.available,
+                                          fetched="FETCH_HEAD" in changed, index_changed=index_changed)
+        self.state = current
+        for kind, data in changes:
+            if kind == "git.commit":
+                self._dirty_since, self._dirty_reported = None, False  # committing starts a new stretch
+            self._emit(kind, data)
+        if index_changed or changes:
+            self._status_soon = True
+
+    def _emit(self, kind: str, data: dict[str, Any]) -> None:
+        self.context.event("git", kind, data)
+
+    # -- uncommitted work ------------------------------------------------------------------------------
+    def _run_status(self) -> DirtySummary:
+        started = time.monotonic()
+        summary = self.reader.status()
+        finished = time.monotonic()
+        self._status_cost = finished - started
+        self._last_status = finished
+        self._status_soon = False
+        self._track_dirty(summary, finished)
+        return summary
+
+    def _dirty_for_event(self) -> DirtySummary | None:
+        """For a branch switch event: is the tree dirty right now?"""
+        if self.location.bare:
+            return None
+        try:
+            return self._run_status()
+        except git.GitCommandError as exc:
+            self.context.report_error(self.name, describe_error(exc), str(self.location.root))
+            return None
+
+    def _check_dirty(self, force: bool = False) -> None:
+        if self.location.bare or self.dirty_threshold <= 0:
+            return
+        gap = time.monotonic() - self._last_status
+        floor = max(self.poll_seconds, self._status_cost / STATUS_CPU_SHARE)
+        due = gap >= max(self._status_interval, floor) or (self._status_soon and gap >= floor)
+        if force or due:
+            self._run_status()
+
+    def _track_dirty(self, summary: DirtySummary, now: float) -> None:
+        if not summary.dirty:
+            self._dirty_since, self._dirty_reported = None, False
+            return
+        if self._dirty_since is None:
+            self._dirty_since = now
+        elapsed = now - self._dirty_since
+        busy = bool(self.state and self.state.operations)  # a merge or rebase under way has its own events
+        if not self._dirty_reported and not busy and elapsed >= self.dirty_threshold:
+            self._dirty_reported = True
+            branch = self.state.branch if self.state else None
+            self._emit("git.dirty", {**summary.to_data(), "branch": branch, "seconds": round(elapsed, 1),
+                                     "minutes": round(elapsed / 60.0, 1)})
