@@ -251,7 +251,8 @@ class ChangeDescriber:
         if story is not None:
             return story.commits
         # no reflog: commits are new history on the same branch that did not come from a fetch
-        if busy or fetched or prev.head_ref != cur.head_ref or not cur.head_sha or prev.head_sha == cur.head_sha:
+        # (in a bare repository nobody commits: branches move by pushes, reported as refs)
+        if self.reader.location.bare or busy or fetched or prev.head_ref != cur.head_ref or not cur.head_sha or prev.head_sha == cur.head_sha:
             return []
         if prev.head_sha:
             counts = self.reader.ahead_behind(prev.head_sha, cur.head_sha)
@@ -323,7 +324,11 @@ class ChangeDescriber:
         if after > before:
             return [("git.stash", {"action": "push", "count": after, "message": cur.stash[-1], "branch": cur.branch})]
         if after < before:
-            action = "clear" if after == 0 and before > 1 else ("pop" if index_changed else "drop")
+            if after == 0 and before > 1:
+                action = "clear"
+            else:  # a pop rewrites the index and leaves the stashed changes in the tree; a drop does neither
+                dirty = self.dirty_now() if index_changed else None
+                action = "pop" if dirty is not None and dirty.dirty else "drop"
             return [("git.stash", {"action": action, "count": after, "branch": cur.branch,
                                    "message": prev.stash[-1] if action != "clear" else None})]
         if before and cur.stash != prev.stash:

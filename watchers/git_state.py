@@ -200,7 +200,12 @@ class GitReader:
     def __init__(self, repo: git.Repo, location: RepoLocation) -> None:
         self.repo = repo
         self.location = location
-        repo.git.update_environment(GIT_OPTIONAL_LOCKS="0", GIT_TERMINAL_PROMPT="0", LC_ALL="C")
+        # Name the repository explicitly: GitPython runs a command in its own current folder when the
+        # repository's folder is gone, and git would then describe whatever repository that is.
+        where = {"GIT_DIR": str(location.git_dir)}
+        if location.root is not None:
+            where["GIT_WORK_TREE"] = str(location.root)
+        repo.git.update_environment(GIT_OPTIONAL_LOCKS="0", GIT_TERMINAL_PROMPT="0", LC_ALL="C", **where)
 
     def run(self, *args: str, timeout: float = GIT_TIMEOUT_S) -> str:
         return self.repo.git.execute(["git", *args], kill_after_timeout=timeout)  # type: ignore[call-overload]
@@ -224,6 +229,8 @@ class GitReader:
 
     def read_head(self) -> tuple[str | None, str | None]:
         text = _read_text(self.location.git_dir / "HEAD") or ""
+        if not text:
+            raise FileNotFoundError(f"{self.location.git_dir / 'HEAD'} is missing or empty")
         if text.startswith("ref:"):
             return text[4:].strip(), None
         return None, text or None

@@ -74,39 +74,42 @@ class GitWatcher(Watcher):
         self.state: RepoState | None = None
         self._parts: dict[str, Any] = {}
         self._deferrals = 0
-        self._last_problem: str | None = None
+        self._problems: dict[str, str] = {}  # step -> the problem reported for it, until the step succeeds
         # the dirty-tree clock
         self.dirty_threshold = dirty_threshold_seconds(context)
         self._status_interval = min(MAX_STATUS_INTERVAL_S, max(self.poll_seconds, self.dirty_threshold / 4))
         self._last_status = float("-inf")
         self._status_cost = 0.0
         self._status_soon = False
-        self._dirty_since: float | None = None
+        self._dirty_since: float | None = None  # wall-clock start of the current stretch of uncommitted work
         self._dirty_reported = False
+        self._stretch_floor = time.time()  # the stretch cannot have begun before this (last clean tree, commit)
 
     # -- the loop ----------------------------------------------------------------------------------
     def run(self) -> None:
         try:
-            self._guarded(self._baseline)
+            self._step("start", self._baseline)
             while not self.wait(self.poll_seconds):
                 if not self.fingerprint.exists():
                     self.context.report_error(self.name, "the git repository was deleted or moved; the git watcher stopped",
                                               str(self.location.root or self.location.git_dir))
                     return
-                self._guarded(self.tick)
+                self._step("poll", self.tick)
         finally:
             self.repo.close()
 
-    def _guarded(self, step: Any) -> None:
-        """Run one step; an odd repository state is reported once (until it goes away), never raised."""
+    def _step(self, step: str, action: Any) -> None:
+        """Run one step; an odd repository state is reported once (until that step works again), never raised."""
         try:
-            step()
-            self._last_problem = None
+            action()
+            self._problems.pop(step, None)
         except Exception as exc:
             problem = describe_error(exc)
-            log.debug("git watcher step failed", exc_info=True)
-            if problem != self._last_problem:
-                self._last_problem = problem
+            log.debug("git watcher step %s failed", step, exc_info=True)
+            if self._problems.get(step) not in (None, problem):
+                self._problems.pop(step)  # a different problem now: say so
+            if problem not in self._problems.values():  # several steps may trip over the same problem
+                self._problems[step] = problem
                 self.context.report_error(self.name, problem, str(self.location.root or self.location.git_dir))
 
     def _baseline(self) -> None:
@@ -119,11 +122,11 @@ class GitWatcher(Watcher):
             self._emit(kind, {**data, "status": "in progress"})
         for kind, data in self.describer.conflicts(empty, state):
             self._emit(kind, data)
-        self._check_dirty(force=True)
+        self._step("status", lambda: self._check_dirty(force=True))
 
     def tick(self) -> None:
         if self.state is None:  # the baseline failed (e.g. a corrupt repository): try again
-            self._baseline()
+            self._step("start", self._baseline)
             return
         parts = self.fingerprint.take()
         if changed_parts(self._parts, parts):
@@ -134,8 +137,8 @@ class GitWatcher(Watcher):
             parts = self._settle(parts)
             changed = changed_parts(self._parts, parts)
             self._parts = parts
-            self._refresh(changed)
-        self._check_dirty()
+            self._step("refresh", lambda: self._refresh(changed))
+        self._step("status", self._check_dirty)
 
     def _settle(self, parts: dict[str, Any]) -> dict[str, Any]:
         """Wait until the git directory stops changing (a command writes several files), briefly."""
@@ -152,13 +155,15 @@ class GitWatcher(Watcher):
         assert self.state is not None
         index_changed = "index" in changed
         current = self.reader.read_state(self.state, index_changed=index_changed)
+        if not self.fingerprint.exists():
+            return  # deleted while being read: the next poll says so and stops
         entries = self.reflog.read_new()
         changes = self.describer.describe(self.state, current, entries, self.reflog.available,
                                           fetched="FETCH_HEAD" in changed, index_changed=index_changed)
         self.state = current
         for kind, data in changes:
-            if kind == "git.commit":
-                self._dirty_since, self._dirty_reported = None, False  # committing starts a new stretch
+            if kind == "git.commit":  # committing starts a new stretch
+                self._dirty_since, self._dirty_reported, self._stretch_floor = None, False, time.time()
             self._emit(kind, data)
         if index_changed or changes:
             self._status_soon = True
@@ -174,18 +179,16 @@ class GitWatcher(Watcher):
         self._status_cost = finished - started
         self._last_status = finished
         self._status_soon = False
-        self._track_dirty(summary, finished)
+        self._track_dirty(summary)
         return summary
 
     def _dirty_for_event(self) -> DirtySummary | None:
-        """For a branch switch event: is the tree dirty right now?"""
+        """For a branch switch event: is the tree dirty right now? (None when git cannot say.)"""
         if self.location.bare:
             return None
-        try:
-            return self._run_status()
-        except git.GitCommandError as exc:
-            self.context.report_error(self.name, describe_error(exc), str(self.location.root))
-            return None
+        summary: list[DirtySummary] = []
+        self._step("status", lambda: summary.append(self._run_status()))
+        return summary[0] if summary else None
 
     def _check_dirty(self, force: bool = False) -> None:
         if self.location.bare or self.dirty_threshold <= 0:
@@ -196,12 +199,13 @@ class GitWatcher(Watcher):
         if force or due:
             self._run_status()
 
-    def _track_dirty(self, summary: DirtySummary, now: float) -> None:
+    def _track_dirty(self, summary: DirtySummary) -> None:
+        now = time.time()
         if not summary.dirty:
-            self._dirty_since, self._dirty_reported = None, False
+            self._dirty_since, self._dirty_reported, self._stretch_floor = None, False, now
             return
         if self._dirty_since is None:
-            self._dirty_since = now
+            self._dirty_since = max(self._stretch_floor, self._oldest_change(summary.names) or now)
         elapsed = now - self._dirty_since
         busy = bool(self.state and self.state.operations)  # a merge or rebase under way has its own events
         if not self._dirty_reported and not busy and elapsed >= self.dirty_threshold:
@@ -209,3 +213,14 @@ class GitWatcher(Watcher):
             branch = self.state.branch if self.state else None
             self._emit("git.dirty", {**summary.to_data(), "branch": branch, "seconds": round(elapsed, 1),
                                      "minutes": round(elapsed / 60.0, 1)})
+
+    def _oldest_change(self, names: list[str], limit: int = 20) -> float | None:
+        """When the uncommitted work began, as far as the files' mtimes tell (a few stats)."""
+        root = self.location.root
+        times = []
+        for name in names[:limit]:
+            try:
+                times.append((root / name).stat().st_mtime)  # type: ignore[operator]
+            except OSError:
+                continue  # deleted files have no mtime
+        return min(times) if times else None
