@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from watchers.git_state import DirtySummary, GitReader, ReflogEntry, RepoState, short_ref
+from watchers.git_state import DirtySummary, GitReader, ReflogEntry, RepoState, describe_error, short_ref
 
 MAX_COMMIT_EVENTS = 10  # a burst of commits between two polls (e.g. `git am`) is capped
 MAX_REFS_LISTED = 20
@@ -222,7 +222,7 @@ class ChangeDescriber:
             try:
                 info = self.reader.commit_info(commit.sha)
             except Exception as exc:  # a missing or corrupt object: still say a commit happened
-                info = {"hash": commit.sha, "short": commit.sha[:7], "summary": None, "error": str(exc)}
+                info = {"hash": commit.sha, "short": commit.sha[:7], "summary": None, "error": describe_error(exc)}
             info.update(branch=commit.branch, detached=commit.branch is None, origin=commit.origin,
                         amend=commit.origin == "amend", initial=commit.origin == "initial",
                         merge=(info.get("parents") or 0) > 1)
@@ -252,7 +252,9 @@ class ChangeDescriber:
             return story.commits
         # no reflog: commits are new history on the same branch that did not come from a fetch
         # (in a bare repository nobody commits: branches move by pushes, reported as refs)
-        if self.reader.location.bare or busy or fetched or prev.head_ref != cur.head_ref or not cur.head_sha or prev.head_sha == cur.head_sha:
+        if self.reader.location.bare or busy or fetched:
+            return []
+        if prev.head_ref != cur.head_ref or not cur.head_sha or prev.head_sha == cur.head_sha:
             return []
         if prev.head_sha:
             counts = self.reader.ahead_behind(prev.head_sha, cur.head_sha)

@@ -345,6 +345,15 @@ class GitReader:
         return parse_status(self.run("status", "--porcelain=v1", "-z", "--untracked-files=normal"))
 
 
+def describe_error(exc: BaseException) -> str:
+    """A one-line reason: git's own complaint rather than GitPython's multi-line command dump."""
+    if isinstance(exc, git.GitCommandError):
+        lines = [line.strip() for line in str(exc.stderr or "").splitlines() if line.strip()]
+        text = lines[-1] if lines else f"git exited with {exc.status}"
+        return text.removeprefix("stderr: ").strip("'\" ")
+    return f"{type(exc).__name__}: {exc}".strip()
+
+
 def _to_int(text: str | None) -> int | None:
     try:
         return int(text) if text else None

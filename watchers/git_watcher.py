@@ -25,10 +25,11 @@ import git
 from watchers.base import WatchContext, Watcher
 from watchers.git_changes import ChangeDescriber
 from watchers.git_repo import Fingerprint, NotARepository, RepoLocation, changed_parts, locate
-from watchers.git_state import DirtySummary, GitReader, ReflogTail, RepoState
+from watchers.git_state import DirtySummary, GitReader, ReflogTail, RepoState, describe_error
 
 log = logging.getLogger(__name__)
 MAX_LOCK_DEFERRALS = 5  # polls to wait for a git command holding index.lock/HEAD.lock (then: a stale lock)
+MAX_TORN_RETRIES = 3  # polls to wait for a state read half-way through a git command to complete
 SETTLE_TRIES = 5
 STATUS_CPU_SHARE = 0.005  # `git status` may use at most this share of a core on average
 MAX_STATUS_INTERVAL_S = 60.0
@@ -50,15 +51,6 @@ def dirty_threshold_seconds(context: WatchContext) -> float:
     return seconds if seconds > 0 else float(watch.dirty_tree_minutes) * 60.0
 
 
-def describe_error(exc: BaseException) -> str:
-    """A one-line reason: git's own complaint rather than GitPython's multi-line command dump."""
-    if isinstance(exc, git.GitCommandError):
-        lines = [line.strip() for line in str(exc.stderr or "").splitlines() if line.strip()]
-        text = lines[-1] if lines else f"git exited with {exc.status}"
-        return text.removeprefix("stderr: ").strip("'\" ")
-    return f"{type(exc).__name__}: {exc}".strip()
-
-
 class GitWatcher(Watcher):
     name = "git"
 
@@ -74,6 +66,7 @@ class GitWatcher(Watcher):
         self.state: RepoState | None = None
         self._parts: dict[str, Any] = {}
         self._deferrals = 0
+        self._torn_reads = 0
         self._problems: dict[str, str] = {}  # step -> the problem reported for it, until the step succeeds
         # the dirty-tree clock
         self.dirty_threshold = dirty_threshold_seconds(context)
@@ -136,8 +129,10 @@ class GitWatcher(Watcher):
             self._deferrals = 0
             parts = self._settle(parts)
             changed = changed_parts(self._parts, parts)
-            self._parts = parts
-            self._step("refresh", lambda: self._refresh(changed))
+            torn: list[bool] = []
+            self._step("refresh", lambda: torn.append(self._refresh(changed, parts)))
+            if not (torn and torn[0]):
+                self._parts = parts  # otherwise the same change is looked at again next poll
         self._step("status", self._check_dirty)
 
     def _settle(self, parts: dict[str, Any]) -> dict[str, Any]:
@@ -151,12 +146,17 @@ class GitWatcher(Watcher):
             parts = again
         return parts
 
-    def _refresh(self, changed: set[str]) -> None:
+    def _refresh(self, changed: set[str], parts: dict[str, Any]) -> bool:
+        """Read the new state and emit what changed; True when the read was torn and must be redone."""
         assert self.state is not None
         index_changed = "index" in changed
         current = self.reader.read_state(self.state, index_changed=index_changed)
         if not self.fingerprint.exists():
-            return  # deleted while being read: the next poll says so and stops
+            return False  # deleted while being read: the next poll says so and stops
+        if self._torn(current, parts) and self._torn_reads < MAX_TORN_RETRIES:
+            self._torn_reads += 1
+            return True
+        self._torn_reads = 0
         entries = self.reflog.read_new()
         changes = self.describer.describe(self.state, current, entries, self.reflog.available,
                                           fetched="FETCH_HEAD" in changed, index_changed=index_changed)
@@ -167,6 +167,15 @@ class GitWatcher(Watcher):
             self._emit(kind, data)
         if index_changed or changes:
             self._status_soon = True
+        return False
+
+    def _torn(self, current: RepoState, parts: dict[str, Any]) -> bool:
+        """Did git write while we read, or stop between its writes? (A merge writes the conflicted
+        index before MERGE_HEAD: conflicts without an operation may be a merge half-way through.)"""
+        if self.fingerprint.take() != parts:
+            return True
+        assert self.state is not None
+        return bool(current.conflicts and not current.operations and not self.state.conflicts)
 
     def _emit(self, kind: str, data: dict[str, Any]) -> None:
         self.context.event("git", kind, data)

@@ -109,6 +109,10 @@ def _a(phrase: str) -> str:
     return ("an " if phrase[:1].lower() in "aeiou" else "a ") + phrase
 
 
+def _upper_first(text: str) -> str:
+    return text[:1].upper() + text[1:]
+
+
 @renderer("git.operation")
 def _operation(data: Mapping[str, Any]) -> str:
     phrase = _operation_phrase(data)
@@ -117,7 +121,7 @@ def _operation(data: Mapping[str, Any]) -> str:
         steps = f" ({plural(int(data['total']), 'commit')} to replay)" if data.get("total") else ""
         return f"The user started {_a(phrase)}{steps}."
     if status == "in progress":
-        return f"{_a(phrase).capitalize()} was already in progress when companion started watching."
+        return f"{_upper_first(_a(phrase))} was already in progress when companion started watching."
     outcome = data.get("outcome")
     if data.get("operation") == "bisect" and data.get("first_bad"):
         found = _commit_ref(data["first_bad"], data.get("first_bad_summary"))
@@ -141,8 +145,7 @@ def _conflict(data: Mapping[str, Any]) -> str:
     applying = ""
     if operation == "rebase" and data.get("theirs"):
         applying = f" while applying {_commit_ref(data['theirs'], data.get('theirs_summary'))}"
-    sentence = _a(_operation_phrase(data))
-    return f"{sentence[0].upper()}{sentence[1:]} stopped with conflicts in {files}{applying}."
+    return f"{_upper_first(_a(_operation_phrase(data)))} stopped with conflicts in {files}{applying}."
 
 
 @renderer("git.stash")
