@@ -17,6 +17,7 @@ deleted while watched stops the watcher cleanly.
 from __future__ import annotations
 
 import logging
+import resource
 import time
 from typing import Any
 
@@ -31,8 +32,17 @@ log = logging.getLogger(__name__)
 MAX_LOCK_DEFERRALS = 5  # polls to wait for a git command holding index.lock/HEAD.lock (then: a stale lock)
 MAX_TORN_RETRIES = 3  # polls to wait for a state read half-way through a git command to complete
 SETTLE_TRIES = 5
-STATUS_CPU_SHARE = 0.005  # `git status` may use at most this share of a core on average
-MAX_STATUS_INTERVAL_S = 60.0
+STATUS_CPU_SHARE = 0.0025  # `git status` may use at most this share of a core on average
+MAX_STATUS_INTERVAL_S = 300.0  # the dirty-tree clock is read from file mtimes, so rare checks stay accurate
+
+
+def _children_cpu() -> float | None:
+    """CPU seconds used by finished child processes (git commands), where the platform says."""
+    try:
+        usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    except (OSError, ValueError):
+        return None
+    return usage.ru_utime + usage.ru_stime
 
 
 def create(context: WatchContext) -> "GitWatcher | None":
@@ -70,7 +80,7 @@ class GitWatcher(Watcher):
         self._problems: dict[str, str] = {}  # step -> the problem reported for it, until the step succeeds
         # the dirty-tree clock
         self.dirty_threshold = dirty_threshold_seconds(context)
-        self._status_interval = min(MAX_STATUS_INTERVAL_S, max(self.poll_seconds, self.dirty_threshold / 4))
+        self._status_interval = min(MAX_STATUS_INTERVAL_S, max(self.poll_seconds, self.dirty_threshold / 10))
         self._last_status = float("-inf")
         self._status_cost = 0.0
         self._status_soon = False
@@ -182,10 +192,11 @@ class GitWatcher(Watcher):
 
     # -- uncommitted work ------------------------------------------------------------------------------
     def _run_status(self) -> DirtySummary:
-        started = time.monotonic()
+        started, cpu_before = time.monotonic(), _children_cpu()
         summary = self.reader.status()
         finished = time.monotonic()
-        self._status_cost = finished - started
+        # the CPU git used (the wall time counts waiting for a busy CPU too); at least a millisecond
+        self._status_cost = max(0.001, _children_cpu() - cpu_before) if cpu_before is not None else finished - started
         self._last_status = finished
         self._status_soon = False
         self._track_dirty(summary)
