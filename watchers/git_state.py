@@ -200,6 +200,8 @@ class GitReader:
     def __init__(self, repo: git.Repo, location: RepoLocation) -> None:
         self.repo = repo
         self.location = location
+        self._abbrev: int | None = None
+        self._abbrev_uses = 0
         # Name the repository explicitly: GitPython runs a command in its own current folder when the
         # repository's folder is gone, and git would then describe whatever repository that is.
         where = {"GIT_DIR": str(location.git_dir)}
@@ -308,10 +310,15 @@ class GitReader:
         return info
 
     def short(self, sha: str) -> str:
-        try:
-            return self.run("rev-parse", "--short", sha) or sha[:7]
-        except git.GitCommandError:
-            return sha[:7]
+        """The abbreviated hash as git prints it; git's length is asked now and then, not per hash."""
+        if self._abbrev is None or self._abbrev_uses >= 200:
+            try:
+                self._abbrev = len(self.run("rev-parse", "--short", sha)) or 7
+                self._abbrev_uses = 0
+            except git.GitCommandError:
+                return sha[:7]
+        self._abbrev_uses += 1
+        return sha[: self._abbrev]
 
     def summary(self, sha: str) -> str | None:
         try:
