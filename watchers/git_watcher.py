@@ -107,8 +107,10 @@ class GitWatcher(Watcher):
             action()
             self._problems.pop(step, None)
         except Exception as exc:
-            problem = describe_error(exc)
             log.debug("git watcher step %s failed", step, exc_info=True)
+            if not self.fingerprint.exists():
+                return  # the repository is being deleted: the loop reports that once, and stops
+            problem = describe_error(exc)
             if self._problems.get(step) not in (None, problem):
                 self._problems.pop(step)  # a different problem now: say so
             if problem not in self._problems.values():  # several steps may trip over the same problem
