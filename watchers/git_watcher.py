@@ -130,10 +130,11 @@ class GitWatcher(Watcher):
         self._step("status", lambda: self._check_dirty(force=True))
 
     def tick(self) -> None:
-        if self.state is None:  # the baseline failed (e.g. a corrupt repository): try again
-            self._step("start", self._baseline)
-            return
         parts = self.fingerprint.take()
+        if self.state is None:  # the baseline failed (e.g. a corrupt repository): try again once git did something
+            if parts != self._parts:
+                self._step("start", self._baseline)
+            return
         if changed_parts(self._parts, parts):
             if self.fingerprint.busy() and self._deferrals < MAX_LOCK_DEFERRALS:
                 self._deferrals += 1  # a git command is half-way through; look again next poll

@@ -93,3 +93,19 @@ def test_unreadable_index_is_reported(repo: Path, watch) -> None:
         index.chmod(0o644)
     commit_file(repo, "ok.txt", "ok\n", "Readable again")
     recorder.wait("git.commit")
+
+
+def test_repository_broken_at_start_is_watched_once_repaired(repo: Path, watch) -> None:
+    index = repo / ".git/index"
+    saved = index.read_bytes()
+    index.write_bytes(b"not an index")
+    recorder = watch(repo, dirty_seconds=0.1)
+    wait_for(lambda: recorder.errors)
+    assert "index" in recorder.errors[0][1]
+    index.write_bytes(saved)
+    (repo / "repaired.txt").write_text("ok\n")
+    recorder.wait("git.dirty")  # watching again
+    git(repo, "add", "repaired.txt")
+    git(repo, "commit", "-qm", "After the repair")
+    assert recorder.wait("git.commit").data["summary"] == "After the repair"
+    assert len(recorder.errors) == 1
