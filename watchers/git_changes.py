@@ -234,9 +234,10 @@ class ChangeDescriber:
             accounted.update(n for n, sha in cur.refs.items() if n.startswith("refs/heads/") and sha in made)
         if story is not None and story.rebase_finished:
             accounted.add(story.rebase_finished)
-        for kind in ("rebase", "am"):
-            if kind in prev.operations and kind not in cur.operations:
-                accounted.add(prev.operations[kind].get("branch_ref") or "")
+        for state in (prev, cur):  # the branch being rebased moves as part of the rebase
+            for kind in ("rebase", "am"):
+                if kind in state.operations:
+                    accounted.add(state.operations[kind].get("branch_ref") or "")
         switched = prev.head_ref != cur.head_ref or (
             cur.detached and prev.detached and prev.head_sha != cur.head_sha
             and (story.switched if story is not None else not commits))

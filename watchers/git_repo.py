@@ -21,7 +21,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import git
+os.environ.setdefault("GIT_PYTHON_REFRESH", "quiet")  # no git executable must not break the import: create() says so
+
+import git  # noqa: E402
 
 # Files of the per-worktree git directory that change when git does something.
 WORKTREE_FILES = ("HEAD", "index", "logs/HEAD", "ORIG_HEAD", "FETCH_HEAD", "MERGE_HEAD", "REBASE_HEAD",

@@ -17,7 +17,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import git
+os.environ.setdefault("GIT_PYTHON_REFRESH", "quiet")  # no git executable must not break the import: create() says so
+
+import git  # noqa: E402
 
 from watchers.git_repo import RepoLocation
 

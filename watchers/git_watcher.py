@@ -17,11 +17,15 @@ deleted while watched stops the watcher cleanly.
 from __future__ import annotations
 
 import logging
+import os
 import resource
+import shutil
 import time
 from typing import Any
 
-import git
+os.environ.setdefault("GIT_PYTHON_REFRESH", "quiet")  # no git executable must not break the import: create() says so
+
+import git  # noqa: E402
 
 from watchers.base import WatchContext, Watcher
 from watchers.git_changes import ChangeDescriber
@@ -46,6 +50,10 @@ def _children_cpu() -> float | None:
 
 
 def create(context: WatchContext) -> "GitWatcher | None":
+    executable = git.Git.GIT_PYTHON_GIT_EXECUTABLE or "git"
+    if shutil.which(executable) is None:
+        context.note(f"git is not installed (no `{executable}` on PATH); running without the git watcher")
+        return None
     try:
         repo, location = locate(context.workspace)
     except NotARepository:

@@ -129,3 +129,26 @@ def test_bare_repository_reports_pushes_as_refs(repo: Path, tmp_path: Path, watc
     recorder.settle()
     assert not recorder.of_kind("git.commit") and not recorder.of_kind("git.dirty"), recorder.texts()
     assert recorder.errors == []
+
+
+def test_without_a_git_executable_the_watcher_says_so(repo: Path, tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    script = (
+        "from pathlib import Path\n"
+        "from companion.config import Config\n"
+        "from companion.redact import Redactor\n"
+        "from watchers import build\n"
+        "from watchers.base import WatchContext\n"
+        f"context = WatchContext(workspace=Path({str(repo)!r}), config=Config(), emit=print, redactor=Redactor())\n"
+        "print(build(context, {'git_watcher'}), context.notes)\n"
+    )
+    empty_path = tmp_path / "bin"
+    empty_path.mkdir()
+    env = {**os.environ, "PATH": str(empty_path)}
+    env.pop("GIT_PYTHON_REFRESH", None)
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert "[] ['git is not installed (no `git` on PATH); running without the git watcher']" in result.stdout
