@@ -40,6 +40,7 @@ class _HeadStory:
     commits: list[NewCommit] = field(default_factory=list)
     reason: str | None = None  # pull | merge | reset, when the branch moved without a commit of the user's
     switched: bool = False  # a checkout happened
+    checkout_target: str | None = None  # what the last checkout named: a branch, a tag, a hash, HEAD~2
     rebase_onto: str | None = None
     rebase_finished: str | None = None  # the branch a rebase returned to
     rebase_aborted: bool = False
@@ -70,6 +71,7 @@ def read_story(entries: list[ReflogEntry], branch: str | None, branches: set[str
         elif message.startswith("checkout:"):
             story.switched = True
             target = message.rsplit(" to ", 1)[-1]
+            story.checkout_target = target
             branch = target if target in branches else None
         elif (match := _REBASE.match(message)) is not None:
             step, rest = match.groups()
@@ -242,7 +244,7 @@ class ChangeDescriber:
             cur.detached and prev.detached and prev.head_sha != cur.head_sha
             and (story.switched if story is not None else not commits))
         if switched and not busy and not (story is not None and story.rebase_finished):
-            changes.append(("git.branch", self.branch_data(prev, cur)))
+            changes.append(("git.branch", self.branch_data(prev, cur, story)))
             if cur.head_ref and cur.head_ref not in prev.refs and cur.refs.get(cur.head_ref) == prev.head_sha:
                 accounted.add(cur.head_ref)  # `git checkout -b`: the new branch is part of the switch
         return changes, accounted
@@ -266,13 +268,14 @@ class ChangeDescriber:
         return [NewCommit(sha, "initial" if not prev.head_sha and i == 0 else "commit", branch=cur.branch)
                 for i, sha in enumerate(shas) if sha not in known]
 
-    def branch_data(self, prev: RepoState, cur: RepoState) -> dict[str, Any]:
+    def branch_data(self, prev: RepoState, cur: RepoState, story: _HeadStory | None) -> dict[str, Any]:
         data: dict[str, Any] = {"from": prev.head_label(), "to": cur.head_label(), "detached": cur.detached,
                                 "from_detached": prev.detached, "unborn": cur.head_sha is None,
                                 "created": bool(cur.head_ref and cur.head_ref not in prev.refs)}
         data.update(self.commit_label(cur.head_sha))
         if cur.detached and cur.head_sha:
-            data["at"] = self.name_of(cur.head_sha, cur)
+            named = story.checkout_target if story is not None else None
+            data["at"] = named if named and not cur.head_sha.startswith(named) else self.name_of(cur.head_sha, cur)
         dirty = self.dirty_now()
         if dirty is not None:
             data["dirty"] = dirty.dirty

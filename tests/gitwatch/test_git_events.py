@@ -94,6 +94,10 @@ def test_detached_checkout_and_back(repo: Path, watch) -> None:
     git(repo, "checkout", "-q", "main")
     back = recorder.wait("git.branch", lambda d: d["to"] == "main")
     assert back.data["from_detached"] is True
+    git(repo, "tag", "v1.0", first)
+    git(repo, "checkout", "-q", "v1.0")
+    tagged = recorder.wait("git.branch", lambda d: d.get("at") == "v1.0")
+    assert render(tagged).startswith(f'The user checked out {tagged.data["short"]} "Initial commit" (`v1.0`) as a detached HEAD')
 
 
 def test_merge_with_conflicts_then_resolved(diverged: Path, watch) -> None:
