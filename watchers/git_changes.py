@@ -156,7 +156,8 @@ class ChangeDescriber:
             if kind == "bisect":
                 data["outcome"] = "found" if details.get("first_bad") else "stopped"
             changes.append(("git.operation", data))
-        if story is not None and story.rebase_finished and "rebase" not in prev.operations and "rebase" not in cur.operations:
+        seen_rebase = "rebase" in prev.operations or "rebase" in cur.operations
+        if story is not None and story.rebase_finished and not seen_rebase:
             # a rebase that started and finished between two polls: only the reflog saw it
             changes.append(("git.operation", {"operation": "rebase", "status": "finished", "outcome": "completed",
                                               "branch": short_ref(story.rebase_finished), "onto": story.rebase_onto,
@@ -309,14 +310,14 @@ class ChangeDescriber:
 
     def ref_entry(self, name: str, old: str | None, new: str | None, cur: RepoState) -> dict[str, Any]:
         entry: dict[str, Any] = {"ref": short_ref(name), "full": name, "from": old, "to": new,
-                                 "from_short": old[:7] if old else None, "to_short": self.reader.short(new) if new else None}
+                                 "from_short": self.reader.short(old) if old else None,
+                                 "to_short": self.reader.short(new) if new else None}
         if old is None:
             entry["change"] = "created"
         elif new is None:
             entry["change"] = "deleted"
         else:
             counts = self.reader.ahead_behind(old, new)
-            entry["from_short"] = self.reader.short(old)
             if counts is None:
                 entry["change"] = "moved"
             else:

@@ -86,7 +86,8 @@ def test_detached_checkout_and_back(repo: Path, watch) -> None:
     git(repo, "checkout", "-q", first)
     event = recorder.wait("git.branch")
     assert event.data["detached"] is True and event.data["commit"] == first and event.data["from"] == "main"
-    assert render(event) == f'The user checked out {event.data["short"]} "Initial commit" as a detached HEAD, coming from `main`; the working tree is clean.'
+    assert render(event) == (f'The user checked out {event.data["short"]} "Initial commit" as a detached HEAD, '
+                             "coming from `main`; the working tree is clean.")
     commit_file(repo, "b.txt", "b\n", "Experiment")
     detached_commit = recorder.wait("git.commit")
     assert detached_commit.data["branch"] is None
