@@ -34,7 +34,7 @@ class NewCommit:
 
 
 @dataclass
-class _HeadStory:
+class HeadStory:
     """What the new reflog entries of HEAD say happened."""
 
     commits: list[NewCommit] = field(default_factory=list)
@@ -43,18 +43,20 @@ class _HeadStory:
     checkout_target: str | None = None  # what the last checkout named: a branch, a tag, a hash, HEAD~2
     rebase_onto: str | None = None
     rebase_finished: str | None = None  # the branch a rebase returned to
-    rebase_aborted: bool = False
 
 
-def read_story(entries: list[ReflogEntry], branch: str | None, branches: set[str]) -> _HeadStory:
+def read_story(entries: list[ReflogEntry], branch: str | None, branches: set[str]) -> HeadStory:
     """Walk the new reflog entries in order; `branch` is the branch HEAD was on before them."""
-    story = _HeadStory()
+    story = HeadStory()
     for entry in entries:
         message = entry.message
         if message.startswith("commit"):
             origin = "merge" if message.startswith("commit (merge)") else "commit"
-            kind = "amend" if message.startswith("commit (amend)") else ("initial" if "(initial)" in message[:17] else "")
-            story.commits.append(NewCommit(entry.new, kind or origin, branch=branch))
+            if message.startswith("commit (amend)"):
+                origin = "amend"
+            elif message.startswith("commit (initial)"):
+                origin = "initial"
+            story.commits.append(NewCommit(entry.new, origin, branch=branch))
         elif message.startswith("cherry-pick"):
             story.commits.append(NewCommit(entry.new, "cherry-pick", branch=branch))
         elif message.startswith("revert"):
@@ -79,8 +81,6 @@ def read_story(entries: list[ReflogEntry], branch: str | None, branches: set[str
                 story.rebase_onto = rest[len("checkout "):]
             elif step == "finish":
                 story.rebase_finished = rest.rsplit(" ", 1)[-1]
-            elif step == "abort":
-                story.rebase_aborted = True
     return story
 
 
@@ -146,7 +146,7 @@ class ChangeDescriber:
         return [("git.operation", {**self.operation_data(kind, details, cur), "status": "started"})
                 for kind, details in cur.operations.items() if kind not in prev.operations]
 
-    def operations_finished(self, prev: RepoState, cur: RepoState, story: _HeadStory | None) -> list[Change]:
+    def operations_finished(self, prev: RepoState, cur: RepoState, story: HeadStory | None) -> list[Change]:
         changes: list[Change] = []
         for kind, details in prev.operations.items():
             if kind in cur.operations:
@@ -215,7 +215,7 @@ class ChangeDescriber:
         return []
 
     # -- HEAD: commits and switches -----------------------------------------------------------------
-    def head(self, prev: RepoState, cur: RepoState, story: _HeadStory | None,
+    def head(self, prev: RepoState, cur: RepoState, story: HeadStory | None,
              fetched: bool) -> tuple[list[Change], set[str]]:
         changes: list[Change] = []
         accounted: set[str] = set()
@@ -250,7 +250,7 @@ class ChangeDescriber:
                 accounted.add(cur.head_ref)  # `git checkout -b`: the new branch is part of the switch
         return changes, accounted
 
-    def new_commits(self, prev: RepoState, cur: RepoState, story: _HeadStory | None,
+    def new_commits(self, prev: RepoState, cur: RepoState, story: HeadStory | None,
                     busy: bool, fetched: bool) -> list[NewCommit]:
         if story is not None:
             return story.commits
@@ -269,7 +269,7 @@ class ChangeDescriber:
         return [NewCommit(sha, "initial" if not prev.head_sha and i == 0 else "commit", branch=cur.branch)
                 for i, sha in enumerate(shas) if sha not in known]
 
-    def branch_data(self, prev: RepoState, cur: RepoState, story: _HeadStory | None) -> dict[str, Any]:
+    def branch_data(self, prev: RepoState, cur: RepoState, story: HeadStory | None) -> dict[str, Any]:
         data: dict[str, Any] = {"from": prev.head_label(), "to": cur.head_label(), "detached": cur.detached,
                                 "from_detached": prev.detached, "unborn": cur.head_sha is None,
                                 "created": bool(cur.head_ref and cur.head_ref not in prev.refs)}
@@ -284,7 +284,7 @@ class ChangeDescriber:
         return data
 
     # -- other refs: fetch, pull, push, branches and tags ----------------------------------------------
-    def refs(self, prev: RepoState, cur: RepoState, story: _HeadStory | None, fetched: bool,
+    def refs(self, prev: RepoState, cur: RepoState, story: HeadStory | None, fetched: bool,
              accounted: set[str]) -> list[Change]:
         moved = sorted(n for n in set(prev.refs) | set(cur.refs)
                        if prev.refs.get(n) != cur.refs.get(n) and n not in accounted)

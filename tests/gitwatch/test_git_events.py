@@ -314,3 +314,16 @@ def test_dirty_tree_summary_once_per_stretch(repo: Path, watch) -> None:
     (repo / "later.txt").write_text("a new stretch\n")
     second = recorder.wait("git.dirty", lambda d: d["names"] == ["later.txt"])
     assert second.data["files"] == 1
+
+
+def test_dirty_summary_counts_renames_and_deletions(repo: Path, watch) -> None:
+    commit_file(repo, "old_name.py", "x = 1\n", "Add module")
+    commit_file(repo, "gone.py", "y = 2\n", "Add another")
+    recorder = watch(repo, dirty_seconds=0.2)
+    git(repo, "mv", "old_name.py", "new_name.py")
+    (repo / "gone.py").unlink()
+    event = recorder.wait("git.dirty")
+    data = event.to_dict()["data"]
+    assert (data["renamed"], data["deleted"], data["files"], data["staged"]) == (1, 1, 2, 1)
+    assert sorted(data["names"]) == ["gone.py", "new_name.py"]
+    assert "(1 deleted, 1 renamed)" in render(event)
