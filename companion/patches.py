@@ -92,12 +92,10 @@ def apply_patch(workspace: str | os.PathLike[str], patch: str, path: str | None 
 
 def _git_apply(root: Path, text: str, strip: int, check: bool) -> None:
     command = ["git", "apply", f"-p{strip}", "--recount", "--whitespace=nowarn"]
-    prefix = _prefix_in_repository(root)
-    if prefix:
-        command.append(f"--directory={prefix}")
     if check:
         command.append("--check")
-    env = {**os.environ, "GIT_CEILING_DIRECTORIES": str(root.parent)} if not prefix else None
+    # paths in the patch are relative to the workspace, even when it is a subfolder of a repository
+    env = {**os.environ, "GIT_CEILING_DIRECTORIES": str(root.parent)}
     try:
         result = subprocess.run(command, cwd=root, input=text, capture_output=True, text=True, timeout=30, env=env)
     except FileNotFoundError:
@@ -108,11 +106,3 @@ def _git_apply(root: Path, text: str, strip: int, check: bool) -> None:
         detail = (result.stderr or result.stdout).strip().replace("error: ", "")
         raise PatchError(f"the patch does not apply: {detail or 'git apply failed'}")
 
-
-def _prefix_in_repository(root: Path) -> str:
-    """The workspace's path inside its git repository ('' at the top or outside any repository)."""
-    try:
-        result = subprocess.run(["git", "rev-parse", "--show-prefix"], cwd=root, capture_output=True, text=True, timeout=10)
-    except (OSError, subprocess.TimeoutExpired):
-        return ""
-    return result.stdout.strip().rstrip("/") if result.returncode == 0 else ""

@@ -107,5 +107,8 @@ class SettingsScreen(Screen):
             load_config(self.app.workspace)  # type: ignore[attr-defined]
         except (ValueError, ConfigError, OSError) as exc:
             self.notify(str(exc), title="Settings not saved", severity="error")
+            self.query_one("#settings-note", Static).update(Text(f"Settings not saved: {exc}", style="bold red"))
             return
         self.notify(f"Saved to {target}.", title="Settings")
+        self.query_one("#settings-note", Static).update(
+            Text(f"Saved to {target}; the daemon uses new settings when it restarts.", style="green"))

@@ -64,6 +64,7 @@ class StatsScreen(Screen):
             with Horizontal(id="stats-plots"):
                 yield PlotextPlot(id="rates-plot")
                 yield PlotextPlot(id="volume-plot")
+            yield PlotextPlot(id="source-plot")
         yield Footer()
 
     def on_mount(self) -> None:
@@ -101,6 +102,7 @@ class StatsScreen(Screen):
             self.query_one("#stats-summary", Static).update(summary_table(result))
         self._plot_rates(result)
         self._plot_volume(result)
+        self._plot_sources(result)
 
     def _plot_rates(self, result: Report) -> None:
         widget = self.query_one("#rates-plot", PlotextPlot)
@@ -128,6 +130,21 @@ class StatsScreen(Screen):
         if result.buckets:
             plt.bar(list(range(len(result.buckets))), [b.rates.surfaced for b in result.buckets], label="surfaced")
             self._ticks(plt, result)
+        widget.refresh()
+
+    def _plot_sources(self, result: Report) -> None:
+        widget = self.query_one("#source-plot", PlotextPlot)
+        plt = widget.plt
+        plt.clear_data()
+        plt.clear_figure()
+        plt.title("by trigger source: accepted / false alarms (%)")
+        answered = {name: rates for name, rates in result.by_source.items() if rates.answered}
+        if answered:
+            names = list(answered)
+            plt.multiple_bar(names, [[100 * (r.acceptance_rate or 0) for r in answered.values()],
+                                     [100 * (r.false_alarm_rate or 0) for r in answered.values()]],
+                             labels=["accepted", "false alarms"])
+        plt.ylim(0, 100)
         widget.refresh()
 
     @staticmethod
