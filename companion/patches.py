@@ -52,6 +52,8 @@ def normalise(patch: str, path: str | None = None) -> str:
 def check_patch(workspace: str | os.PathLike[str], patch: str, path: str | None = None) -> CheckedPatch:
     """Validate a patch against the workspace without changing anything; raises PatchError."""
     root = Path(workspace).resolve()
+    if not root.is_dir():
+        raise PatchError(f"the workspace {root} is not a folder")
     text = normalise(patch, path)
     lines = text.splitlines()
     if not any(_HUNK.match(line) for line in lines):

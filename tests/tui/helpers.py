@@ -9,7 +9,6 @@ from typing import Any, Callable
 
 from rich.console import Console
 
-from companion.daemon import event_payload
 from companion.events import Event
 from companion.proposals import Proposal
 
@@ -36,20 +35,22 @@ def screen_text(app: Any) -> str:
     return console.export_text()
 
 
-def sample_events(workspace: str = WORKSPACE) -> list[Event]:
+def sample_events(workspace: str = WORKSPACE) -> list[dict[str, Any]]:
+    """Event payloads as the daemon pushes them, with their sentences written out, so snapshots do
+    not change when a source's renderer is improved."""
     base = FIXED_NOW - 600
     rows = [
-        ("companion", "companion.started", {"workspace": workspace, "watchers": ["file", "git", "shell"]}),
-        ("file", "file.saved", {"path": "api/client.py", "lines": 120}),
-        ("shell", "shell.command", {"command": "pytest -x tests/test_client.py", "cwd": "api", "exit_code": 1,
-                                    "duration_s": 4.2, "output": "ImportError: cannot import name 'Client'"}),
-        ("git", "git.commit", {"message": "Add retry to the client", "files": ["api/client.py"]}),
-        ("editor", "editor.opened", {"path": "api/__init__.py"}),
-        ("tests", "tests.failed", {"failed": 1, "passed": 41, "first": "test_client_retries"}),
-        ("shell", "shell.command", {"command": "git status", "cwd": ".", "exit_code": 0, "duration_s": 0.1}),
+        ("companion", "companion.started", "Companion started watching `/home/dev/project` with file, git and shell."),
+        ("file", "file.saved", "The user saved `api/client.py` (120 lines, +14 −3)."),
+        ("shell", "shell.command", "The user ran `pytest -x tests/test_client.py` in `api/`; it failed (exit 1) "
+                                   "after 4.2 s: ImportError: cannot import name 'Client'."),
+        ("git", "git.commit", "The user committed \"Add retry to the client\" (1 file)."),
+        ("editor", "editor.opened", "The user opened `api/__init__.py` in the editor."),
+        ("tests", "tests.failed", "1 test failed, 41 passed: `test_client_retries`."),
+        ("shell", "shell.command", "The user ran `git status` in `.`; it succeeded in 0.1 s."),
     ]
-    return [Event(source=s, kind=k, data=d, workspace=workspace, ts=base + 60 * i, id=f"ev{i:02d}")
-            for i, (s, k, d) in enumerate(rows)]
+    return [{**Event(source=s, kind=k, workspace=workspace, ts=base + 60 * i, id=f"ev{i:02d}").to_dict(), "text": t}
+            for i, (s, k, t) in enumerate(rows)]
 
 
 PATCH = """--- a/api/__init__.py
@@ -77,5 +78,11 @@ def sample_proposals(workspace: str = WORKSPACE) -> list[Proposal]:
     ]
 
 
-def payloads(events: list[Event]) -> list[dict[str, Any]]:
-    return [event_payload(e) for e in events]
+def history_proposals(workspace: str = WORKSPACE) -> list[Proposal]:
+    """Answered proposals over the last six days, for the stats screen."""
+    statuses = ["accepted", "rejected", "accepted", "ignored", "accepted", "snoozed", "accepted", "rejected"]
+    triggers = ["tests.failed", "shell.command", "git.conflict", "file.saved"]
+    return [Proposal(task=f"earlier help {i}", response="…", operation="explain", score=0.5 + (i % 5) / 10,
+                     surfaced=i % 7 != 6, status=statuses[i % len(statuses)] if i % 7 != 6 else "silent",
+                     trigger=triggers[i % len(triggers)], workspace=workspace,
+                     ts=FIXED_NOW - 86400 * 6 + i * 9 * 3600 + 600, id=f"h{i:03d}") for i in range(16)]

@@ -122,6 +122,7 @@ async def test_selected_proposal_shows_response_diff_and_why(live, repo: Path) -
     live.pipeline.flush()
     stored = live.store.events(workspace=str(repo), sources=["shell"])
     app = CompanionApp(repo, start_daemon=False)
+    app.link.initial_events = 0  # not in the timeline: the "why" must come from the store
     async with app.run_test(size=(140, 40)) as pilot:
         await attached(pilot, app)
         await offered(pilot, app, live, task="Look at the failing test", response="+new line\n-old line\n@@ -1 +1 @@",

@@ -88,9 +88,21 @@ class MainScreen(Screen):
             return
         proposal_id = str(proposal["id"])
         why = self.why_cache.get(proposal_id)
+        if why is None:
+            why = self._why_from_timeline(proposal)
         self.detail.show(proposal, why)
         if why is None:
             self.app.load_why(proposal)  # type: ignore[attr-defined]
+        else:
+            self.why_cache[proposal_id] = why
+
+    def _why_from_timeline(self, proposal: dict[str, Any]) -> list[dict[str, Any]] | None:
+        """The proposal's events when the timeline still holds all of them (no database read)."""
+        ids = [str(i) for i in proposal.get("event_ids") or []]
+        known = {str(e.get("id")): e for e in self.timeline.entries if str(e.get("id")) in ids}
+        if len(known) < len(set(ids)):
+            return None
+        return sorted((known[i] for i in dict.fromkeys(ids)), key=lambda e: float(e.get("ts", 0)))
 
     def why_loaded(self, proposal_id: str, events: list[dict[str, Any]]) -> None:
         self.why_cache[proposal_id] = events

@@ -25,8 +25,8 @@ WINDOWS = [("last 24 hours", 86400.0), ("last 7 days", 7 * 86400.0), ("last 30 d
 
 def summary_table(result: Report) -> Table:
     table = Table(box=None, header_style="bold", padding=(0, 1), expand=False)
-    for name in ("trigger source", "surfaced", "answered", "accepted", "false alarms", "per hour", "kept silent"):
-        table.add_column(name, justify="left" if name == "trigger source" else "right", no_wrap=True)
+    for name in ("source", "surfaced", "answered", "accepted", "false alarms", "per hour", "silent"):
+        table.add_column(name, justify="left" if name == "source" else "right", no_wrap=True)
 
     def row(name: str, rates: Rates, style: str = "") -> None:
         per_hour = rates.per_hour
@@ -116,7 +116,7 @@ class StatsScreen(Screen):
             plt.plot(xs, [100 * (b.rates.acceptance_rate or 0) for _, b in answered], label="accepted", marker="dot")
             plt.plot(xs, [100 * (b.rates.false_alarm_rate or 0) for _, b in answered], label="false alarms",
                      marker="dot")
-            self._ticks(plt, result)
+            self._ticks(plt, result, widget.size.width)
         plt.ylim(0, 100)
         widget.refresh()
 
@@ -129,7 +129,7 @@ class StatsScreen(Screen):
         plt.title(f"proposals per {unit}")
         if result.buckets:
             plt.bar(list(range(len(result.buckets))), [b.rates.surfaced for b in result.buckets], label="surfaced")
-            self._ticks(plt, result)
+            self._ticks(plt, result, widget.size.width)
         widget.refresh()
 
     def _plot_sources(self, result: Report) -> None:
@@ -148,8 +148,10 @@ class StatsScreen(Screen):
         widget.refresh()
 
     @staticmethod
-    def _ticks(plt: object, result: Report) -> None:
+    def _ticks(plt: object, result: Report, width: int) -> None:
+        """Few enough date labels that they never overlap (plotext drops overlapping ones at random)."""
         count = len(result.buckets)
-        step = max(1, count // 6)
+        room = max(2, (width - 10) // 9)
+        step = max(1, -(-count // room))
         positions = list(range(0, count, step))
         plt.xticks(positions, [bucket_label(result.buckets[i].start, result.bucket_s) for i in positions])  # type: ignore[attr-defined]

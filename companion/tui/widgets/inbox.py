@@ -50,6 +50,8 @@ class ProposalInbox(DataTable):
         self.clear()
         for proposal in sorted(proposals, key=lambda p: float(p.get("ts", 0))):
             self.upsert(proposal)
+        if self.row_count:
+            self.move_cursor(row=0)
 
     def upsert(self, proposal: dict[str, Any]) -> None:
         """Add a new open proposal at the top, or drop one that got an answer."""
