@@ -55,6 +55,7 @@ class CompanionApp(App[None]):
         self.min_draw_interval_s = 0.1
         self._last_draw = 0.0
         self._draw_pending = False
+        self._last_down_reason = ""
         self._store: Store | None = None
         self._store_lock = threading.Lock()
 
@@ -82,6 +83,7 @@ class CompanionApp(App[None]):
     def on_daemon_connected(self, message: DaemonConnected) -> None:
         if not self.main_ready:
             return
+        self._last_down_reason = ""
         self.status = message.status
         self.main.connection.show_connected(message.status)
         self.main.timeline.replace(message.events)
@@ -92,9 +94,13 @@ class CompanionApp(App[None]):
         if not self.main_ready:
             return
         was_connected = self.main.connection.connected
-        self.main.connection.show_down(message.reason, message.retry_in)
+        first_line = message.reason.strip().splitlines()[0] if message.reason.strip() else "unreachable"
+        self.main.connection.show_down(first_line, message.retry_in)
         if was_connected:
             self.notify("Lost the companion daemon; reconnecting…", severity="error", timeout=4)
+        elif message.reason != self._last_down_reason:
+            self.notify(message.reason, title="The companion daemon is not running", severity="error", timeout=10)
+        self._last_down_reason = message.reason
 
     def on_status_updated(self, message: StatusUpdated) -> None:
         if not self.main_ready:

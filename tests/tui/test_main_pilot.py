@@ -136,6 +136,12 @@ async def test_selected_proposal_shows_response_diff_and_why(live, repo: Path) -
         assert "pytest -x" in screen_text(app) and "x.py" in screen_text(app)
         await pilot.press("escape")
         assert app.screen is app.main
+        await pilot.press("enter")
+        await until(pilot, lambda: isinstance(app.screen, DetailsScreen), what="the details screen again")
+        proposal_id = app.screen.proposal["id"]
+        await pilot.press("r")  # answering from the details screen
+        await until(pilot, lambda: live.store.proposal(proposal_id).status == "rejected", what="rejected")
+        assert app.screen is app.main
 
 
 async def test_source_keys_text_filter_and_pause(live, repo: Path) -> None:
