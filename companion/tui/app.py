@@ -158,7 +158,7 @@ class CompanionApp(App[None]):
             self.link.status = self.link.request("status")["status"]
         except IpcError:
             return
-        self.link._post_status()
+        self.link.post_status()
 
     # -- the store (read-only use: the "why" of proposals, stats) --------------------------------
     def store(self) -> Store:

@@ -153,7 +153,7 @@ class DaemonLink:
         proposals = client.request("proposals", statuses=["open"], surfaced=True, limit=200)["proposals"]
         self.drain()  # the snapshot already holds anything pushed while it was read
         self.post(DaemonConnected(self.status, events, proposals))
-        self._post_status()
+        self.post_status()
 
     def _watch_until_lost(self) -> None:
         while not self._lost.wait(self.status_every_s):
@@ -161,9 +161,9 @@ class DaemonLink:
                 self.status = self.request("status")["status"]
             except IpcError:
                 return
-            self._post_status()
+            self.post_status()
 
-    def _post_status(self) -> None:
+    def post_status(self) -> None:
         try:
             config: Config | None = load_config(self.workspace)
         except ConfigError:

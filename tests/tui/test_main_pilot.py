@@ -208,3 +208,12 @@ async def test_daemon_down_is_shown_and_the_dashboard_recovers(repo: Path, daemo
         proposal = await offered(pilot, app, second, task="After the restart", response="ok", operation="explain")
         await pilot.press("a")
         await until(pilot, lambda: second.store.proposal(proposal.id).status == "accepted", what="accepted again")
+
+
+async def test_no_daemon_is_shown_as_down(repo: Path) -> None:
+    app = CompanionApp(repo, start_daemon=False, retry_s=0.3)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await until(pilot, lambda: "daemon DOWN" in screen_text(app), what="the daemon shown as down")
+        assert "no companion daemon runs" in screen_text(app)
+        await pilot.press("a")  # nothing selected: a warning, no crash
+        await pilot.press("q")
