@@ -217,3 +217,15 @@ async def test_no_daemon_is_shown_as_down(repo: Path) -> None:
         assert "no companion daemon runs" in screen_text(app)
         await pilot.press("a")  # nothing selected: a warning, no crash
         await pilot.press("q")
+
+
+async def test_a_backend_that_is_down_is_shown(workspace: Path) -> None:
+    from companion.tui.messages import DaemonConnected, StatusUpdated
+
+    app = CompanionApp(workspace, connect=False)
+    async with app.run_test(size=(120, 30)) as pilot:
+        app.post_message(DaemonConnected({"pid": 7, "watchers": []}, [], []))
+        app.post_message(StatusUpdated({"pid": 7, "watchers": []}, False, "ollama at http://127.0.0.1:9 does not answer"))
+        await until(pilot, lambda: "DOWN: ollama at http://127.0.0.1:9 does not answer" in screen_text(app),
+                    what="the backend shown as down")
+        assert "daemon pid 7" in screen_text(app)
