@@ -86,6 +86,7 @@ class EngineConfig:
     backoff_s: float = 900.0  # after an ignored or rejected proposal
     expire_s: float = 600.0  # unanswered proposals become "ignored"
     quiet_hours: str = ""  # e.g. "22:00-07:00"
+    snooze_s: float = 1800.0  # a snoozed proposal (and its kind of help) stays away this long
     idle_s: float = 20.0  # a pause after a burst of edits
 
 
