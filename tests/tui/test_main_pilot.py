@@ -150,7 +150,7 @@ async def test_source_keys_text_filter_and_pause(live, repo: Path) -> None:
         await attached(pilot, app)
         timeline = app.main.timeline
         live.submit(Event(source="shell", kind="shell.command", workspace=str(repo), data={"command": "make lint"}))
-        live.submit(Event(source="git", kind="git.commit", workspace=str(repo), data={"message": "Tidy the parser"}))
+        live.submit(Event(source="git", kind="git.commit", workspace=str(repo), data={"short": "3f2a1bc", "summary": "Tidy the parser", "branch": "main", "files_changed": [{"path": "parser.py", "added": 3, "removed": 1}]}))
         await until(pilot, lambda: "make lint" in screen_text(app) and "Tidy the parser" in screen_text(app),
                     what="both events on screen")
         await pilot.press("2")  # shell only
