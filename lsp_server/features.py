@@ -82,7 +82,7 @@ def create_server() -> CompanionLanguageServer:
     @server.feature(FOCUS_NOTIFICATION)
     def focus(ls: CompanionLanguageServer, params: Any) -> None:
         """{"uri": ...} when the user switches files; {"windowFocused": bool} for the window."""
-        params = params if isinstance(params, dict) else {}
+        params = as_dict(params)
         if isinstance(params.get("windowFocused"), bool):
             ls.activity.window_focus(params["windowFocused"])
         if params.get("uri") and (path := ls.path_of(str(params["uri"]))) is not None:
@@ -156,6 +156,14 @@ def ls_code_actions(ls: CompanionLanguageServer, params: types.CodeActionParams)
         diagnostics = [d for d in params.context.diagnostics if str(d.code) == entry.proposal.id]
         actions.extend(present.code_actions(entry.proposal, diagnostics))
     return actions
+
+
+def as_dict(params: Any) -> dict[str, Any]:
+    """The params of a custom notification as a dict (pygls hands unknown methods' params over as
+    named tuples)."""
+    if hasattr(params, "_asdict"):
+        return {k: as_dict(v) if hasattr(v, "_asdict") else v for k, v in params._asdict().items()}
+    return dict(params) if isinstance(params, dict) else {}
 
 
 def _can_pull_configuration(ls: CompanionLanguageServer) -> bool:

@@ -10,15 +10,16 @@ notifications.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sys
 import time
 from pathlib import Path
-from typing import Any, Callable, Union
+from typing import Any, AsyncIterator, Callable, Union
 
 import pytest
 import pytest_lsp
 from lsprotocol import types
-from pytest_lsp import ClientServerConfig, LanguageClient, client_capabilities
+from pytest_lsp import ClientServerConfig, LanguageClient, client_capabilities, make_test_lsp_client
 
 from companion.proposals import Proposal
 from companion.services.editor import EditorService
@@ -27,7 +28,8 @@ CLIENTS = {"vscode": "visual-studio-code", "nvim": "neovim@v0.7.0"}
 SERVER = [sys.executable, "-m", "companion", "lsp"]
 
 
-async def until(predicate: Callable[[], Any], timeout: float = 15.0, what: str = "condition") -> Any:
+async def until(predicate: Callable[[], Any], timeout: float = 15.0, what: str = "condition",
+                details: Callable[[], Any] | None = None) -> Any:
     """Wait on the test's event loop (so the client keeps reading) until predicate() is truthy."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -35,7 +37,7 @@ async def until(predicate: Callable[[], Any], timeout: float = 15.0, what: str =
         if value:
             return value
         await asyncio.sleep(0.02)
-    raise AssertionError(f"{what} not met within {timeout} s")
+    raise AssertionError(f"{what} not met within {timeout} s" + (f"; found {details()!r}" if details else ""))
 
 
 def record_editor_side(client: LanguageClient) -> None:
@@ -117,6 +119,30 @@ def offer(daemon: Any, **fields: Any) -> Proposal:
     values = {"task": "Explain the failing import", "response": "The module was renamed.",
               "operation": "explain", "surfaced": True, "score": 0.8, **fields}
     return daemon.offer(Proposal(**values))
+
+
+@contextlib.asynccontextmanager
+async def editor(kind: str, root: Path, options: dict[str, Any] | None = None,
+                 wait: bool = True) -> AsyncIterator[LanguageClient]:
+    """A `companion lsp` subprocess with a client of `kind`, for tests that need several or
+    need to break things; shut down (or stopped) at the end."""
+    lsp = make_test_lsp_client()
+    record_editor_side(lsp)
+    lsp.kind = kind  # type: ignore[attr-defined]
+    await lsp.start_io(*SERVER)
+    try:
+        await lsp.initialize_session(initialize_params(kind, root, options))
+        if wait:
+            await until(lambda: connected(lsp), timeout=60, what="the server attaching to the daemon")
+        yield lsp
+    finally:
+        server = lsp._server
+        if server is not None and server.returncode is None:
+            try:
+                await asyncio.wait_for(lsp.shutdown_session(), 15)
+            except Exception:
+                server.kill()
+        await lsp.stop()
 
 
 @pytest_lsp.fixture(config=ClientServerConfig(server_command=SERVER), params=sorted(CLIENTS))
