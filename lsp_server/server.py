@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections import deque
 from pathlib import Path
 from typing import Any, Callable
 from urllib.parse import unquote
@@ -34,6 +35,7 @@ log = logging.getLogger("lsp_server")
 PROPOSAL_NOTIFICATION = "companion/proposal"
 STATUS_NOTIFICATION = "companion/status"
 MAX_FILE_BYTES = 4_000_000
+UNSENT_LIMIT = 500  # editor events kept while the daemon is away
 
 
 class CompanionLanguageServer(LanguageServer):
@@ -53,6 +55,7 @@ class CompanionLanguageServer(LanguageServer):
         self.link_message = ""
         self._published: set[str] = set()
         self._ever_connected = False
+        self._unsent: deque[dict[str, Any]] = deque(maxlen=UNSENT_LIMIT)
 
     # -- life cycle ---------------------------------------------------------------------------
     def attach(self, root: Path, client_name: str, options: Any) -> None:
@@ -117,6 +120,7 @@ class CompanionLanguageServer(LanguageServer):
             self.link.start_daemon = self.settings.start_daemon
             if self.settings.daemon_updates() != before.daemon_updates():
                 self.push_daemon_settings()
+            self.emit_events([])
             self.refresh()
             self.send_status()
 
@@ -139,6 +143,7 @@ class CompanionLanguageServer(LanguageServer):
             self._ever_connected = True
             log.info("%s", message)
             self.push_daemon_settings()
+            self.emit_events([])
             self.refresh()
             for entry in self.book.entries():
                 self.maybe_ask(entry)
@@ -295,11 +300,13 @@ class CompanionLanguageServer(LanguageServer):
         return await self.loop.run_in_executor(None, lambda: self.link.request(op, **fields))
 
     def emit_events(self, events: list[dict[str, Any]]) -> None:
+        """Send editor events; while no daemon answers they wait (the newest UNSENT_LIMIT of them)."""
+        self._unsent.extend(events)
         link = self.link
         if link is None or not link.connected:
-            log.debug("dropped %d editor events: no daemon", len(events))
             return
-        self.in_background(lambda: link.request("emit", events=events), "report editor activity")
+        batch, self._unsent = list(self._unsent), deque(maxlen=UNSENT_LIMIT)
+        self.in_background(lambda: link.request("emit", events=batch), "report editor activity")
 
 
 class LspLogHandler(logging.Handler):
