@@ -77,7 +77,7 @@ def _utf16_len(text: str) -> int:
 def text_edits(text: str, diff: str) -> list[types.TextEdit]:
     """One TextEdit per hunk, all positioned against `text` as it is now."""
     lines = text.splitlines()
-    ends_with_newline = text.endswith(("\n", "\r"))
+    ends_with_newline = text.endswith(("\n", "\r")) or not text  # nothing to keep unterminated
     edits: list[types.TextEdit] = []
     taken: list[tuple[int, int]] = []
     for hunk in parse_hunks(diff):
@@ -98,13 +98,3 @@ def text_edits(text: str, diff: str) -> list[types.TextEdit]:
             else types.Position(line=len(lines) - 1, character=_utf16_len(lines[-1]))
         edits.append(types.TextEdit(range=types.Range(start=start, end=end), new_text=new_text))
     return edits
-
-
-def apply_to_text(text: str, diff: str) -> str:
-    """The text after the diff (what the editor will show); used to check a patch before sending."""
-    lines = text.splitlines()
-    result = list(lines)
-    for hunk in sorted(parse_hunks(diff), key=lambda h: h.old_start, reverse=True):
-        first = _locate(lines, hunk)
-        result[first:first + len(hunk.old)] = hunk.new
-    return "\n".join(result) + ("\n" if text.endswith("\n") or not text else "")

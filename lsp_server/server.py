@@ -133,11 +133,13 @@ class CompanionLanguageServer(LanguageServer):
     def on_link_state(self, state: str, message: str, details: dict[str, Any]) -> None:
         self.link_state, self.link_message = state, message
         if state == CONNECTED:
-            self.book.clear()
-            for raw in details.get("proposals", []):
-                proposal = Proposal.from_dict(raw)
-                if proposal.surfaced and proposal.status == "open":
-                    self.book.add(proposal)
+            current = [Proposal.from_dict(raw) for raw in details.get("proposals", [])]
+            current = [p for p in current if p.surfaced and p.status == "open"]
+            for entry in self.book.entries():  # answered while we were away
+                if entry.proposal.id not in {p.id for p in current}:
+                    self.book.remove(entry.proposal.id)
+            for proposal in current:  # known ones keep when they were shown and whether we asked
+                self.book.add(proposal)
             if self._ever_connected:
                 self.show(types.MessageType.Info, "Companion reconnected to its daemon.")
             self._ever_connected = True

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+from pathlib import Path
 
 from companion.cli import CommandError
 
@@ -18,6 +19,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("lsp", help="the language server on stdio (VS Code, Neovim, any LSP editor)")
     parser.add_argument("--stdio", action="store_true", help="speak LSP on stdin/stdout (the default)")
     parser.add_argument("--tcp", metavar="HOST:PORT", help="serve over TCP instead, for debugging")
+    parser.add_argument("--nvim-plugin", action="store_true",
+                        help="print the folder of the Neovim plugin (add it to 'runtimepath') and exit")
     parser.set_defaults(func=run)
 
 
@@ -28,7 +31,17 @@ def parse_address(text: str) -> tuple[str, int]:
     return host, int(port)
 
 
+def nvim_plugin_folder() -> Path:
+    return Path(__file__).resolve().parents[2] / "lsp_server" / "nvim"
+
+
 def run(args: argparse.Namespace) -> int:
+    if args.nvim_plugin:
+        folder = nvim_plugin_folder()
+        if not (folder / "lua" / "companion" / "init.lua").is_file():
+            raise CommandError(f"the Neovim plugin is missing from this installation (looked in {folder})")
+        print(folder)
+        return 0
     address = parse_address(args.tcp) if args.tcp else None
     protocol_out = sys.stdout.buffer
     sys.stdout = sys.stderr  # nothing but the protocol may reach the editor's pipe

@@ -149,3 +149,48 @@ def test_nothing_but_the_protocol_on_stdout(daemon: Any, repo: Path) -> None:
         length = int(header.split(b"\r\n")[0].split(b": ")[1])
         json.loads(rest[:length])
         rest = rest[length:]
+
+
+def test_tcp_mode_for_debugging(daemon: Any, repo: Path) -> None:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = subprocess.Popen([*SERVER, "--tcp", f"127.0.0.1:{port}"], stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, env=os.environ.copy())
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                connection = socket.create_connection(("127.0.0.1", port), timeout=30)
+                break
+            except ConnectionRefusedError:
+                assert time.monotonic() < deadline and server.poll() is None, server.stderr.read().decode()
+                time.sleep(0.1)
+        with connection:
+            connection.sendall(_frame({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+                "processId": None, "rootUri": repo.as_uri(), "capabilities": {},
+                "initializationOptions": {"startDaemon": False}}}))
+            reader = connection.makefile("rb")
+            while True:
+                header = reader.readline()
+                assert header, "the server closed the connection"
+                if header.startswith(b"Content-Length"):
+                    length = int(header.split(b":")[1])
+                    while reader.readline().strip():
+                        pass
+                    message = json.loads(reader.read(length))
+                    if message.get("id") == 1:
+                        break
+            assert message["result"]["serverInfo"]["name"] == "companion"
+            assert "companion.accept" in message["result"]["capabilities"]["executeCommandProvider"]["commands"]
+            connection.sendall(_frame({"jsonrpc": "2.0", "id": 2, "method": "shutdown"}))
+            connection.sendall(_frame({"jsonrpc": "2.0", "method": "exit"}))
+        server.wait(timeout=30)
+    finally:
+        if server.poll() is None:
+            server.kill()
+            server.wait()
+        server.stdout.close()
+        server.stderr.close()
