@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import threading
 import time
 from collections import deque
 from pathlib import Path
@@ -309,6 +311,50 @@ class CompanionLanguageServer(LanguageServer):
             return
         batch, self._unsent = list(self._unsent), deque(maxlen=UNSENT_LIMIT)
         self.in_background(lambda: link.request("emit", events=batch), "report editor activity")
+
+
+class EditorPipe:
+    """The stream to the editor. When the editor is gone (a broken pipe), writing stops quietly and
+    the server exits shortly after, instead of logging a traceback for every message it had left."""
+
+    def __init__(self, stream: Any, server: CompanionLanguageServer, grace_s: float = 3.0) -> None:
+        self.stream = stream
+        self.server = server
+        self.grace_s = grace_s
+        self.gone = False
+
+    def write(self, data: bytes) -> None:
+        if self.gone:
+            return
+        try:
+            self.stream.write(data)
+            self.stream.flush()
+        except (BrokenPipeError, ValueError, OSError):
+            self._lost()
+
+    def flush(self) -> None:
+        if not self.gone:
+            try:
+                self.stream.flush()
+            except (BrokenPipeError, ValueError, OSError):
+                self._lost()
+
+    def close(self) -> None:
+        try:
+            self.stream.close()
+        except (BrokenPipeError, ValueError, OSError):
+            pass
+
+    def _lost(self) -> None:
+        self.gone = True
+        log.warning("the editor closed the connection; companion lsp stops")
+
+        def leave() -> None:
+            threading.Event().wait(self.grace_s)  # normally stdin's end-of-file has ended us by now
+            self.server.stop_link()
+            os._exit(0)
+
+        threading.Thread(target=leave, name="editor-gone", daemon=True).start()
 
 
 class LspLogHandler(logging.Handler):

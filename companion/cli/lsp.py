@@ -49,7 +49,7 @@ def run(args: argparse.Namespace) -> int:
                         format="companion-lsp %(levelname)s %(name)s: %(message)s", force=True)
     logging.getLogger("pygls").setLevel(logging.DEBUG if args.verbose else logging.WARNING)
     from lsp_server import create_server
-    from lsp_server.server import LspLogHandler
+    from lsp_server.server import EditorPipe, LspLogHandler
 
     server = create_server()
     forward = LspLogHandler(server)
@@ -59,7 +59,7 @@ def run(args: argparse.Namespace) -> int:
         if address is not None:
             server.start_tcp(*address)
         else:
-            server.start_io(sys.stdin.buffer, protocol_out)
+            server.start_io(sys.stdin.buffer, EditorPipe(protocol_out, server))
     finally:
         server.stop_link()
     return 0

@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+import pytest
 from lsprotocol import types
 from pytest_lsp import LanguageClient
 
@@ -55,6 +56,7 @@ async def test_editor_activity_becomes_events_without_text(client: LanguageClien
         "The user edited `src/app.py` in the editor: 3 changes around lines 2-4 (+3/-0 lines)."
 
 
+@pytest.mark.parametrize("client", ["vscode"], indirect=True)
 async def test_files_outside_the_workspace_are_not_reported(client: LanguageClient, daemon: Any, tmp_path: Path) -> None:
     outside = tmp_path / "elsewhere.py"
     outside.write_text("x = 1\n")
@@ -68,6 +70,7 @@ async def test_files_outside_the_workspace_are_not_reported(client: LanguageClie
     assert [e.data["path"] for e in events] == ["inside.py"]
 
 
+@pytest.mark.parametrize("client", ["vscode"], indirect=True)
 async def test_interruption_level_and_severity_settings(client: LanguageClient, daemon: Any, repo: Path) -> None:
     (repo / "a.py").write_text("x = 1\n")
     uri = (repo / "a.py").as_uri()
@@ -91,6 +94,7 @@ async def test_interruption_level_and_severity_settings(client: LanguageClient, 
     assert {d.code for d in both} == {sure.id, unsure.id}
 
 
+@pytest.mark.parametrize("client", ["nvim"], indirect=True)
 async def test_bad_setting_is_reported_and_ignored(client: LanguageClient, daemon: Any) -> None:
     client.workspace_did_change_configuration(types.DidChangeConfigurationParams(
         settings={"companion": {"showMessage": "sometimes", "interruptionLevel": 9}}))
@@ -101,6 +105,7 @@ async def test_bad_setting_is_reported_and_ignored(client: LanguageClient, daemo
     assert daemon.config.general.interruption_level == 3
 
 
+@pytest.mark.parametrize("client", ["nvim"], indirect=True)
 async def test_show_message_off_and_always(client: LanguageClient, daemon: Any, repo: Path) -> None:
     client.workspace_did_change_configuration(types.DidChangeConfigurationParams(
         settings={"companion": {"showMessage": "off"}}))
@@ -118,6 +123,7 @@ async def test_show_message_off_and_always(client: LanguageClient, daemon: Any, 
     assert "About a file" in request[0].message
 
 
+@pytest.mark.parametrize("client", ["vscode"], indirect=True)
 async def test_pause_toggles_every_proposal_off_and_on(client: LanguageClient, daemon: Any, repo: Path) -> None:
     (repo / "a.py").write_text("x = 1\n")
     uri = (repo / "a.py").as_uri()
@@ -133,6 +139,7 @@ async def test_pause_toggles_every_proposal_off_and_on(client: LanguageClient, d
     assert daemon.store.proposal(proposal.id).status == "open"  # snoozing the editor answers nothing
 
 
+@pytest.mark.parametrize("client", ["vscode"], indirect=True)
 async def test_events_behind_a_proposal(client: LanguageClient, daemon: Any) -> None:
     from companion.events import Event
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import pytest
 from lsprotocol import types
 from pytest_lsp import LanguageClient
 
@@ -78,6 +79,7 @@ async def test_accept_records_outcome_with_answer_time_and_shows_response(client
         assert any("api_client" in m.message for m in client.messages)
 
 
+@pytest.mark.parametrize("client", ["nvim"], indirect=True)
 async def test_reject_and_snooze_are_stored(client: LanguageClient, daemon: Any, repo: Path) -> None:
     uri = _open(client, repo, "a.py", "x = 1\ny = 2\n")
     first = offer(daemon, path="a.py", line=1, task="Rename x")
@@ -128,6 +130,7 @@ async def test_file_less_proposal_asks_with_a_message(client: LanguageClient, da
     assert outcome.via == client.kind and outcome.answer_s is not None
 
 
+@pytest.mark.parametrize("client", ["vscode"], indirect=True)
 async def test_answer_from_elsewhere_clears_the_diagnostic(client: LanguageClient, daemon: Any, repo: Path) -> None:
     from companion.ipc import Client
     from companion import paths
@@ -140,9 +143,8 @@ async def test_answer_from_elsewhere_clears_the_diagnostic(client: LanguageClien
     await until(lambda: cleared(client, uri), what="the diagnostic cleared")
 
 
+@pytest.mark.parametrize("client", ["nvim"], indirect=True)
 async def test_unknown_proposal_is_an_error_not_a_hang(client: LanguageClient) -> None:
-    import pytest
-
     with pytest.raises(Exception, match="no open companion proposal"):
         await client.workspace_execute_command_async(types.ExecuteCommandParams(
             command="companion.accept", arguments=["nope"]))

@@ -109,8 +109,10 @@ def _read_until_connected(server: subprocess.Popen[bytes]) -> None:
 def test_client_that_disconnects_abruptly(daemon: Any, repo: Path) -> None:
     server = _start_raw_server(repo)
     _read_until_connected(server)
-    server.stdin.close()  # the editor crashed: no shutdown, no exit, pipes gone
-    server.stdout.close()
+    server.stdout.close()  # the editor crashed: no shutdown, no exit, pipes gone
+    offer(daemon, path=None, task="Something to say to nobody")  # the server writes into the broken pipe
+    time.sleep(0.5)
+    server.stdin.close()
     code = server.wait(timeout=30)
     stderr = server.stderr.read().decode()
     assert code == 0, stderr
@@ -193,4 +195,20 @@ def test_tcp_mode_for_debugging(daemon: Any, repo: Path) -> None:
             server.kill()
             server.wait()
         server.stdout.close()
+        server.stderr.close()
+
+
+def test_broken_output_alone_ends_the_server(daemon: Any, repo: Path) -> None:
+    server = _start_raw_server(repo)
+    _read_until_connected(server)
+    server.stdout.close()  # stdin stays open: only the failed write tells the server its editor is gone
+    offer(daemon, path=None, task="Nobody reads this")
+    try:
+        assert server.wait(timeout=30) == 0
+        assert "Traceback" not in server.stderr.read().decode()
+    finally:
+        if server.poll() is None:
+            server.kill()
+            server.wait()
+        server.stdin.close()
         server.stderr.close()
