@@ -15,7 +15,7 @@ from typing import Any
 from lsprotocol import types
 from pygls.uris import to_fs_path
 
-from lsp_server import answers
+from lsp_server import answers, present
 from lsp_server.server import CompanionLanguageServer
 
 log = logging.getLogger("lsp_server")
@@ -140,8 +140,6 @@ def create_server() -> CompanionLanguageServer:
 
 
 def ls_code_actions(ls: CompanionLanguageServer, params: types.CodeActionParams) -> list[types.CodeAction] | None:
-    from lsp_server import present
-
     path = ls.path_of(params.text_document.uri)
     if path is None:
         return None

@@ -28,6 +28,7 @@ from companion.config import load_config, ConfigError
 from companion.ipc import IpcError
 from companion.proposals import Proposal
 from lsp_server import present
+from lsp_server.answers import ask
 from lsp_server.activity import EditorActivity, document_path
 from lsp_server.book import Entry, ProposalBook, visible
 from lsp_server.daemon_link import CONNECTED, DISCONNECTED, DaemonLink
@@ -57,6 +58,7 @@ class CompanionLanguageServer(LanguageServer):
         self.link_message = ""
         self._published: set[str] = set()
         self._ever_connected = False
+        self._asking: set[asyncio.Future[None]] = set()
         self._unsent: deque[dict[str, Any]] = deque(maxlen=UNSENT_LIMIT)
 
     # -- life cycle ---------------------------------------------------------------------------
@@ -253,8 +255,6 @@ class CompanionLanguageServer(LanguageServer):
     def maybe_ask(self, entry: Entry) -> None:
         """A message with Accept/Reject/Snooze, for proposals the editor would otherwise not show
         where the user looks (see `show_message`)."""
-        from lsp_server.answers import ask
-
         proposal = entry.proposal
         mode = self.settings.show_message
         if entry.asked or mode == "off" or not self.shows(proposal):
@@ -262,7 +262,9 @@ class CompanionLanguageServer(LanguageServer):
         elsewhere = not proposal.path or proposal.path != self.activity.focused_path
         if mode == "always" or elsewhere:
             entry.asked = True
-            asyncio.ensure_future(ask(self, entry))
+            task = asyncio.ensure_future(ask(self, entry))
+            self._asking.add(task)  # a reference keeps the task alive until the user answers
+            task.add_done_callback(self._asking.discard)
 
     def set_quiet(self, minutes: float | None) -> None:
         """Snooze every proposal in this editor for a while (None: stop snoozing)."""

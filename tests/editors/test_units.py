@@ -4,6 +4,7 @@ edit throttling and the presentation of proposals."""
 from __future__ import annotations
 
 import difflib
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -156,3 +157,11 @@ def test_diagnostic_and_actions_of_a_proposal() -> None:
     assert titles == ["Accept: Fix it", "Reject (Fix it)", "Snooze 30 min (Fix it)"]
     command = _proposal(operation="run_command", response="pytest -x", task="Run the tests")
     assert "```sh\npytest -x\n```" in present.markdown_page(command)
+
+
+def test_doctor_checks_for_the_editors(repo: Any) -> None:
+    from lsp_server.checks import language_server, neovim_plugin
+
+    server, plugin = language_server(repo), neovim_plugin(repo)
+    assert server.ok and "pygls 2" in server.detail
+    assert plugin.ok and plugin.detail.startswith(str(Path(__file__).resolve().parents[2] / "lsp_server" / "nvim"))
