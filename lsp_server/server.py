@@ -124,9 +124,7 @@ class CompanionLanguageServer(LanguageServer):
             self.link.start_daemon = self.settings.start_daemon
             if self.settings.daemon_updates() != before.daemon_updates():
                 self.push_daemon_settings()
-            self.emit_events([])
-            self.refresh()
-            self.send_status()
+            self.present_all()
 
     def push_daemon_settings(self) -> None:
         updates = self.settings.daemon_updates()
@@ -150,9 +148,8 @@ class CompanionLanguageServer(LanguageServer):
             log.info("%s", message)
             self.push_daemon_settings()
             self.emit_events([])
-            self.refresh()
-            for entry in self.book.entries():
-                self.maybe_ask(entry)
+            self.present_all()
+            return
         elif state == DISCONNECTED and not details.get("repeated"):
             self.show(types.MessageType.Warning, f"Companion: {message}. Proposals pause until it is back.")
         self.send_status()
@@ -266,19 +263,24 @@ class CompanionLanguageServer(LanguageServer):
             self._asking.add(task)  # a reference keeps the task alive until the user answers
             task.add_done_callback(self._asking.discard)
 
+    def present_all(self) -> None:
+        """Show everything as the current settings say (after a reconnect, a settings change, a snooze)."""
+        self.refresh()
+        for entry in self.book.entries():
+            self.maybe_ask(entry)
+        self.send_status()
+
     def set_quiet(self, minutes: float | None) -> None:
         """Snooze every proposal in this editor for a while (None: stop snoozing)."""
         self.quiet_until = time.time() + minutes * 60 if minutes else None
         if minutes and self.loop is not None:
             self.loop.call_later(minutes * 60 + 0.1, self._quiet_over)
-        self.refresh()
-        self.send_status()
+        self.present_all()
 
     def _quiet_over(self) -> None:
-        if not self.quiet:
+        if self.quiet_until is not None and not self.quiet:
             self.quiet_until = None
-            self.refresh()
-            self.send_status()
+            self.present_all()
 
     # -- talking to the user and the daemon ----------------------------------------------------
     def show(self, kind: types.MessageType, message: str) -> None:

@@ -119,8 +119,11 @@ async def test_show_message_off_and_always(client: LanguageClient, daemon: Any, 
     await until(lambda: client.status_notes[-1]["settings"]["show_message"] == "always", what="the setting applied")
     (repo / "a.py").write_text("x = 1\n")
     offer(daemon, path="a.py", line=1, task="About a file")
-    request = await until(lambda: client.message_requests, what="a message request")
-    assert "About a file" in request[0].message
+    # now every open proposal asks: the file-less one held back by "off", and the one about a file
+    requests = await until(lambda: len(client.message_requests) == 2 and client.message_requests,
+                           what="two message requests")
+    assert {r.message.splitlines()[0] for r in requests} == {"Companion: A file-less proposal",
+                                                              "Companion: About a file"}
 
 
 @pytest.mark.parametrize("client", ["vscode"], indirect=True)
