@@ -29,7 +29,7 @@ end
 function M.find_root(path)
   local dir = vim.fn.fnamemodify(path, ":p:h")
   while dir and dir ~= "" do
-    if vim.loop.fs_stat(dir .. "/.git") then
+    if (vim.uv or vim.loop).fs_stat(dir .. "/.git") then
       return dir
     end
     local parent = vim.fn.fnamemodify(dir, ":h")
@@ -71,7 +71,7 @@ end
 --- Start (or reuse) the companion client for a buffer's git workspace; returns its id.
 function M.start(bufnr)
   bufnr = (bufnr == nil or bufnr == 0) and vim.api.nvim_get_current_buf() or bufnr
-  if vim.api.nvim_buf_get_option(bufnr, "buftype") ~= "" then
+  if vim.bo[bufnr].buftype ~= "" then
     return nil
   end
   local name = vim.api.nvim_buf_get_name(bufnr)
