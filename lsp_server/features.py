@@ -171,19 +171,26 @@ def _can_pull_configuration(ls: CompanionLanguageServer) -> bool:
 
 def watch_parent(ls: CompanionLanguageServer, pid: int | None, interval: float = 3.0) -> None:
     """Exit when the editor process dies without closing our pipes (LSP's processId)."""
-    if not pid or pid == os.getpid():
-        return
+    if not pid or pid == os.getpid() or not _alive(pid):
+        return  # not visible from here (another PID namespace, e.g. a sandboxed editor): nothing to watch
+
 
     def watch() -> None:
         while True:
             threading.Event().wait(interval)
-            try:
-                os.kill(pid, 0)
-            except ProcessLookupError:
+            if not _alive(pid):
                 log.warning("the editor (pid %s) is gone; companion lsp exits", pid)
                 ls.stop_link()
                 os._exit(0)
-            except PermissionError:
-                pass  # alive, owned by someone else
 
     threading.Thread(target=watch, name="parent-watch", daemon=True).start()
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # alive, owned by someone else
+    return True
