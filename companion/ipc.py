@@ -52,6 +52,10 @@ class Connection:
         if self.closed:
             return
         self.closed = True
+        try:  # shutdown first: close() alone leaves the fd open while the reader's makefile lives,
+            self.sock.shutdown(socket.SHUT_RDWR)  # and the client would never see the daemon go
+        except OSError:
+            pass
         try:
             self.sock.close()
         except OSError:
