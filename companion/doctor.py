@@ -34,20 +34,22 @@ def check(function: Check) -> Check:
 
 
 def load_check_modules() -> None:
-    """Import every `checks` module of companion's subpackages (e.g. companion.shell.checks) so
-    their @check functions register; a new area adds checks without editing this file."""
+    """Import every `checks` module of the project's packages and of companion's subpackages
+    (e.g. lsp_server.checks, companion.shell.checks) so their @check functions register; a new
+    area adds checks without editing this file."""
     import importlib
     import pkgutil
 
     import companion
 
-    for info in pkgutil.iter_modules(companion.__path__):
-        if info.ispkg:
-            try:
-                importlib.import_module(f"companion.{info.name}.checks")
-            except ModuleNotFoundError as exc:
-                if exc.name != f"companion.{info.name}.checks":
-                    raise
+    names = [f"companion.{i.name}.checks" for i in pkgutil.iter_modules(companion.__path__) if i.ispkg]
+    names += [f"{package}.checks" for package in ("watchers", "lsp_server", "training")]
+    for name in names:
+        try:
+            importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            if exc.name not in (name, name.rsplit(".", 1)[0]):
+                raise
 
 
 def run_checks(workspace: Path) -> list[CheckResult]:
