@@ -1,0 +1,326 @@
+"""The file watcher: what the user creates, saves, moves and deletes in the workspace.
+
+Built on watchdog's inotify layer (Linux): one inotify descriptor with a watch per folder that
+git does not ignore (watchers.tree, watchers.ignore), raw operations debounced into user-level
+changes (watchers.debounce), and each save described by what it changed (watchers.changes,
+against the previous version from watchers.baseline).
+
+Events (paths relative to the workspace, POSIX separators):
+    file.saved    path, lines, lines_added, lines_removed, hunks, symbols (Python), todos_added,
+                  baseline (cache | git | unknown), or content_skipped (secret | binary | too large
+                  | unreadable | symlink) with size
+    file.created  path, the same content fields (against an empty file), or is_dir and files
+    file.deleted  path, or is_dir and files
+    file.moved    path, old_path, is_dir
+
+Nothing here may crash the daemon: unreadable folders and files, symbolic-link loops and
+folders deleted mid-walk are reported through `context.report_error`; the workspace folder
+itself vanishing is reported and stops this watcher cleanly.
+"""
+
+from __future__ import annotations
+
+import errno
+import logging
+import os
+import queue
+import stat
+import threading
+import time
+from typing import Any
+
+from watchers.base import WatchContext, Watcher
+from watchers.baseline import Baselines
+from watchers.changes import read_text, summarize
+from watchers.debounce import Change, Coalescer
+from watchers.ignore import IgnoreRules
+
+log = logging.getLogger(__name__)
+_STOP = ("stop",)
+
+
+class _Relay:
+    """watchdog's WatchCallback: hands everything from the inotify thread to the watcher's queue."""
+
+    def __init__(self, inbox: "queue.Queue[tuple[Any, ...]]") -> None:
+        self.inbox = inbox
+
+    def on_event(self, event: Any) -> None:
+        self.inbox.put(("event", event))
+
+    def on_watch_deleted(self, wd: int) -> None:
+        self.inbox.put(("watch-gone", wd))
+
+    def on_queue_overflow(self) -> None:
+        self.inbox.put(("overflow",))
+
+
+class FileWatcher(Watcher):
+    name = "file"
+
+    def __init__(self, context: WatchContext) -> None:
+        super().__init__(context)
+        from watchers.tree import WatchedTree  # imports watchdog's inotify layer (Linux only)
+
+        settings = context.config.watch
+        self.root = str(context.workspace)
+        self.quiet_s = max(settings.debounce_ms, 0) / 1000.0
+        self.max_bytes = settings.max_file_bytes
+        self.inbox: queue.Queue[tuple[Any, ...]] = queue.Queue()
+        self.rules = IgnoreRules(context.workspace, settings.ignore)
+        self.tree = WatchedTree(self.root, self.rules, _Relay(self.inbox), self._tree_error)
+        self.coalescer = Coalescer(self.quiet_s, known=self.tree.knows, exists=self._exists,
+                                   max_wait_s=max(2.0, 4 * self.quiet_s))
+        self.baselines = Baselines(context.workspace, in_git=self.rules.repo_root is not None)
+        self.ready = threading.Event()  # set once the workspace is watched (tests, benchmarks)
+        self.startup_s: float | None = None
+        self._dir_moves: dict[int, str] = {}
+        self._reported: set[tuple[str, str]] = set()
+
+    # -- life cycle -----------------------------------------------------------------------
+    def run(self) -> None:
+        began = time.monotonic()
+        self.tree.start()
+        try:
+            self.tree.add_tree("")
+            if "" not in self.tree.dirs:
+                self.context.report_error(self.name, "cannot watch the workspace folder; file events are off", self.root)
+                return
+            self.startup_s = time.monotonic() - began
+            log.info("file watcher: %d folders, %d files watched in %.2f s", len(self.tree.dirs),
+                     len(self.tree.files), self.startup_s)
+            self.ready.set()
+            self._loop()
+        finally:
+            self.ready.set()
+            self.tree.close()
+
+    def _on_stop(self) -> None:
+        self.inbox.put(_STOP)
+
+    def _loop(self) -> None:
+        while not self.stopping:
+            deadline = self.coalescer.next_deadline()
+            timeout = None if deadline is None else max(0.0, deadline - time.monotonic())
+            try:
+                item = self.inbox.get(timeout=timeout)
+            except queue.Empty:
+                item = None
+            while item is not None:
+                if item is _STOP or not self._handle(item):
+                    return
+                try:
+                    item = self.inbox.get_nowait()
+                except queue.Empty:
+                    item = None
+            self._flush(force=False)
+
+    def _handle(self, item: tuple[Any, ...]) -> bool:
+        """Process one message from the inotify thread; False when the watcher must stop."""
+        kind = item[0]
+        if kind == "overflow":
+            self.context.report_error(self.name, "the kernel dropped file events (inotify queue overflow); "
+                                                 "rescanning the workspace", self.root)
+            self.tree.add_tree("")
+            return True
+        if kind == "watch-gone":
+            if self.tree.dir_of(item[1]) == "":
+                return self._root_gone()
+            self.tree.forget_watch(item[1])
+            return True
+        return self._on_inotify(item[1])
+
+    def _root_gone(self) -> bool:
+        self._flush(force=True)
+        self.context.report_error(self.name, "the workspace folder was deleted or moved; the file watcher stopped",
+                                  self.root)
+        self._stop.set()
+        return False
+
+    # -- raw operations ---------------------------------------------------------------------
+    def _on_inotify(self, event: Any) -> bool:
+        folder = self.tree.dir_of(event.wd)
+        if folder is None:
+            return True
+        if event.is_delete_self or event.is_move_self:
+            return self._root_gone() if folder == "" and not os.path.isdir(self.root) else True
+        name = os.fsdecode(event.name)
+        if not name:
+            return True
+        path = f"{folder}/{name}" if folder else name
+        is_dir = bool(event.is_directory)
+        if name == ".gitignore" and not is_dir:
+            self.rules.forget_folder(folder)
+            self.tree.refresh(folder)
+        if self.rules.is_ignored(path, is_dir):
+            if is_dir and event.is_moved_from and path in self.tree.dirs:
+                self.tree.remove_tree(path)  # a watched folder renamed to an ignored name
+            return True
+        now = time.monotonic()
+        if event.is_create:
+            self.coalescer.record(path, now, is_dir, wrote=True)
+            if is_dir:
+                for found in self.tree.add_tree(path):
+                    self.coalescer.record(found, now, wrote=True, before=False)
+        elif event.is_close_write:
+            self.coalescer.record(path, now, wrote=True)
+        elif event.is_delete:
+            self.coalescer.record(path, now, is_dir)
+            if is_dir:
+                self.tree.remove_tree(path)
+            else:
+                self.tree.files.discard(path)
+        elif event.is_moved_from:
+            self.coalescer.record_move_from(path, event.cookie, now, is_dir)
+            if is_dir:
+                self._dir_moves[event.cookie] = path
+            else:
+                self.tree.files.discard(path)
+        elif event.is_moved_to:
+            self.coalescer.record_move_to(path, event.cookie, now, is_dir)
+            if is_dir:
+                source = self._dir_moves.pop(event.cookie, None)
+                if source is not None and source in self.tree.dirs:
+                    self.tree.rename_tree(source, path)
+                    self.baselines.rename(source, path)
+                else:
+                    for found in self.tree.add_tree(path):
+                        self.coalescer.record(found, now, wrote=True, before=False)
+        return True
+
+    def _exists(self, path: str, is_dir: bool) -> bool:
+        try:
+            mode = os.lstat(self.tree.abs(path)).st_mode
+        except OSError:
+            return False
+        return stat.S_ISDIR(mode) == is_dir
+
+    # -- user-level changes -----------------------------------------------------------------
+    def _flush(self, force: bool) -> None:
+        changes = self.coalescer.flush(time.monotonic(), force=force)
+        if not self.coalescer.pending:
+            for source in self._dir_moves.values():  # renamed to somewhere outside the workspace
+                self.tree.remove_tree(source)
+            self._dir_moves.clear()
+            self.tree.vanished.clear()
+        for change in changes:
+            self._track(change)
+            try:
+                data = self._describe(change)
+            except Exception as exc:  # one odd file must not stop the watcher
+                log.exception("describing %s failed", change.path)
+                self._error(f"could not describe a change: {exc}", change.path)
+                continue
+            if data is not None:
+                self.context.event("file", f"file.{change.kind}", data)
+
+    def _track(self, change: Change) -> None:
+        """Keep the known files and cached texts in step with what happened."""
+        if change.kind == "deleted":
+            self.baselines.forget(change.path)
+            if change.is_dir:
+                self.tree.remove_tree(change.path)
+        elif change.kind == "moved":
+            if change.old_path is not None and not change.is_dir:
+                self.tree.files.discard(change.old_path)
+                self.baselines.rename(change.old_path, change.path)
+                self.tree.files.add(change.path)
+        elif not change.is_dir:
+            self.tree.files.add(change.path)
+
+    def _describe(self, change: Change) -> dict[str, Any] | None:
+        data: dict[str, Any] = {"path": change.path}
+        if change.is_dir:
+            data["is_dir"] = True
+            if change.kind in ("created", "deleted"):
+                data["files"] = change.contained
+        if change.kind == "moved":
+            data["old_path"] = change.old_path
+            return data
+        if change.kind == "deleted" or change.is_dir:
+            return data
+        content = self._content(change)
+        if content is None:
+            return None  # gone again before we could look: the next burst reports it
+        data.update(content)
+        return data
+
+    def _content(self, change: Change) -> dict[str, Any] | None:
+        full = self.tree.abs(change.path)
+        try:
+            info = os.lstat(full)
+        except FileNotFoundError:
+            return None
+        except OSError as exc:
+            self._error(f"cannot read a file's status: {exc.strerror or exc}", change.path)
+            return {"content_skipped": "unreadable"}
+        if stat.S_ISLNK(info.st_mode):
+            return self._symlink(change.path, full)
+        if self.context.redactor.is_secret_file(change.path):
+            return {"content_skipped": "secret", "size": info.st_size}
+        if not stat.S_ISREG(info.st_mode):
+            return {"content_skipped": "not a regular file"}
+        if info.st_size > self.max_bytes:
+            return {"content_skipped": "too large", "size": info.st_size}
+        try:
+            text = read_text(full, self.max_bytes)
+        except FileNotFoundError:
+            return None
+        except PermissionError:
+            self._error("cannot read a file: permission denied", change.path)
+            return {"content_skipped": "unreadable", "size": info.st_size}
+        except OSError as exc:
+            self._error(f"cannot read a file: {exc.strerror or exc}", change.path)
+            return {"content_skipped": "unreadable", "size": info.st_size}
+        if text.text is None:
+            self.baselines.forget(change.path)
+            return {"content_skipped": text.skipped, "size": text.size}
+        if change.kind == "created":
+            old, origin = "", "empty"
+        else:
+            old, origin = self.baselines.previous(change.path)
+        summary = summarize(old, text.text, change.path)
+        self.baselines.remember(change.path, text.text)
+        result: dict[str, Any] = {"size": text.size, **summary}
+        if change.kind == "saved":
+            result["baseline"] = origin
+        if text.encoding_errors:
+            result["encoding_errors"] = True
+        return result
+
+    def _symlink(self, path: str, full: str) -> dict[str, Any]:
+        """Links are never followed for content; a loop or a dangling link is worth a word."""
+        try:
+            target = os.readlink(full)
+        except OSError:
+            target = "?"
+        data: dict[str, Any] = {"content_skipped": "symlink", "symlink_to": target}
+        try:
+            os.stat(full)
+        except OSError as exc:
+            if exc.errno == errno.ELOOP:
+                self._error("symbolic link loop", path)
+                data["symlink_loop"] = True
+            elif exc.errno == errno.ENOENT:
+                data["dangling"] = True
+        return data
+
+    def _error(self, message: str, path: str | None) -> None:
+        """Report a problem once per (message, path), so a file saved in a loop does not flood."""
+        key = (message, path or "")
+        if key in self._reported:
+            return
+        self._reported.add(key)
+        self.context.report_error(self.name, message, path)
+
+    def _tree_error(self, message: str, path: str | None) -> None:
+        self._error(message, path)
+
+
+def create(context: WatchContext) -> Watcher | None:
+    try:
+        import watchdog.observers.inotify_c  # noqa: F401  (Linux only)
+    except Exception as exc:  # other systems: say so rather than fail
+        context.note(f"the file watcher needs Linux inotify ({exc}); file events are off")
+        return None
+    return FileWatcher(context)
