@@ -149,9 +149,6 @@ class FileWatcher(Watcher):
             return True
         path = f"{folder}/{name}" if folder else name
         is_dir = bool(event.is_directory)
-        if name == ".gitignore" and not is_dir:
-            self.rules.forget_folder(folder)
-            self.tree.refresh(folder)
         if self.rules.is_ignored(path, is_dir):
             if is_dir and event.is_moved_from and path in self.tree.dirs:
                 self.tree.remove_tree(path)  # a watched folder renamed to an ignored name
@@ -186,6 +183,9 @@ class FileWatcher(Watcher):
                 else:
                     for found in self.tree.add_tree(path):
                         self.coalescer.record(found, now, wrote=True, before=False)
+        if name == ".gitignore" and not is_dir:  # after recording: the rescan marks files as known
+            self.rules.forget_folder(folder)
+            self.tree.refresh(folder)
         return True
 
     def _exists(self, path: str, is_dir: bool) -> bool:
