@@ -102,10 +102,14 @@ def _innermost(definitions: list[tuple[int, int, str]], line: int) -> str | None
     return best[2] if best else None
 
 
-def _touched(definitions: list[tuple[int, int, str]] | None, lines: list[int], names: list[str]) -> None:
+def _touched(definitions: list[tuple[int, int, str]] | None, lines: list[int], text: list[str],
+             names: list[str]) -> None:
+    """Add the innermost definition around each changed line; blank lines between definitions do not count."""
     if definitions is None:
         return
     for line in lines:
+        if not text[line - 1].strip():
+            continue
         name = _innermost(definitions, line)
         if name and name not in names:
             names.append(name)
@@ -150,8 +154,8 @@ def summarize(old: str | None, new: str, path: str) -> dict[str, Any]:
     if path.endswith((".py", ".pyi")):
         names: list[str] = []
         new_defs = _python_definitions(new)
-        _touched(new_defs, added, names)
-        _touched(_python_definitions(old), removed, names)
+        _touched(new_defs, added, new_lines, names)
+        _touched(_python_definitions(old), removed, old_lines, names)
         if new_defs is None:
             summary["syntax_error"] = True
         summary["symbols"] = names[:MAX_NAMES]
