@@ -82,10 +82,11 @@ def report(title: str, rows: list[tuple[str, Any, str, bool]], as_json: bool, ex
     """rows: (figure, measured, target, met). Returns the exit code: 0 when every target is met."""
     if as_json:
         print(json.dumps({"benchmark": title, "machine": machine(), "date": time.strftime("%Y-%m-%d"),
+                          "load_average_1m": round(os.getloadavg()[0], 2),
                           "figures": [{"figure": f, "measured": m, "target": t, "met": ok} for f, m, t, ok in rows],
                           **(extra or {})}))
     else:
-        print(f"{title} ({machine()})")
+        print(f"{title} ({machine()}, load average {os.getloadavg()[0]:.1f})")
         for figure, measured, target, met in rows:
             print(f"  {figure:<38} {measured!s:>14}   target {target:<12} {'ok' if met else 'MISSED'}")
         for key, value in (extra or {}).items():
