@@ -79,13 +79,26 @@ def _python_definitions(text: str) -> list[tuple[int, int, str]] | None:
     except (SyntaxError, ValueError):
         return None
     found: list[tuple[int, int, str]] = []
+    lines = text.splitlines()
+
+    def body_end(node: ast.stmt) -> int:
+        """The node's last line, plus indented comment lines that follow it (ast leaves them out)."""
+        last = end = node.end_lineno or node.lineno
+        while end < len(lines):
+            line = lines[end]
+            if line.strip():
+                if len(line) - len(line.lstrip()) <= node.col_offset:
+                    break
+                last = end + 1
+            end += 1
+        return last
 
     def visit(node: ast.AST, prefix: str) -> None:
         for child in ast.iter_child_nodes(node):
             if isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
                 name = f"{prefix}{child.name}"
                 first = min([child.lineno, *(d.lineno for d in child.decorator_list)])
-                found.append((first, child.end_lineno or child.lineno, name))
+                found.append((first, body_end(child), name))
                 visit(child, name + ".")
             else:
                 visit(child, prefix)
