@@ -5,7 +5,8 @@ The tree (generated in a temporary folder) is a git repository with 40,000 kept 
 `generated/` folder that only the repository's `.gitignore` excludes. What is measured is what
 the user runs: a `companion run PATH --no-engine --quiet` process, from its spawn until its log
 says the file watcher is watching (the watcher logs the line after its walk), and the process's
-peak resident memory (VmHWM) at that moment. Targets: ≤ 3 s and ≤ 200 MB.
+peak resident memory (VmHWM) at that moment; the median of --repeat starts (default 3) counts.
+Targets: ≤ 3 s and ≤ 200 MB.
 
     python benchmarks/bench_foundation_watch_startup.py [--json] [--keep]
 """
@@ -83,6 +84,7 @@ def measure(tree: Path) -> dict[str, float]:
 def main() -> int:
     parser = arguments(__doc__.splitlines()[0])
     parser.add_argument("--keep", metavar="DIR", help="generate the tree in DIR (reused when it exists)")
+    parser.add_argument("--repeat", type=int, default=3, help="start companion this many times; the median counts")
     args = parser.parse_args()
     if args.keep:
         tree = Path(args.keep).resolve()
@@ -93,7 +95,9 @@ def main() -> int:
         tree = Path(tempfile.mkdtemp(prefix="companion-bench-tree-")).resolve()
         generate(tree)
     try:
-        figures = measure(tree)
+        runs = [measure(tree) for _ in range(max(1, args.repeat))]
+        runs.sort(key=lambda run: run["seconds_until_watching"])
+        figures = runs[len(runs) // 2]
     finally:
         if not args.keep:
             shutil.rmtree(tree, ignore_errors=True)
@@ -103,6 +107,7 @@ def main() -> int:
          figures["seconds_until_watching"] <= TARGET_S),
         ("peak RSS (MB)", round(figures["peak_rss_mb"], 1), f"<= {TARGET_MB:.0f} MB", figures["peak_rss_mb"] <= TARGET_MB),
     ], args.json, {"tree": f"{total} files, {IGNORED_DIRS * FILES_PER_DIR} git-ignored",
+                   "runs_s": [round(run["seconds_until_watching"], 2) for run in runs],
                    "walk_s": round(figures["walk_s"], 3), "folders_watched": figures["folders_watched"],
                    "files_seen": figures["files_seen"]})
 

@@ -101,7 +101,8 @@ class FileWatcher(Watcher):
     def _loop(self) -> None:
         while not self.stopping:
             deadline = self.coalescer.next_deadline()
-            timeout = None if deadline is None else max(0.0, deadline - time.monotonic())
+            # never 0: a move whose other end stays busy keeps a deadline in the past (no busy loop)
+            timeout = None if deadline is None else max(0.01, deadline - time.monotonic())
             try:
                 item = self.inbox.get(timeout=timeout)
             except queue.Empty:
