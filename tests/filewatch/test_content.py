@@ -114,3 +114,15 @@ def test_invalid_utf8_is_decoded_with_replacements(workspace: Path, watch) -> No
     (workspace / "latin1.txt").write_bytes("café au lait\nnaïve\nrésumé\n".encode("latin-1"))
     saved = w.wait_for("file.saved", "latin1.txt")
     assert saved["lines_added"] == 1 and saved["lines_removed"] == 0
+
+
+def test_long_repetitive_file_is_summarised_exactly() -> None:
+    # 16,000 lines where blank lines and `return x + 1` repeat thousands of times (difflib without
+    # its junk heuristic needed minutes for this)
+    old = "".join(f"def f{i}(x):\n    return x + 1\n\n\n" for i in range(4000))
+    new = old.replace("def f2000(x):\n    return x + 1", "def f2000(x):\n    return x + 2") \
+             .replace("def f10(x):\n    return x + 1", "def f10(x):\n    return x * 2")
+    summary = summarize(old, new, "generated.py")
+    assert summary["symbols"] == ["f10", "f2000"]
+    assert summary["lines_added"] == 2 and summary["lines_removed"] == 2
+    assert summary["hunks"] == ["@@ -39,7 +39,7 @@ def f9(x):", "@@ -7999,7 +7999,7 @@ def f1999(x):"]
