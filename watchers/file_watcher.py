@@ -12,6 +12,9 @@ Events (paths relative to the workspace, POSIX separators):
     file.created  path, the same content fields (against an empty file), or is_dir and files
     file.deleted  path, or is_dir and files
     file.moved    path, old_path, is_dir
+    file.bulk     total, saved, created, deleted, moved, folders, paths: one event for a burst of more
+                  than BULK_CHANGES changes (a branch switch, a formatter, a code generator), so
+                  the engine is not flooded and no file of the burst is read
 
 Nothing here may crash the daemon: unreadable folders and files, symbolic-link loops and
 folders deleted mid-walk are reported through `context.report_error`; the workspace folder
@@ -37,6 +40,7 @@ from watchers.ignore import IgnoreRules
 
 log = logging.getLogger(__name__)
 _STOP = ("stop",)
+BULK_CHANGES = 200
 
 
 class _Relay:
@@ -204,6 +208,9 @@ class FileWatcher(Watcher):
                 self.tree.remove_tree(source)
             self._dir_moves.clear()
             self.tree.vanished.clear()
+        if len(changes) > BULK_CHANGES:
+            self._bulk(changes)
+            return
         for change in changes:
             self._track(change)
             try:
@@ -214,6 +221,20 @@ class FileWatcher(Watcher):
                 continue
             if data is not None:
                 self.context.event("file", f"file.{change.kind}", data)
+
+    def _bulk(self, changes: list[Change]) -> None:
+        """One event for a mass change; cached texts of the touched files are dropped (now stale)."""
+        counts = {kind: 0 for kind in ("saved", "created", "deleted", "moved")}
+        folders: dict[str, int] = {}
+        for change in changes:
+            self._track(change)
+            self.baselines.forget(change.path)
+            counts[change.kind] += 1
+            top = change.path.split("/", 1)[0] + "/" if "/" in change.path else "."
+            folders[top] = folders.get(top, 0) + 1
+        busiest = sorted(folders, key=lambda folder: -folders[folder])[:5]
+        self.context.event("file", "file.bulk", {"total": len(changes), **counts, "folders": busiest,
+                                                 "paths": sorted(c.path for c in changes)[:10]})
 
     def _track(self, change: Change) -> None:
         """Keep the known files and cached texts in step with what happened."""

@@ -107,3 +107,11 @@ def _deleted(data: Mapping[str, Any]) -> str:
 def _moved(data: Mapping[str, Any]) -> str:
     what = "the folder " if data.get("is_dir") else ""
     return f"The user moved {what}{code(data['old_path'])} to {code(data['path'])}."
+
+
+@renderer("file.bulk")
+def _bulk(data: Mapping[str, Any]) -> str:
+    parts = [f"{int(data[kind]):,} {kind}" for kind in ("saved", "created", "deleted", "moved") if data.get(kind)]
+    folders = [f for f in data.get("folders") or [] if f != "."]
+    where = f", mostly in {listing(folders, 3)}" if folders else ""
+    return f"{int(data['total']):,} files changed at once ({', '.join(parts)}){where}."

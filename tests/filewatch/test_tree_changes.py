@@ -78,3 +78,22 @@ def test_moving_a_file_in_from_outside_is_a_creation(workspace: Path, tmp_path: 
     w.wait_for("file.created", "inside.txt")
     shutil.move(str(workspace / "inside.txt"), tmp_path / "gone.txt")
     w.wait_for("file.deleted", "inside.txt")
+
+
+def test_a_mass_change_is_one_bulk_event(workspace: Path, watch) -> None:
+    (workspace / "src").mkdir()
+    (workspace / "docs").mkdir()
+    for i in range(180):
+        (workspace / "src" / f"m{i}.py").write_text("x = 1\n")
+    w = watch(workspace)
+    # what a branch switch or a formatter does: many files touched in one burst
+    for i in range(180):
+        (workspace / "src" / f"m{i}.py").write_text("x = 2\n")
+    for i in range(30):
+        (workspace / "docs" / f"page{i}.md").write_text("# page\n")
+    (workspace / "src" / "m0.py").unlink()
+    bulk = w.wait(lambda events: any(e["kind"] == "file.bulk" for e in events))[0]
+    assert [e["kind"] for e in w.settle()] == ["file.bulk"]
+    assert (bulk["total"], bulk["saved"], bulk["created"], bulk["deleted"]) == (210, 179, 30, 1)
+    assert bulk["folders"] == ["src/", "docs/"]
+    assert bulk["text"] == "210 files changed at once (179 saved, 30 created, 1 deleted), mostly in `src/` and `docs/`."
