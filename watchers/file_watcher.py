@@ -1,7 +1,8 @@
 """The file watcher: what the user creates, saves, moves and deletes in the workspace.
 
 Built on watchdog's inotify layer (Linux): one inotify descriptor with a watch per folder that
-git does not ignore (watchers.tree, watchers.ignore), raw operations debounced into user-level
+git does not ignore (watchers.tree, watchers.ignore); elsewhere on watchdog's platform observer
+(watchers.portable). Raw operations are debounced into user-level
 changes (watchers.debounce), and each save described by what it changed (watchers.changes,
 against the previous version from watchers.baseline).
 
@@ -24,6 +25,7 @@ itself vanishing is reported and stops this watcher cleanly.
 from __future__ import annotations
 
 import errno
+import functools
 import logging
 import os
 import queue
@@ -60,19 +62,26 @@ class _Relay:
 
 
 class FileWatcher(Watcher):
+    """`backend`: "inotify" (Linux), "portable" (watchdog's platform observer) or "polling"
+    (watchdog's polling observer, for file systems without change notification); "auto" picks
+    inotify where it exists."""
+
     name = "file"
 
-    def __init__(self, context: WatchContext) -> None:
+    def __init__(self, context: WatchContext, backend: str = "auto") -> None:
         super().__init__(context)
-        from watchers.tree import WatchedTree  # imports watchdog's inotify layer (Linux only)
+        from watchers.tree import HAVE_INOTIFY, WatchedTree
 
+        self.backend = ("inotify" if HAVE_INOTIFY else "portable") if backend == "auto" else backend
+        self._observer: Any = None
         settings = context.config.watch
         self.root = str(context.workspace)
         self.quiet_s = max(settings.debounce_ms, 0) / 1000.0
         self.max_bytes = settings.max_file_bytes
         self.inbox: queue.Queue[tuple[Any, ...]] = queue.Queue()
         self.rules = IgnoreRules(context.workspace, settings.ignore)
-        self.tree = WatchedTree(self.root, self.rules, _Relay(self.inbox), self._tree_error)
+        self.tree = WatchedTree(self.root, self.rules, _Relay(self.inbox), self._tree_error,
+                                use_inotify=self.backend == "inotify")
         self.coalescer = Coalescer(self.quiet_s, known=self.tree.knows, exists=self._exists,
                                    max_wait_s=max(2.0, 4 * self.quiet_s))
         self.baselines = Baselines(context.workspace, in_git=self.rules.repo_root is not None)
@@ -86,6 +95,13 @@ class FileWatcher(Watcher):
         began = time.monotonic()
         self.tree.start()
         try:
+            if self.backend != "inotify":
+                from watchdog.observers.polling import PollingObserver
+
+                from watchers.portable import start_observer
+
+                polling = functools.partial(PollingObserver, timeout=min(1.0, max(0.1, self.quiet_s / 2)))
+                self._observer = start_observer(self.root, self.inbox, polling if self.backend == "polling" else None)
             self.tree.add_tree("")
             if "" not in self.tree.dirs:
                 self.context.report_error(self.name, "cannot watch the workspace folder; file events are off", self.root)
@@ -97,6 +113,8 @@ class FileWatcher(Watcher):
             self._loop()
         finally:
             self.ready.set()
+            if self._observer is not None:
+                self._observer.stop()
             self.tree.close()
 
     def _on_stop(self) -> None:
@@ -107,6 +125,11 @@ class FileWatcher(Watcher):
             deadline = self.coalescer.next_deadline()
             # never 0: a move whose other end stays busy keeps a deadline in the past (no busy loop)
             timeout = None if deadline is None else max(0.01, deadline - time.monotonic())
+            if self._observer is not None:  # not every platform observer reports its root vanishing
+                timeout = 1.0 if timeout is None else min(timeout, 1.0)
+                if not os.path.isdir(self.root):
+                    self._root_gone()
+                    return
             try:
                 item = self.inbox.get(timeout=timeout)
             except queue.Empty:
@@ -128,6 +151,8 @@ class FileWatcher(Watcher):
                                                  "rescanning the workspace", self.root)
             self.tree.add_tree("")
             return True
+        if kind == "fs":
+            return self._on_portable(item[1])
         if kind == "watch-gone":
             if self.tree.dir_of(item[1]) == "":
                 return self._root_gone()
@@ -191,6 +216,19 @@ class FileWatcher(Watcher):
         if name == ".gitignore" and not is_dir:  # after recording: the rescan marks files as known
             self.rules.forget_folder(folder)
             self.tree.refresh(folder)
+        return True
+
+    def _on_portable(self, event: Any) -> bool:
+        from watchers.portable import apply
+
+        if not apply(event, self.root, self.tree, self.coalescer, time.monotonic()):
+            return self._root_gone()
+        for raw in (event.src_path, getattr(event, "dest_path", "")):
+            full = os.fsdecode(raw)
+            if full and os.path.basename(full) == ".gitignore" and full.startswith(self.root):
+                folder = os.path.dirname(full)[len(self.root) + 1:].replace(os.sep, "/")
+                self.rules.forget_folder(folder)
+                self.tree.refresh(folder)
         return True
 
     def _exists(self, path: str, is_dir: bool) -> bool:
@@ -340,9 +378,8 @@ class FileWatcher(Watcher):
 
 
 def create(context: WatchContext) -> Watcher | None:
-    try:
-        import watchdog.observers.inotify_c  # noqa: F401  (Linux only)
-    except Exception as exc:  # other systems: say so rather than fail
-        context.note(f"the file watcher needs Linux inotify ({exc}); file events are off")
-        return None
-    return FileWatcher(context)
+    watcher = FileWatcher(context)
+    if watcher.backend != "inotify":
+        context.note("the file watcher uses watchdog's platform observer (no inotify here): "
+                     "ignored folders are filtered, not skipped")
+    return watcher

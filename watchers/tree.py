@@ -15,15 +15,20 @@ from __future__ import annotations
 
 import errno
 import os
-from typing import Callable
-
-from watchdog.observers.inotify_c import InotifyConstants as IN
-from watchdog.observers.inotify_c import InotifyFD, WatchDescriptor
+from typing import Any, Callable
 
 from watchers.ignore import IgnoreRules
 
-WATCH_MASK = (IN.IN_CLOSE_WRITE | IN.IN_CREATE | IN.IN_DELETE | IN.IN_MOVED_FROM | IN.IN_MOVED_TO
-              | IN.IN_DELETE_SELF | IN.IN_MOVE_SELF | IN.IN_ONLYDIR | IN.IN_DONT_FOLLOW)
+try:
+    from watchdog.observers.inotify_c import InotifyConstants as IN
+    from watchdog.observers.inotify_c import InotifyFD
+
+    WATCH_MASK = (IN.IN_CLOSE_WRITE | IN.IN_CREATE | IN.IN_DELETE | IN.IN_MOVED_FROM | IN.IN_MOVED_TO
+                  | IN.IN_DELETE_SELF | IN.IN_MOVE_SELF | IN.IN_ONLYDIR | IN.IN_DONT_FOLLOW)
+except Exception:  # not Linux: watchers.portable takes over
+    InotifyFD = None  # type: ignore[assignment,misc]
+    WATCH_MASK = 0
+HAVE_INOTIFY = InotifyFD is not None
 _CALLBACK_ID = 1  # one callback per watch: ours
 
 
@@ -35,13 +40,15 @@ class WatchedTree:
     """Watches on kept folders (relative POSIX paths, "" is the workspace) and the files seen in them."""
 
     def __init__(self, root: str, rules: IgnoreRules, callback: object,
-                 on_error: Callable[[str, str | None], None]) -> None:
+                 on_error: Callable[[str, str | None], None], use_inotify: bool = True) -> None:
         self.root = root
         self.rules = rules
         self.callback = callback  # has on_event / on_watch_deleted / on_queue_overflow (watchdog's WatchCallback)
         self.on_error = on_error
-        self.fd = InotifyFD()
-        self.dirs: dict[str, WatchDescriptor] = {}
+        # without inotify (other systems) the tree is only bookkeeping: watchers.portable's
+        # observer watches the whole workspace and events outside kept folders are dropped
+        self.fd: Any = InotifyFD() if use_inotify and HAVE_INOTIFY else None
+        self.dirs: dict[str, int] = {}
         self.wds: dict[int, str] = {}
         self.files: set[str] = set()
         # folders whose watch the kernel dropped (deleted) before their parent reported the deletion
@@ -49,10 +56,12 @@ class WatchedTree:
         self.limit_reached = False
 
     def start(self) -> None:
-        self.fd.start()
+        if self.fd is not None:
+            self.fd.start()
 
     def close(self) -> None:
-        self.fd.stop()
+        if self.fd is not None:
+            self.fd.stop()
 
     def abs(self, rel: str) -> str:
         return os.path.join(self.root, rel) if rel else self.root
@@ -100,6 +109,9 @@ class WatchedTree:
     def _watch(self, rel: str) -> bool:
         if self.limit_reached:
             return False
+        if self.fd is None:
+            self.dirs[rel] = -1
+            return True
         try:
             wd = self.fd.add_callback(os.fsencode(self.abs(rel)), WATCH_MASK, self.callback, _CALLBACK_ID)
         except OSError as exc:
@@ -131,10 +143,10 @@ class WatchedTree:
         callbacks = []
         for folder in gone_dirs:
             wd = self.dirs.pop(folder)
-            if self.wds.get(wd) == folder:
+            if wd >= 0 and self.wds.get(wd) == folder:
                 del self.wds[wd]
                 callbacks.append((wd, _CALLBACK_ID))
-        if callbacks:
+        if callbacks and self.fd is not None:
             try:
                 self.fd.remove_callbacks(callbacks)
             except OSError:
@@ -158,7 +170,8 @@ class WatchedTree:
         for folder in [d for d in self.dirs if self._under(old, d)]:
             wd = self.dirs.pop(folder)
             self.dirs[moved(folder)] = wd
-            self.wds[wd] = moved(folder)
+            if wd >= 0:
+                self.wds[wd] = moved(folder)
         inside = [f for f in self.files if self._under(old, f)]
         self.files.difference_update(inside)
         self.files.update(moved(f) for f in inside)

@@ -61,10 +61,11 @@ class Watching:
 
 @pytest.fixture
 def watch() -> Iterator[Callable[..., Watching]]:
-    """watch(root, ignore=[...], max_file_bytes=...) starts a FileWatcher; all are stopped afterwards."""
+    """watch(root, backend="auto", ignore=[...], max_file_bytes=...) starts a FileWatcher; all are
+    stopped afterwards."""
     running: list[FileWatcher] = []
 
-    def start(root: Path, **settings: Any) -> Watching:
+    def start(root: Path, backend: str = "auto", **settings: Any) -> Watching:
         config = Config()
         config.watch.debounce_ms = DEBOUNCE_MS
         for key, value in settings.items():
@@ -80,7 +81,7 @@ def watch() -> Iterator[Callable[..., Watching]]:
                 holder["w"].errors.append((watcher, message, path))
 
         context = WatchContext(workspace=root, config=config, emit=emit, redactor=Redactor(), on_error=on_error)
-        watcher = create(context)
+        watcher = create(context) if backend == "auto" else FileWatcher(context, backend=backend)
         assert isinstance(watcher, FileWatcher)
         holder["w"] = Watching(root, watcher)
         watcher.start()
