@@ -86,3 +86,14 @@ def test_workspace_inside_a_repository_uses_the_outer_gitignore(repo: Path, watc
     (repo / "sub" / "kept.txt").write_text("x")
     w.wait_for("file.created", "kept.txt")
     assert [e["path"] for e in w.settle()] == ["kept.txt"]
+
+
+def test_doctor_counts_the_folders_this_workspace_needs_watched(repo: Path) -> None:
+    import watchers.tree  # noqa: F401  (registers the check)
+    from companion.doctor import run_checks
+
+    _populate_ignored(repo)
+    (repo / "src" / "deep" / "er").mkdir(parents=True)
+    result = next(r for r in run_checks(repo) if r.name == "watched folders")
+    assert result.ok
+    assert result.detail.startswith("6 folders, ")  # ., src, src/deep, src/deep/er, user, custom
