@@ -135,7 +135,10 @@ class FileWatcher(Watcher):
             except queue.Empty:
                 item = None
             while item is not None:
-                if item is _STOP or not self._handle(item):
+                if item is _STOP:
+                    self._flush(force=True)  # a save just before the daemon stops is still reported
+                    return
+                if not self._handle(item):
                     return
                 try:
                     item = self.inbox.get_nowait()

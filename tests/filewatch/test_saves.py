@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 
 from tests.conftest import git
@@ -78,3 +79,12 @@ def test_temporary_files_that_come_and_go_produce_nothing(workspace: Path, watch
         temp.write_bytes(b"partial")
         temp.unlink()
     assert w.settle() == []
+
+
+def test_a_save_just_before_stopping_is_still_reported(workspace: Path, watch) -> None:
+    w = watch(workspace, debounce_ms=5000)
+    (workspace / "last.txt").write_text("written as the daemon stops\n")
+    time.sleep(0.3)  # the raw event is in; the 5 s debounce has not passed
+    assert w.emitted() == []
+    w.watcher.stop()
+    assert [(e["kind"], e["path"]) for e in w.emitted()] == [("file.created", "last.txt")]
