@@ -21,7 +21,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from _foundation_common import arguments, isolated_env, report, start_daemon, stop_daemon, temp_home
+from _foundation_common import arguments, report, start_daemon, stop_daemon, temp_home
 
 KEPT_DIRS, IGNORED_DIRS, FILES_PER_DIR = 400, 600, 100
 TARGET_S, TARGET_MB = 3.0, 200.0
