@@ -32,6 +32,7 @@ import queue
 import stat
 import threading
 import time
+from collections import deque
 from typing import Any
 
 from watchers.base import WatchContext, Watcher
@@ -43,6 +44,8 @@ from watchers.ignore import IgnoreRules
 log = logging.getLogger(__name__)
 _STOP = ("stop",)
 BULK_CHANGES = 200
+HOT_SAVES = 5  # a file saved this often within hot_window_s (a log, a database, a tool's state file)
+HOT_WINDOW_S = 30.0  # ... is reported at most that often: later saves are counted, not read
 
 
 class _Relay:
@@ -89,6 +92,9 @@ class FileWatcher(Watcher):
         self.startup_s: float | None = None
         self._dir_moves: dict[int, str] = {}
         self._reported: set[tuple[str, str]] = set()
+        self.hot_window_s = HOT_WINDOW_S
+        self._save_times: dict[str, deque[float]] = {}
+        self._unreported_saves: dict[str, int] = {}
 
     # -- life cycle -----------------------------------------------------------------------
     def run(self) -> None:
@@ -254,6 +260,8 @@ class FileWatcher(Watcher):
             return
         for change in changes:
             self._track(change)
+            if change.kind == "saved" and self._too_hot(change.path):
+                continue
             try:
                 data = self._describe(change)
             except Exception as exc:  # one odd file must not stop the watcher
@@ -261,7 +269,26 @@ class FileWatcher(Watcher):
                 self._error(f"could not describe a change: {exc}", change.path)
                 continue
             if data is not None:
+                repeats = self._unreported_saves.pop(change.path, 0)
+                if repeats:
+                    data["unreported_saves"] = repeats
                 self.context.event("file", f"file.{change.kind}", data)
+
+    def _too_hot(self, path: str) -> bool:
+        """True for a save to hold back: the file was reported HOT_SAVES times within the window.
+        Its cached text stays that of the last reported save, so the next report's diff covers
+        everything written in between."""
+        now = time.monotonic()
+        times = self._save_times.setdefault(path, deque())
+        while times and now - times[0] > self.hot_window_s:
+            times.popleft()
+        if len(times) >= HOT_SAVES:
+            self._unreported_saves[path] = self._unreported_saves.get(path, 0) + 1
+            return True
+        times.append(now)
+        if len(self._save_times) > 4096:  # forget files that have cooled down
+            self._save_times = {p: t for p, t in self._save_times.items() if t and now - t[-1] <= self.hot_window_s}
+        return False
 
     def _bulk(self, changes: list[Change]) -> None:
         """One event for a mass change; cached texts of the touched files are dropped (now stale)."""

@@ -74,7 +74,9 @@ def _saved(data: Mapping[str, Any]) -> str:
     added, removed = int(data["lines_added"]), int(data["lines_removed"])
     if not added and not removed:
         return f"The user saved {path} without changes."
-    return f"The user saved {path} (+{added} −{removed} lines){_what_changed(data)}."
+    often = f" It was saved {plural(int(data['unreported_saves']) + 1, 'time')} since the last report." \
+        if data.get("unreported_saves") else ""
+    return f"The user saved {path} (+{added} −{removed} lines){_what_changed(data)}.{often}"
 
 
 @renderer("file.created")
