@@ -3,8 +3,8 @@
 Built on watchdog's inotify layer (Linux): one inotify descriptor with a watch per folder that
 git does not ignore (watchers.tree, watchers.ignore); elsewhere on watchdog's platform observer
 (watchers.portable). Raw operations are debounced into user-level
-changes (watchers.debounce), and each save described by what it changed (watchers.changes,
-against the previous version from watchers.baseline).
+changes (watchers.debounce), and each save described by what it changed (watchers.describe
+and watchers.changes, against the previous version from watchers.baseline).
 
 Events (paths relative to the workspace, POSIX separators):
     file.saved    path, lines, lines_added, lines_removed, hunks, symbols (Python), todos_added,
@@ -24,7 +24,6 @@ itself vanishing is reported and stops this watcher cleanly.
 
 from __future__ import annotations
 
-import errno
 import functools
 import logging
 import os
@@ -37,7 +36,7 @@ from typing import Any
 
 from watchers.base import WatchContext, Watcher
 from watchers.baseline import Baselines
-from watchers.changes import read_text, summarize
+from watchers.describe import Describer
 from watchers.debounce import Change, Coalescer
 from watchers.ignore import IgnoreRules
 
@@ -80,14 +79,15 @@ class FileWatcher(Watcher):
         settings = context.config.watch
         self.root = str(context.workspace)
         self.quiet_s = max(settings.debounce_ms, 0) / 1000.0
-        self.max_bytes = settings.max_file_bytes
         self.inbox: queue.Queue[tuple[Any, ...]] = queue.Queue()
         self.rules = IgnoreRules(context.workspace, settings.ignore)
-        self.tree = WatchedTree(self.root, self.rules, _Relay(self.inbox), self._tree_error,
+        self.tree = WatchedTree(self.root, self.rules, _Relay(self.inbox), self._error,
                                 use_inotify=self.backend == "inotify")
         self.coalescer = Coalescer(self.quiet_s, known=self.tree.knows, exists=self._exists,
                                    max_wait_s=max(2.0, 4 * self.quiet_s))
         self.baselines = Baselines(context.workspace, in_git=self.rules.repo_root is not None)
+        self.describer = Describer(self.root, self.baselines, settings.max_file_bytes,
+                                   context.redactor.is_secret_file, self._error)
         self.ready = threading.Event()  # set once the workspace is watched (tests, benchmarks)
         self.startup_s: float | None = None
         self._dir_moves: dict[int, str] = {}
@@ -263,7 +263,7 @@ class FileWatcher(Watcher):
             if change.kind == "saved" and self._too_hot(change.path):
                 continue
             try:
-                data = self._describe(change)
+                data = self.describer.describe(change)
             except Exception as exc:  # one odd file must not stop the watcher
                 log.exception("describing %s failed", change.path)
                 self._error(f"could not describe a change: {exc}", change.path)
@@ -318,83 +318,6 @@ class FileWatcher(Watcher):
         elif not change.is_dir:
             self.tree.files.add(change.path)
 
-    def _describe(self, change: Change) -> dict[str, Any] | None:
-        data: dict[str, Any] = {"path": change.path}
-        if change.is_dir:
-            data["is_dir"] = True
-            if change.kind in ("created", "deleted"):
-                data["files"] = change.contained
-        if change.kind == "moved":
-            data["old_path"] = change.old_path
-            return data
-        if change.kind == "deleted" or change.is_dir:
-            return data
-        content = self._content(change)
-        if content is None:
-            return None  # gone again before we could look: the next burst reports it
-        data.update(content)
-        return data
-
-    def _content(self, change: Change) -> dict[str, Any] | None:
-        full = self.tree.abs(change.path)
-        try:
-            info = os.lstat(full)
-        except FileNotFoundError:
-            return None
-        except OSError as exc:
-            self._error(f"cannot read a file's status: {exc.strerror or exc}", change.path)
-            return {"content_skipped": "unreadable"}
-        if stat.S_ISLNK(info.st_mode):
-            return self._symlink(change.path, full)
-        if self.context.redactor.is_secret_file(change.path):
-            return {"content_skipped": "secret", "size": info.st_size}
-        if not stat.S_ISREG(info.st_mode):
-            return {"content_skipped": "not a regular file"}
-        if info.st_size > self.max_bytes:
-            return {"content_skipped": "too large", "size": info.st_size}
-        try:
-            text = read_text(full, self.max_bytes)
-        except FileNotFoundError:
-            return None
-        except PermissionError:
-            self._error("cannot read a file: permission denied", change.path)
-            return {"content_skipped": "unreadable", "size": info.st_size}
-        except OSError as exc:
-            self._error(f"cannot read a file: {exc.strerror or exc}", change.path)
-            return {"content_skipped": "unreadable", "size": info.st_size}
-        if text.text is None:
-            self.baselines.forget(change.path)
-            return {"content_skipped": text.skipped, "size": text.size}
-        if change.kind == "created":
-            old, origin = "", "empty"
-        else:
-            old, origin = self.baselines.previous(change.path)
-        summary = summarize(old, text.text, change.path)
-        self.baselines.remember(change.path, text.text)
-        result: dict[str, Any] = {"size": text.size, **summary}
-        if change.kind == "saved":
-            result["baseline"] = origin
-        if text.encoding_errors:
-            result["encoding_errors"] = True
-        return result
-
-    def _symlink(self, path: str, full: str) -> dict[str, Any]:
-        """Links are never followed for content; a loop or a dangling link is worth a word."""
-        try:
-            target = os.readlink(full)
-        except OSError:
-            target = "?"
-        data: dict[str, Any] = {"content_skipped": "symlink", "symlink_to": target}
-        try:
-            os.stat(full)
-        except OSError as exc:
-            if exc.errno == errno.ELOOP:
-                self._error("symbolic link loop", path)
-                data["symlink_loop"] = True
-            elif exc.errno == errno.ENOENT:
-                data["dangling"] = True
-        return data
-
     def _error(self, message: str, path: str | None) -> None:
         """Report a problem once per (message, path), so a file saved in a loop does not flood."""
         key = (message, path or "")
@@ -402,9 +325,6 @@ class FileWatcher(Watcher):
             return
         self._reported.add(key)
         self.context.report_error(self.name, message, path)
-
-    def _tree_error(self, message: str, path: str | None) -> None:
-        self._error(message, path)
 
 
 def create(context: WatchContext) -> Watcher | None:
