@@ -12,7 +12,8 @@ with git's precedence (lowest first, the last matching pattern wins):
     < config.watch.ignore (the user's explicit wish for companion)
 
 `.git/` itself is always ignored and so is any folder holding a `pyvenv.cfg` (a virtual
-environment under any name). Pattern matching is pathspec's GitIgnoreSpec.
+environment under any name). The built-in defaults are guesses: a folder they match that holds
+files git tracks (a committed `build/` of scripts, say) is watched. Pattern matching is pathspec's GitIgnoreSpec.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from pathspec import GitIgnoreSpec
 
 DEFAULT_PATTERNS = (
     # dependencies and virtual environments
-    "node_modules/", "bower_components/", ".venv/", "venv/", "env/", ".virtualenv/", "__pypackages__/",
+    "node_modules/", "bower_components/", ".venv/", "venv/", ".virtualenv/", "__pypackages__/",
     # build output and caches
     "build/", "dist/", "target/", "out/", "_build/", "__pycache__/", "*.py[cod]", "*.egg-info/", ".eggs/",
     ".tox/", ".nox/", ".mypy_cache/", ".pytest_cache/", ".ruff_cache/", ".hypothesis/", ".cache/",
@@ -96,13 +97,19 @@ class IgnoreRules:
         self._prefix = ""
         if self.repo_root is not None and self.repo_root != workspace:
             self._prefix = workspace.relative_to(self.repo_root).as_posix() + "/"
-        low: list[str] = list(DEFAULT_PATTERNS) if use_defaults else []
+        defaults = list(DEFAULT_PATTERNS) if use_defaults else []
+        # folder defaults are asked about folders only: a file below a folder the walk kept (because
+        # git tracks files there) is not ignored by the folder's name
+        self._default_dirs = GitIgnoreSpec.from_lines([p for p in defaults if p.endswith("/")])
+        self._default_files = GitIgnoreSpec.from_lines([p for p in defaults if not p.endswith("/")])
+        low: list[str] = []
         excludes = global_excludes_file(workspace)
         if excludes is not None:
             low += _read_patterns(excludes)
         if self.git_dir is not None:
             low += _read_patterns(self.git_dir / "info" / "exclude")
         self._base = GitIgnoreSpec.from_lines(low)  # matched against repository-relative paths
+        self._tracked: dict[str, bool] = {}
         self._user = GitIgnoreSpec.from_lines(list(extra_patterns))  # workspace-relative
         self._folder_specs: dict[str, GitIgnoreSpec | None] = {}
         self._outer_folders = self._folders_above_workspace()
@@ -139,7 +146,11 @@ class IgnoreRules:
             return True
         probe = rel_path + "/" if is_dir else rel_path
         repo_path = self._prefix + probe
-        decision = self._base.check_file(repo_path).include
+        decision = (self._default_dirs if is_dir else self._default_files).check_file(repo_path).include
+        decided_by_default = decision is not None
+        result = self._base.check_file(repo_path).include
+        if result is not None:
+            decision, decided_by_default = result, False
         repo_rel = self._prefix + rel_path
         folders = self._outer_folders + self._workspace_folders(rel_path)
         for folder in folders:
@@ -149,11 +160,26 @@ class IgnoreRules:
             inner = repo_rel[len(folder) + 1:] if folder else repo_rel
             result = spec.check_file(inner + "/" if is_dir else inner).include
             if result is not None:
-                decision = result
+                decision, decided_by_default = result, False
         result = self._user.check_file(probe).include
         if result is not None:
-            decision = result
+            decision, decided_by_default = result, False
+        if decision and decided_by_default and is_dir and self._holds_tracked_files(repo_path):
+            return False  # a default guess (e.g. build/) that the repository proves wrong
         return bool(decision)
+
+    def _holds_tracked_files(self, repo_folder: str) -> bool:
+        """Whether git tracks files in this folder (asked once per folder a default matched)."""
+        if self.repo_root is None or not shutil.which("git"):
+            return False
+        if repo_folder not in self._tracked:
+            try:
+                listing = subprocess.run(["git", "ls-files", "--cached", "--", repo_folder], cwd=self.repo_root,
+                                         capture_output=True, timeout=10, stdin=subprocess.DEVNULL)
+                self._tracked[repo_folder] = listing.returncode == 0 and bool(listing.stdout.strip())
+            except (OSError, subprocess.SubprocessError):
+                self._tracked[repo_folder] = False
+        return self._tracked[repo_folder]
 
     def _workspace_folders(self, rel_path: str) -> list[str]:
         """Repository-relative folders from the workspace down to the path's parent."""

@@ -97,3 +97,19 @@ def test_doctor_counts_the_folders_this_workspace_needs_watched(repo: Path) -> N
     result = next(r for r in run_checks(repo) if r.name == "watched folders")
     assert result.ok
     assert result.detail.startswith("6 folders, ")  # ., src, src/deep, src/deep/er, user, custom
+
+
+def test_a_default_guess_gives_way_to_tracked_files(repo: Path, watch) -> None:
+    (repo / "build").mkdir()
+    (repo / "build" / "release.sh").write_text("#!/bin/sh\n")
+    git(repo, "add", "build/release.sh")  # this project keeps scripts in build/
+    (repo / "dist").mkdir()  # an untracked dist/ is still ignored
+    (repo / ".gitignore").write_text("out/\n")
+    (repo / "out").mkdir()
+    w = watch(repo)
+    assert set(w.watcher.tree.dirs) == {"", "build"}
+    (repo / "build" / "release.sh").write_text("#!/bin/sh\necho release\n")
+    (repo / "dist" / "app.js").write_text("1")
+    saved = w.wait_for("file.saved", "build/release.sh")
+    assert saved["baseline"] == "git"
+    assert [e["path"] for e in w.settle()] == ["build/release.sh"]
