@@ -2,8 +2,9 @@
 
 A real daemon (`python -m companion run PATH --quiet`, as the user runs it) watches a temporary
 git repository; this process subscribes to its events over the Unix socket (companion.ipc) and
-saves a file 200 times the way editors do (write a temporary file, rename it over the original),
-each time waiting for the pushed event. Latency is the time from the rename to the event's
+saves files 200 times the way editors do (write a temporary file, rename it over the original),
+each time waiting for the pushed event. The saves rotate over 50 files, so each file is saved
+about once every 18 s (the watcher holds back a file saved more than 10 times a minute). Latency is the time from the rename to the event's
 arrival, so it includes the debounce by design; the target is debounce + 50 ms at p95.
 
     python benchmarks/bench_foundation_save_latency.py [--json] [--saves 200] [--debounce-ms 300]
@@ -43,17 +44,18 @@ def main() -> int:
     repo = Path(tempfile.mkdtemp(prefix="companion-bench-latency-")).resolve()
     home = temp_home()
     subprocess.run(["git", "init", "-q", str(repo)], check=True)
-    target = repo / "service.py"
-    target.write_text("def handler(request):\n    return 0\n")
+    targets = [repo / f"service{n}.py" for n in range(50)]
+    for target in targets:
+        target.write_text("def handler(request):\n    return 0\n")
     (repo / ".companion.toml").write_text(f"[watch]\ndebounce_ms = {debounce_ms}\n")
     arrived: dict[str, float] = {}
     signal = threading.Condition()
 
     def on_message(message: dict[str, Any]) -> None:
         event = message.get("event") or {}
-        if event.get("kind") == "file.saved" and event.get("data", {}).get("path") == "service.py":
+        if event.get("kind") == "file.saved" and str(event.get("data", {}).get("path", "")).startswith("service"):
             with signal:
-                arrived[str(event["data"].get("lines"))] = time.perf_counter()
+                arrived[f"{event['data']['path']}:{event['data'].get('lines')}"] = time.perf_counter()
                 signal.notify_all()
 
     latencies: list[float] = []
@@ -68,15 +70,17 @@ def main() -> int:
         with Client(paths.socket_file(repo), on_message=on_message) as client:
             client.request("subscribe", topics=["event"])
             for i in range(args.saves):
+                target = targets[i % len(targets)]
                 lines = 2 + i + 1  # a distinct line count identifies each save's event
+                key = f"{target.name}:{lines}"
                 body = "def handler(request):\n    return 0\n" + "".join(f"# save {n}\n" for n in range(i + 1))
-                temp = repo / f".service.py.{i}.tmp"
+                temp = repo / f".{target.name}.{i}.tmp"
                 temp.write_text(body)
                 os.replace(temp, target)
                 saved_at = time.perf_counter()
                 with signal:
-                    signal.wait_for(lambda: str(lines) in arrived, timeout=debounce_ms / 1000 + 5)
-                    got = arrived.get(str(lines))
+                    signal.wait_for(lambda: key in arrived, timeout=debounce_ms / 1000 + 5)
+                    got = arrived.get(key)
                 if got is None:
                     missing += 1
                 else:

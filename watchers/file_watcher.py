@@ -43,8 +43,8 @@ from watchers.ignore import IgnoreRules
 log = logging.getLogger(__name__)
 _STOP = ("stop",)
 BULK_CHANGES = 200
-HOT_SAVES = 5  # a file saved this often within hot_window_s (a log, a database, a tool's state file)
-HOT_WINDOW_S = 30.0  # ... is reported at most that often: later saves are counted, not read
+HOT_SAVES = 10  # a file saved this often within hot_window_s (a log, a database, an autosaving editor)
+HOT_WINDOW_S = 60.0  # ... is reported at most that often: later saves are counted, not read
 
 
 class _Relay:

@@ -90,23 +90,26 @@ def test_a_save_just_before_stopping_is_still_reported(workspace: Path, watch) -
     assert [(e["kind"], e["path"]) for e in w.emitted()] == [("file.created", "last.txt")]
 
 
-def test_a_file_saved_over_and_over_is_reported_at_most_five_times_a_window(workspace: Path, watch) -> None:
+def test_a_file_saved_over_and_over_is_reported_at_most_hot_saves_times_a_window(workspace: Path, watch) -> None:
+    from watchers.file_watcher import HOT_SAVES
+
     log = workspace / "server.out"
     log.write_text("")
     w = watch(workspace)
-    for i in range(1, 6):
+    for i in range(1, HOT_SAVES + 1):
         with open(log, "a") as handle:
             handle.write(f"request {i}\n")
         w.wait(lambda events, n=i: len(events) == n)
-    for i in range(6, 9):  # held back: counted, not read
+    for i in range(HOT_SAVES + 1, HOT_SAVES + 4):  # held back: counted, not read
         with open(log, "a") as handle:
             handle.write(f"request {i}\n")
         time.sleep(0.15)
-    assert len(w.settle()) == 5
+    assert len(w.settle()) == HOT_SAVES
     w.watcher.hot_window_s = 0.0  # the window has passed
     with open(log, "a") as handle:
-        handle.write("request 9\n")
-    last = w.wait(lambda events: len(events) == 6)[-1]
+        handle.write("request last\n")
+    last = w.wait(lambda events: len(events) == HOT_SAVES + 1)[-1]
     assert last["unreported_saves"] == 3
-    assert last["lines_added"] == 4  # against the last reported version: requests 6 to 9
-    assert last["text"] == "The user saved `server.out` (+4 −0 lines) in 1 place near `request 2`. It was saved 4 times since the last report."
+    assert last["lines_added"] == 4  # against the last reported version: the 3 held back and this one
+    assert last["text"] == (f"The user saved `server.out` (+4 −0 lines) in 1 place near `request {HOT_SAVES - 2}`. "
+                            "It was saved 4 times since the last report.")
