@@ -111,5 +111,5 @@ def test_a_file_saved_over_and_over_is_reported_at_most_hot_saves_times_a_window
     last = w.wait(lambda events: len(events) == HOT_SAVES + 1)[-1]
     assert last["unreported_saves"] == 3
     assert last["lines_added"] == 4  # against the last reported version: the 3 held back and this one
-    assert last["text"] == (f"The user saved `server.out` (+4 −0 lines) in 1 place near `request {HOT_SAVES - 2}`. "
+    assert last["text"] == (f"The user saved `server.out` (+4 −0 lines) in 1 place near `request {HOT_SAVES - 3}`. "
                             "It was saved 4 times since the last report.")
