@@ -48,8 +48,9 @@ class WatchConfig:
     debounce_ms: int = 300  # a burst of writes to one file becomes one event after this quiet time
     max_file_bytes: int = 1_000_000  # larger files give an event without content
     ignore: list[str] = field(default_factory=list)  # extra gitignore-style patterns
-    dirty_tree_minutes: int = 30  # report uncommitted work that stays this long
-    git_poll_seconds: float = 2.0
+    dirty_tree_minutes: int = 30  # report uncommitted work that stays this long (0 with no seconds: never)
+    dirty_tree_seconds: float = 0.0  # finer control of the same: when > 0 it replaces dirty_tree_minutes
+    git_poll_seconds: float = 2.0  # how often the git watcher stats the few files git changes
     test_reports: list[str] = field(default_factory=list)  # JUnit XML globs to watch
 
 
@@ -57,6 +58,8 @@ class WatchConfig:
 class ShellConfig:
     history: bool = True  # tail the shell history files when no hook is installed
     ignore_commands: list[str] = field(default_factory=list)  # regexes of commands never recorded
+    history_files: list[str] = field(default_factory=list)  # history files to tail; empty: the shells' defaults
+    spool_keep_days: float = 7.0  # spool segments no running daemon has read are deleted after this
 
 
 @dataclass
@@ -85,6 +88,7 @@ class EngineConfig:
     backoff_s: float = 900.0  # after an ignored or rejected proposal
     expire_s: float = 600.0  # unanswered proposals become "ignored"
     quiet_hours: str = ""  # e.g. "22:00-07:00"
+    snooze_s: float = 1800.0  # a snoozed proposal (and its kind of help) stays away this long
     idle_s: float = 20.0  # a pause after a burst of edits
 
 

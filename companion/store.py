@@ -231,6 +231,10 @@ class Store:
         self._write("INSERT OR REPLACE INTO state (workspace, key, value) VALUES (?,?,?)",
                     [(workspace, key, json.dumps(value))])
 
+    def state_entries(self, key: str) -> dict[str, Any]:
+        """The value of one state key for every workspace that has it (e.g. all readers of the shell spool)."""
+        return {r[0]: json.loads(r[1]) for r in self._query("SELECT workspace, value FROM state WHERE key = ?", (key,))}
+
     # -- retention ------------------------------------------------------------------------
     def forget(self, workspace: str | None = None, since: float | None = None, before: float | None = None) -> dict[str, int]:
         """Delete events and proposals (with their outcomes) in a time window; returns counts."""

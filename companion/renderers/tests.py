@@ -1,0 +1,29 @@
+"""Sentences for test results, e.g. "Tests newly failing: `tests/test_api.py::test_login` and 2 more."."""
+
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+from companion.render import listing, plural, renderer
+
+
+def _runner(data: Mapping[str, Any]) -> str:
+    runner = data.get("runner")
+    return f" ({runner})" if runner else ""
+
+
+def _still(data: Mapping[str, Any]) -> str:
+    failing = data.get("failing")
+    if not isinstance(failing, int):
+        return ""
+    return "; no test fails now" if failing == 0 else f"; {plural(failing, 'test')} {'fails' if failing == 1 else 'fail'} now"
+
+
+@renderer("tests.failed")
+def _failed(data: Mapping[str, Any]) -> str:
+    return f"Tests newly failing{_runner(data)}: {listing(list(data['tests']))}{_still(data)}."
+
+
+@renderer("tests.fixed")
+def _fixed(data: Mapping[str, Any]) -> str:
+    return f"Tests fixed{_runner(data)}: {listing(list(data['tests']))}{_still(data)}."

@@ -1,0 +1,1 @@
+"""The Textual dashboard (`companion tui`): live events, the proposal inbox, stats, models, settings."""

@@ -1,0 +1,265 @@
+"""The Textual dashboard: attaches to the workspace's daemon and shows what the companion sees and offers.
+
+Threads never touch widgets. The daemon link (a thread worker, see link.py) and the short
+workers that answer proposals, apply patches and read the store post messages or use
+`call_from_thread`; the handlers here run on the UI thread and update the screens.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+from textual import work
+from textual.app import App
+from textual.binding import Binding
+from textual.screen import Screen
+
+from companion.daemon import event_payload
+from companion.ipc import IpcError
+from companion.patches import PatchError, apply_patch
+from companion.store import Store
+from companion.tui.format import command_text
+from companion.tui.link import DaemonLink
+from companion.tui.messages import (DaemonConnected, DaemonDown, EventsArrived, ProposalChanged, StatusUpdated,
+                                    WhyLoaded)
+from companion.tui.screens.main import MainScreen
+
+
+class CompanionApp(App[None]):
+    CSS_PATH = "app.tcss"
+    ENABLE_COMMAND_PALETTE = False
+    TITLE = "companion"
+    BINDINGS = [
+        Binding("q", "quit", "Quit"),
+        Binding("question_mark", "help", "Help", key_display="?"),
+        Binding("g", "open_screen('stats')", "Stats"),
+        Binding("m", "open_screen('models')", "Models"),
+        Binding("o", "open_screen('settings')", "Settings"),
+    ]
+
+    def __init__(self, workspace: str | Path, *, connect: bool = True, start_daemon: bool = True,
+                 now: Callable[[], float] = time.time, retry_s: float = 2.0, max_timeline: int = 2000) -> None:
+        super().__init__()
+        self.workspace = Path(workspace).resolve()
+        self.now = now
+        self.max_timeline = max_timeline
+        self.connect_on_mount = connect
+        self.link = DaemonLink(self.workspace, self.post_message, start_daemon=start_daemon, retry_s=retry_s)
+        self.status: dict[str, Any] = {}
+        self.main = MainScreen()
+        self.batches = 0  # event batches drawn (the benchmark reads these)
+        self.batch_lag_s: list[float] = []
+        self.min_draw_interval_s = 0.1
+        self._last_draw = 0.0
+        self._draw_pending = False
+        self._last_down_reason = ""
+        self._store: Store | None = None
+        self._store_lock = threading.Lock()
+
+    def on_mount(self) -> None:
+        self.sub_title = str(self.workspace)
+        self.push_screen(self.main)
+        if self.connect_on_mount:
+            self.keep_connected()
+
+    def on_unmount(self) -> None:
+        self.link.stop()
+        if self._store is not None:
+            self._store.close()
+
+    @property
+    def main_ready(self) -> bool:
+        """False before the main screen is composed and while the app shuts down."""
+        return self.main.is_attached and not self._exit and bool(self.main.children)
+
+    # -- the daemon ----------------------------------------------------------------------
+    @work(thread=True, exclusive=True, group="daemon", exit_on_error=False)
+    def keep_connected(self) -> None:
+        self.link.run()
+
+    def on_daemon_connected(self, message: DaemonConnected) -> None:
+        if not self.main_ready:
+            return
+        self._last_down_reason = ""
+        self.status = message.status
+        self.main.connection.show_connected(message.status)
+        self.main.timeline.replace(message.events)
+        self.main.inbox.replace(message.proposals)
+        self.main.show_selected()
+
+    def on_daemon_down(self, message: DaemonDown) -> None:
+        if not self.main_ready:
+            return
+        was_connected = self.main.connection.connected
+        first_line = message.reason.strip().splitlines()[0] if message.reason.strip() else "unreachable"
+        self.main.connection.show_down(first_line, message.retry_in)
+        if was_connected:
+            self.notify("Lost the companion daemon; reconnecting…", severity="error", timeout=4)
+        elif message.reason != self._last_down_reason:
+            self.notify(message.reason, title="The companion daemon is not running", severity="error", timeout=10)
+        self._last_down_reason = message.reason
+
+    def on_status_updated(self, message: StatusUpdated) -> None:
+        if not self.main_ready:
+            return
+        self.status = message.status
+        self.main.connection.show_connected(message.status)
+        self.main.connection.show_backend(message.backend_ok, message.backend_detail)
+        screen = self.screen
+        if hasattr(screen, "status_changed"):
+            screen.status_changed()  # type: ignore[attr-defined]
+
+    def on_events_arrived(self, _message: EventsArrived) -> None:
+        if not self.main_ready:
+            return
+        wait = self.min_draw_interval_s - (time.monotonic() - self._last_draw)
+        if wait > 0:  # draw at most ~10 times a second; the link keeps buffering meanwhile
+            if not self._draw_pending:
+                self._draw_pending = True
+                self.set_timer(wait, self._draw_events)
+            return
+        self._draw_events()
+
+    def _draw_events(self) -> None:
+        self._draw_pending = False
+        if not self.main_ready:
+            return
+        self._last_draw = time.monotonic()
+        batch = self.link.drain()
+        if not batch:
+            return
+        self.batches += 1
+        try:
+            self.batch_lag_s.append(max(0.0, time.time() - float(batch[0].get("ts", time.time()))))  # the oldest
+        except (TypeError, ValueError):
+            pass
+        del self.batch_lag_s[:-1000]
+        self.main.timeline.add(batch)
+
+    def on_proposal_changed(self, message: ProposalChanged) -> None:
+        if not self.main_ready:
+            return
+        proposal = message.proposal
+        before = set(self.main.inbox.proposals)
+        self.main.inbox.upsert(proposal)
+        self.main.show_selected()
+        if message.change == "new" and proposal.get("surfaced") and str(proposal.get("id")) not in before:
+            self.notify(str(proposal.get("task") or "a proposal"), title="New proposal", timeout=5)
+
+    def refresh_status(self) -> None:
+        self.fetch_status()
+
+    @work(thread=True, exit_on_error=False, group="status")
+    def fetch_status(self) -> None:
+        try:
+            self.link.status = self.link.request("status")["status"]
+        except IpcError:
+            return
+        self.link.post_status()
+
+    # -- the store (read-only use: the "why" of proposals, stats) --------------------------------
+    def store(self) -> Store:
+        """The database the daemon writes (its status names it), opened once; call from workers."""
+        with self._store_lock:
+            if self._store is None:
+                path = self.status.get("database")
+                self._store = Store(path) if path else Store()
+            return self._store
+
+    @work(thread=True, exit_on_error=False, group="why")
+    def load_why(self, proposal: dict[str, Any]) -> None:
+        ids = [str(i) for i in proposal.get("event_ids") or []]
+        events: list[dict[str, Any]] = []
+        if ids:
+            try:
+                events = [event_payload(e) for e in self.store().events(ids=ids)]
+            except Exception as exc:  # the store may be busy or gone; say so and show nothing
+                self.call_from_thread(self.notify, f"cannot read the events behind the proposal: {exc}",
+                                      severity="error")
+        self.post_message(WhyLoaded(str(proposal.get("id")), events))
+
+    def on_why_loaded(self, message: WhyLoaded) -> None:
+        if not self.main_ready:
+            return
+        self.main.why_loaded(message.proposal_id, message.events)
+        screen = self.screen
+        if screen is not self.main and hasattr(screen, "why_loaded"):
+            screen.why_loaded(message.proposal_id, message.events)  # type: ignore[attr-defined]
+
+    # -- answering proposals ----------------------------------------------------------------
+    def answer(self, proposal: dict[str, Any], outcome: str) -> None:
+        """Accept, reject or snooze. An edit is applied only after the diff is confirmed; a command is
+        copied to the clipboard (and shown), never run."""
+        if outcome != "accepted":
+            self.send_outcome(proposal, outcome, "")
+            return
+        operation = proposal.get("operation")
+        if operation == "edit":
+            from companion.tui.screens.confirm_patch import ConfirmPatchScreen
+
+            def confirmed(apply: bool | None) -> None:
+                if apply:
+                    self.apply_and_accept(proposal)
+                else:
+                    self.notify("Patch not applied; the proposal is still open.", timeout=3)
+
+            self.push_screen(ConfirmPatchScreen(proposal), confirmed)
+        elif operation == "run_command":
+            command = command_text(str(proposal.get("response") or ""))
+            self.copy_to_clipboard(command)
+            self.send_outcome(proposal, "accepted", f"Copied to the clipboard (not run): {command}")
+        elif operation == "open" and proposal.get("path"):
+            where = str(proposal["path"]) + (f":{proposal['line']}" if proposal.get("line") else "")
+            self.send_outcome(proposal, "accepted", f"Open {where} in your editor.")
+        else:
+            self.send_outcome(proposal, "accepted", "Accepted.")
+
+    @work(thread=True, exit_on_error=False, group="answers")
+    def send_outcome(self, proposal: dict[str, Any], outcome: str, note: str) -> None:
+        if self._record(proposal, outcome):
+            self.call_from_thread(self.notify, note or outcome.capitalize() + ".", timeout=4)
+
+    @work(thread=True, exit_on_error=False, group="answers")
+    def apply_and_accept(self, proposal: dict[str, Any]) -> None:
+        try:
+            changed = apply_patch(self.workspace, str(proposal.get("response") or ""), proposal.get("path"))
+        except PatchError as exc:
+            self.call_from_thread(self.notify, str(exc), title="Patch not applied", severity="error", timeout=8)
+            return
+        if self._record(proposal, "accepted"):
+            self.call_from_thread(self.notify, "Applied the patch to " + ", ".join(changed), title="Accepted")
+
+    def _record(self, proposal: dict[str, Any], outcome: str) -> bool:
+        """Send the outcome to the daemon (runs in a worker thread); errors become notifications."""
+        answer_s = max(0.0, self.now() - float(proposal.get("ts", self.now())))
+        try:
+            reply = self.link.request("outcome", proposal_id=str(proposal["id"]), outcome=outcome,
+                                      answer_s=answer_s, via="tui")
+        except IpcError as exc:
+            self.call_from_thread(self.notify, str(exc), title=f"Not {outcome}", severity="error", timeout=8)
+            return False
+        self.post_message(ProposalChanged(reply["proposal"], "answered"))
+        return True
+
+    # -- screens ------------------------------------------------------------------------
+    def action_help(self) -> None:
+        from companion.tui.screens.help import HelpScreen
+
+        if not isinstance(self.screen, HelpScreen):
+            self.push_screen(HelpScreen())
+
+    def action_open_screen(self, name: str) -> None:
+        from companion.tui.screens.models import ModelsScreen
+        from companion.tui.screens.settings import SettingsScreen
+        from companion.tui.screens.stats import StatsScreen
+
+        factories: dict[str, type[Screen]] = {"stats": StatsScreen, "models": ModelsScreen, "settings": SettingsScreen}
+        wanted = factories[name]
+        if isinstance(self.screen, wanted):
+            return
+        while len(self.screen_stack) > 2 and self.screen is not self.main:
+            self.pop_screen()
+        self.push_screen(wanted())

@@ -1,0 +1,1 @@
+"""Screens of the dashboard: main, details, stats, models, settings, help, and the patch confirmation."""

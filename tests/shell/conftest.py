@@ -1,0 +1,43 @@
+"""Fixtures for shell capture tests: real interactive bash, zsh and fish with the companion hook."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+from typing import Callable, Iterator
+
+import pytest
+
+from companion.cli.shell_init import hook_script
+from tests.shell.pty_shell import PtyShell
+
+SHELLS = ["bash", "zsh", "fish"]
+# the user's own set-up before the hook: history options that hide leading-space commands and repeats
+PRELUDE = {
+    "bash": "HISTCONTROL=ignoreboth\nHISTFILE=~/.bash_history\n",
+    "zsh": "HISTFILE=~/.zsh_history\nSAVEHIST=1000\nHISTSIZE=1000\nsetopt histignorespace histignoredups\n",
+    "fish": "",
+}
+
+
+def require(shell: str) -> None:
+    if shutil.which(shell) is None:
+        pytest.fail(f"{shell} is not installed; install the Debian package {shell} (see .ci/run)")
+
+
+@pytest.fixture
+def open_shell() -> Iterator[Callable[..., PtyShell]]:
+    """Start an interactive shell with the hook loaded the way an rc file would load it."""
+    opened: list[PtyShell] = []
+
+    def start(shell: str, cwd: Path, before: str = "", rc: str | None = None, env: dict[str, str] | None = None) -> PtyShell:
+        require(shell)
+        text = rc if rc is not None else PRELUDE[shell] + before + "\n" + hook_script(shell)
+        process = PtyShell(shell, text, Path(os.environ["HOME"]), cwd, env=env)
+        opened.append(process)
+        return process
+
+    yield start
+    for process in opened:
+        process.close()
