@@ -33,7 +33,25 @@ def check(function: Check) -> Check:
     return function
 
 
+def load_check_modules() -> None:
+    """Import every `checks` module of companion's subpackages (e.g. companion.shell.checks) so
+    their @check functions register; a new area adds checks without editing this file."""
+    import importlib
+    import pkgutil
+
+    import companion
+
+    for info in pkgutil.iter_modules(companion.__path__):
+        if info.ispkg:
+            try:
+                importlib.import_module(f"companion.{info.name}.checks")
+            except ModuleNotFoundError as exc:
+                if exc.name != f"companion.{info.name}.checks":
+                    raise
+
+
 def run_checks(workspace: Path) -> list[CheckResult]:
+    load_check_modules()
     results = []
     for function in CHECKS:
         try:

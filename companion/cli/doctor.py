@@ -22,6 +22,7 @@ def run(args: argparse.Namespace) -> int:
         print_json({"ok": not failed, "checks": [r.__dict__ for r in results]})
     else:
         for result in results:
-            print(f"{'✓' if result.ok else '✗'} {result.name}: {result.detail}")
+            mark = '✓' if result.ok else ('✗' if result.required else '!')
+            print(f"{mark} {result.name}: {result.detail}")
         print("all good" if not failed else f"{len(failed)} problem(s) found")
     return 1 if failed else 0
