@@ -54,15 +54,18 @@ class Coalescer:
     quiet_s: float
     known: Callable[[str, bool], bool]
     exists: Callable[[str, bool], bool]
-    max_wait_s: float = 2.0  # a path quiet this long is flushed even while other paths stay busy
+    max_wait_s: float = 2.0  # after a burst this long, each path quiet for quiet_s is judged on its own
     pending: dict[str, Pending] = field(default_factory=dict)
     moves: list[tuple[str, str, bool]] = field(default_factory=list)
     _from_cookie: dict[int, tuple[str, bool]] = field(default_factory=dict)
     last_activity: float = 0.0
+    burst_start: float = 0.0
 
     def record(self, path: str, now: float, is_dir: bool = False, wrote: bool = False,
                before: bool | None = None) -> None:
         """Note an operation on `path`; `before` overrides what `known` says (files found by a walk)."""
+        if not self.pending:
+            self.burst_start = now
         entry = self.pending.get(path)
         if entry is None:
             existed = self.known(path, is_dir) if before is None else before
@@ -86,17 +89,20 @@ class Coalescer:
         """When `flush` may have something to do (monotonic seconds), None when nothing waits."""
         if not self.pending:
             return None
-        oldest = min(p.last for p in self.pending.values())
-        return min(self.last_activity + self.quiet_s, max(oldest + self.quiet_s, oldest + self.max_wait_s))
+        quiet_path = min(p.last for p in self.pending.values()) + self.quiet_s
+        return min(self.last_activity + self.quiet_s, max(quiet_path, self.burst_start + self.max_wait_s))
 
     def flush(self, now: float, force: bool = False) -> list[Change]:
         """Judge every path whose burst is over; keep the others for later."""
         if not self.pending:
             return []
         if force or now - self.last_activity >= self.quiet_s:
-            done = set(self.pending)
+            done = set(self.pending)  # the usual case: the whole burst is over, judge it together
+        elif now - self.burst_start >= self.max_wait_s:
+            # something keeps writing (a log, a build): paths quiet for the debounce go on their own
+            done = {p for p, e in self.pending.items() if now - e.last >= self.quiet_s}
         else:
-            done = {p for p, e in self.pending.items() if now - e.last >= self.max_wait_s}
+            done = set()
         if not done:
             return []
         # a move whose other end is still busy waits for it

@@ -113,3 +113,32 @@ def test_a_file_saved_over_and_over_is_reported_at_most_hot_saves_times_a_window
     assert last["lines_added"] == 4  # against the last reported version: the 3 held back and this one
     assert last["text"] == (f"The user saved `server.out` (+4 −0 lines) in 1 place near `request {HOT_SAVES - 3}`. "
                             "It was saved 4 times since the last report.")
+
+
+def test_a_file_written_nonstop_does_not_delay_other_saves(workspace: Path, watch) -> None:
+    import threading
+
+    busy = workspace / "busy.log"
+    busy.write_text("")
+    (workspace / "app.py").write_text("x = 1\n")
+    w = watch(workspace)
+    done = threading.Event()
+
+    def keep_writing() -> None:  # faster than the debounce: on its own the workspace is never quiet
+        deadline = time.monotonic() + 15
+        while not done.is_set() and time.monotonic() < deadline:
+            with open(busy, "a") as handle:
+                handle.write("tick\n")
+            time.sleep(0.02)
+
+    writer = threading.Thread(target=keep_writing)
+    writer.start()
+    try:
+        time.sleep(0.3)
+        (workspace / "app.py").write_text("x = 2\n")
+        saved = w.wait_for("file.saved", "app.py", timeout=12)  # while the log is still being written
+        assert writer.is_alive()
+    finally:
+        done.set()
+        writer.join()
+    assert saved["path"] == "app.py"
