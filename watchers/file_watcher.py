@@ -79,6 +79,9 @@ class FileWatcher(Watcher):
         settings = context.config.watch
         self.root = str(context.workspace)
         self.quiet_s = max(settings.debounce_ms, 0) / 1000.0
+        self.poll_s = min(1.0, max(0.1, self.quiet_s / 2))
+        if self.backend == "polling":  # one burst may straddle polls: wait for a few of them
+            self.quiet_s = max(self.quiet_s, 2.5 * self.poll_s)
         self.inbox: queue.Queue[tuple[Any, ...]] = queue.Queue()
         self.rules = IgnoreRules(context.workspace, settings.ignore)
         self.tree = WatchedTree(self.root, self.rules, _Relay(self.inbox), self._error,
@@ -106,7 +109,7 @@ class FileWatcher(Watcher):
 
                 from watchers.portable import start_observer
 
-                polling = functools.partial(PollingObserver, timeout=min(1.0, max(0.1, self.quiet_s / 2)))
+                polling = functools.partial(PollingObserver, timeout=self.poll_s)
                 self._observer = start_observer(self.root, self.inbox, polling if self.backend == "polling" else None)
             self.tree.add_tree("")
             if "" not in self.tree.dirs:
