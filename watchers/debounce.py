@@ -13,7 +13,8 @@ each path is judged by comparing what existed before the burst with what exists 
 
 A rename is reported as a move only when its source is gone and its target exists at the end.
 Created or deleted paths inside a folder that was itself created or deleted in the same burst
-are folded into that folder's event (`rm -rf pkg/` is one event, not a thousand).
+are folded into that folder's event (`rm -rf pkg/` is one event, not a thousand): they come
+back marked `folded`, so the caller can keep its bookkeeping without reporting them.
 """
 
 from __future__ import annotations
@@ -42,6 +43,7 @@ class Change:
     is_dir: bool = False
     old_path: str | None = None
     contained: int = 0  # paths folded into this folder's event
+    folded: bool = False  # counted in a folder's event: not reported itself (but still happened)
 
 
 @dataclass
@@ -142,7 +144,8 @@ def _judge(entries: dict[str, Pending], moves: list[tuple[str, str, bool]],
 
 
 def _fold_into_folders(changes: list[Change]) -> list[Change]:
-    """Drop created/deleted paths under a folder created/deleted in the same burst; count them there."""
+    """Mark created/deleted paths under a folder created/deleted in the same burst as folded and
+    count them there (they are kept in the list: the watcher still has to know they exist)."""
     folders = {(c.kind, c.path): c for c in changes if c.is_dir and c.kind in ("created", "deleted")}
     if not folders:
         return sorted(changes, key=lambda c: c.path)
@@ -156,6 +159,6 @@ def _fold_into_folders(changes: list[Change]) -> list[Change]:
         if owner is not None and change.kind in ("created", "deleted"):
             if not change.is_dir:
                 owner.contained += 1
-            continue
+            change.folded = True
         kept.append(change)
     return kept

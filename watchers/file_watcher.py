@@ -258,12 +258,12 @@ class FileWatcher(Watcher):
                 self.tree.remove_tree(source)
             self._dir_moves.clear()
             self.tree.vanished.clear()
-        if len(changes) > BULK_CHANGES:
+        if sum(1 for c in changes if not c.folded) > BULK_CHANGES:
             self._bulk(changes)
             return
         for change in changes:
             self._track(change)
-            if change.kind == "saved" and self._too_hot(change.path):
+            if change.folded or (change.kind == "saved" and self._too_hot(change.path)):
                 continue
             try:
                 data = self.describer.describe(change)
@@ -300,12 +300,15 @@ class FileWatcher(Watcher):
         for change in changes:
             self._track(change)
             self.baselines.forget(change.path)
+            if change.folded:
+                continue
             counts[change.kind] += 1
             top = change.path.split("/", 1)[0] + "/" if "/" in change.path else "."
             folders[top] = folders.get(top, 0) + 1
         busiest = sorted(folders, key=lambda folder: -folders[folder])[:5]
-        self.context.event("file", "file.bulk", {"total": len(changes), **counts, "folders": busiest,
-                                                 "paths": sorted(c.path for c in changes)[:10]})
+        reported = [c.path for c in changes if not c.folded]
+        self.context.event("file", "file.bulk", {"total": len(reported), **counts, "folders": busiest,
+                                                 "paths": sorted(reported)[:10]})
 
     def _track(self, change: Change) -> None:
         """Keep the known files and cached texts in step with what happened."""

@@ -97,3 +97,19 @@ def test_a_mass_change_is_one_bulk_event(workspace: Path, watch) -> None:
     assert (bulk["total"], bulk["saved"], bulk["created"], bulk["deleted"]) == (210, 179, 30, 1)
     assert bulk["folders"] == ["src/", "docs/"]
     assert bulk["text"] == "210 files changed at once (179 saved, 30 created, 1 deleted), mostly in `src/` and `docs/`."
+
+
+def test_files_folded_into_a_new_folder_are_known_afterwards(workspace: Path, watch) -> None:
+    import time
+
+    w = watch(workspace)
+    (workspace / "pkg").mkdir()
+    time.sleep(0.03)  # usually lets the watcher watch pkg/ first, so mod.py arrives as its own event
+    (workspace / "pkg" / "mod.py").write_text("x = 1\n")
+    folder = w.wait_for("file.created", "pkg")
+    assert folder["files"] == 1
+    w.settle()
+    w.clear()
+    (workspace / "pkg" / "mod.py").write_text("x = 2\n")
+    w.wait_for("file.saved", "pkg/mod.py")
+    assert [e["kind"] for e in w.settle()] == ["file.saved"]
