@@ -15,10 +15,13 @@ from types import MappingProxyType
 from typing import Any, Mapping
 
 SOURCES = ("file", "shell", "git", "editor", "companion", "tests")
+_SCALARS = (str, int, float, bool, type(None))  # checked first: isinstance against typing.Mapping is slow
 
 
 def _freeze(value: Any) -> Any:
     """Deep-copy JSON-like data into read-only containers so an Event cannot be mutated."""
+    if isinstance(value, _SCALARS):
+        return value
     if isinstance(value, Mapping):
         return MappingProxyType({str(k): _freeze(v) for k, v in value.items()})
     if isinstance(value, (list, tuple)):
@@ -26,9 +29,18 @@ def _freeze(value: Any) -> Any:
     return value
 
 
+def _plain_mapping(value: Any) -> Any:
+    """json.dumps hook: frozen mappings are written as the objects they are."""
+    if isinstance(value, Mapping):
+        return dict(value)
+    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
+
+
 def thaw(value: Any) -> Any:
     """Turn frozen event data back into plain dicts and lists (for JSON and for editing)."""
-    if isinstance(value, Mapping):
+    if isinstance(value, _SCALARS):
+        return value
+    if isinstance(value, (MappingProxyType, dict, Mapping)):
         return {k: thaw(v) for k, v in value.items()}
     if isinstance(value, tuple):
         return [thaw(v) for v in value]
@@ -66,6 +78,10 @@ class Event:
             "data": thaw(self.data),
             "workspace": self.workspace,
         }
+
+    def data_json(self) -> str:
+        """The data as a JSON object, without copying it first (what the store writes)."""
+        return json.dumps(self.data, ensure_ascii=False, default=_plain_mapping)
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), ensure_ascii=False, sort_keys=True)

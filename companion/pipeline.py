@@ -4,6 +4,10 @@ Watchers call `submit` from their own threads; a single pipeline thread does the
 store sees one writer and subscribers see events in order. Repeats are merged heartbeat-style
 (aw-core): the same event again within `merge_window` seconds bumps a `repeat` count on the
 next event instead of flooding the store.
+
+Batching costs no latency: the thread takes whatever is queued when it wakes (up to
+`batch_size`) and writes it in one transaction; under load the queue fills while a batch is
+written, so batches grow by themselves. `flush_interval` > 0 would add waiting for more.
 """
 
 from __future__ import annotations
@@ -37,7 +41,7 @@ def _merge_key(event: Event) -> tuple[str, str] | None:
 class Pipeline:
     """Redacts, merges, persists and publishes events on one background thread."""
 
-    def __init__(self, store: Store, redactor: Redactor, batch_size: int = 500, flush_interval: float = 0.05,
+    def __init__(self, store: Store, redactor: Redactor, batch_size: int = 500, flush_interval: float = 0.0,
                  merge_window: float = 60.0) -> None:
         self.store = store
         self.redactor = redactor
@@ -97,7 +101,7 @@ class Pipeline:
         while running:
             batch: list[Event] = []
             try:
-                item = self._queue.get(timeout=0.5)
+                item = self._queue.get()  # `stop` queues _STOP, so no polling is needed
             except queue.Empty:
                 continue
             deadline = time.monotonic() + self.flush_interval

@@ -140,8 +140,7 @@ class Store:
     # -- events ---------------------------------------------------------------------------
     def add_events(self, events: Iterable[Event]) -> int:
         """Insert events in one transaction; when this returns they survive a crash."""
-        rows = [(e.id, e.ts, e.workspace, e.source, e.kind, json.dumps(e.to_dict()["data"], ensure_ascii=False))
-                for e in events]
+        rows = [(e.id, e.ts, e.workspace, e.source, e.kind, e.data_json()) for e in events]
         if not rows:
             return 0
         return self._write("INSERT OR IGNORE INTO events (id, ts, workspace, source, kind, data) VALUES (?,?,?,?,?,?)", rows)
