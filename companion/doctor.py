@@ -100,16 +100,6 @@ def git_binary(_workspace: Path) -> CheckResult:
 
 
 @check
-def file_watching(_workspace: Path) -> CheckResult:
-    limit_file = Path("/proc/sys/fs/inotify/max_user_watches")
-    if limit_file.exists():
-        limit = int(limit_file.read_text().strip())
-        hint = "" if limit >= 65536 else "; raise fs.inotify.max_user_watches for large trees"
-        return CheckResult("file watching", True, f"inotify, max_user_watches={limit}{hint}")
-    return CheckResult("file watching", True, "watchdog's polling or native observer")
-
-
-@check
 def torch_build(_workspace: Path) -> CheckResult:
     try:
         import torch

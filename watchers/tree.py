@@ -190,30 +190,3 @@ def inotify_watch_limit() -> int | None:
             return int(handle.read().strip())
     except (OSError, ValueError):
         return None
-
-
-def _register_doctor_check() -> None:
-    """`companion doctor`: how many folders this workspace needs watched, against the inotify limit."""
-    from pathlib import Path
-
-    from companion.doctor import CheckResult, check
-
-    @check
-    def file_watching(workspace: Path) -> CheckResult:
-        from companion.config import load_config
-
-        rules = IgnoreRules(workspace, load_config(workspace).watch.ignore)
-        tree = WatchedTree(str(workspace), rules, None, lambda message, path: None, use_inotify=False)
-        tree.add_tree("")
-        folders, files = len(tree.dirs), len(tree.files)
-        detail = f"{folders} folders, {files} files watched (git-ignored folders skipped)"
-        limit = inotify_watch_limit()
-        if limit is None:
-            return CheckResult("watched folders", True, detail)
-        if folders > limit * 0.8:  # other programs (editors, IDEs) hold watches too
-            return CheckResult("watched folders", False, f"{detail}, but the inotify limit is {limit}: raise it with "
-                               "`sudo sysctl fs.inotify.max_user_watches=524288` (and in /etc/sysctl.conf)")
-        return CheckResult("watched folders", True, f"{detail}; inotify limit {limit}")
-
-
-_register_doctor_check()
