@@ -210,11 +210,13 @@ def test_two_workspaces_share_the_spool_with_their_own_offsets(tmp_path, daemon_
     second = (tmp_path / "second").resolve()
     first.mkdir()
     second.mkdir()
-    append(command_line(first, "in first", start=1.0))
+    # Real times: each daemon prunes events older than max_age_days at start, in the shared store.
+    now = time.time()
+    append(command_line(first, "in first", start=now - 3))
     one = daemon_factory(first)
-    append(command_line(second, "in second", start=2.0))
+    append(command_line(second, "in second", start=now - 2))
     two = daemon_factory(second)
-    append(command_line(first / "deep", "later in first", start=3.0))
+    append(command_line(first / "deep", "later in first", start=now - 1))
     assert [e["command"] for e in wait_for_commands(one.store, first, 2)] == ["in first", "later in first"]
     assert [e["command"] for e in wait_for_commands(two.store, second, 1)] == ["in second"]
     from tests.conftest import wait_for
