@@ -213,5 +213,6 @@ class OllamaGate:
     def _fallback_gate(self) -> Gate | None:
         if self._fallback is None and self._fallback_source is not None:
             source = self._fallback_source
-            self._fallback = source() if callable(source) and not hasattr(source, "score") else source  # type: ignore[assignment]
+            is_factory = isinstance(source, type) or (callable(source) and not hasattr(source, "score"))
+            self._fallback = source() if is_factory else source  # type: ignore[assignment,operator]
         return self._fallback
