@@ -22,7 +22,7 @@ import os
 import threading
 from collections import OrderedDict
 from pathlib import Path
-from typing import Iterable, Sequence
+from typing import Callable, Iterable, Sequence
 
 import numpy as np
 
@@ -52,6 +52,27 @@ def _gelu(x: np.ndarray) -> np.ndarray:
     return 0.5 * x * (1.0 + _erf(x / np.sqrt(2.0, dtype=x.dtype)))
 
 
+def _blas_thread_setter() -> Callable[[int], int] | None:
+    """OpenBLAS's per-thread thread-count setter from numpy's bundled library, if there is one.
+
+    numpy's OpenBLAS starts one thread per core and spins; on a busy machine (or inside a daemon
+    that shares the CPU with an editor and a language model) that makes a 20 ms matrix product
+    take seconds. The encoder runs its products single-threaded on the calling thread only
+    (`openblas_set_num_threads_local`), leaving numpy's setting for everyone else untouched.
+    """
+    import ctypes
+
+    folder = Path(np.__file__).resolve().parent.parent / "numpy.libs"
+    for library in sorted(folder.glob("libscipy_openblas*.so*")) + sorted(folder.glob("libopenblas*.so*")):
+        try:
+            function = ctypes.CDLL(str(library)).openblas_set_num_threads_local
+        except (OSError, AttributeError):
+            continue
+        function.argtypes, function.restype = [ctypes.c_int], ctypes.c_int
+        return function
+    return None
+
+
 def _layer_norm(x: np.ndarray, weight: np.ndarray, bias: np.ndarray) -> np.ndarray:
     mean = x.mean(-1, keepdims=True)
     var = ((x - mean) ** 2).mean(-1, keepdims=True)
@@ -61,7 +82,7 @@ def _layer_norm(x: np.ndarray, weight: np.ndarray, bias: np.ndarray) -> np.ndarr
 class SentenceEncoder:
     """MiniLM-L6 as a sentence encoder (numpy forward pass) with an LRU cache of sentences."""
 
-    def __init__(self, model_dir: str | Path | None = None, cache_size: int = 4096) -> None:
+    def __init__(self, model_dir: str | Path | None = None, cache_size: int = 4096, threads: int = 1) -> None:
         from safetensors.numpy import load_file
         from tokenizers import Tokenizer
 
@@ -76,6 +97,8 @@ class SentenceEncoder:
             self.w[p + "qkv.bias"] = np.concatenate([self.w[p + n + ".bias"] for n in ("query", "key", "value")])
         self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
         self._cache_size = cache_size
+        self.threads = threads
+        self._set_blas_threads = _blas_thread_setter()
         self._lock = threading.Lock()
 
     def _forward(self, ids: np.ndarray, mask: np.ndarray) -> np.ndarray:
@@ -106,6 +129,15 @@ class SentenceEncoder:
         return (pooled / np.maximum(np.linalg.norm(pooled, axis=-1, keepdims=True), 1e-12)).astype(np.float32)
 
     def embed_uncached(self, texts: Sequence[str], batch_size: int = 32) -> np.ndarray:
+        if self._set_blas_threads is None:
+            return self._embed_batches(texts, batch_size)
+        previous = self._set_blas_threads(self.threads)
+        try:
+            return self._embed_batches(texts, batch_size)
+        finally:
+            self._set_blas_threads(previous if previous > 0 else 0)
+
+    def _embed_batches(self, texts: Sequence[str], batch_size: int) -> np.ndarray:
         encodings = self.tokenizer.encode_batch(list(texts))
         order = sorted(range(len(texts)), key=lambda i: len(encodings[i].ids))  # batch similar lengths
         result = np.zeros((len(texts), DIM), np.float32)

@@ -138,6 +138,7 @@ def _keep_thresholds(staging: Path, current: RewardGate) -> None:
 
 def _install(staging: Path) -> None:
     folder = personal_dir()
+    folder.mkdir(parents=True, exist_ok=True)
     current, previous = folder / "current", folder / "previous"
     shutil.rmtree(previous, ignore_errors=True)
     if current.is_dir():
