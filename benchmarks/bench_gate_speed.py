@@ -5,7 +5,9 @@
 Targets (issue 4, on a 2-core laptop CPU): load <= 2 s, one pair p50 <= 20 ms, batch >= 100
 pairs/s. "One pair" is what the engine does: the history grew by one new event and a new task
 came, so each call embeds one new event and one task (earlier events are in the gate's cache).
-The batch pass scores distinct ProactiveBench pairs with a cold sentence cache. Load is measured
+The batch passes score distinct ProactiveBench pairs, once with a cold sentence cache (every
+event and task embedded: evaluating a file) and once with the events already cached (the engine's
+case: candidate tasks for a history whose events were embedded as they arrived). Load is measured
 in a fresh interpreter (imports included), as a daemon would pay it. The machine's load average
 is printed alongside: on a shared machine the figures are only as good as its quietness.
 """
@@ -66,12 +68,20 @@ def main() -> None:
     t = time.perf_counter()
     fresh.score_batch(batch)
     batch_s = time.perf_counter() - t
+    # batched, the engine's case: several candidate tasks for histories whose events are cached
+    task_rows = [r for r in rows if r.task][:: 3][: args.pairs]
+    warm = RewardGate(encoder=fresh.encoder)
+    warm.encoder.embed(list({o["event"] for r in task_rows for o in r.obs}))
+    t = time.perf_counter()
+    warm.score_batch([(list(r.obs), r.task) for r in task_rows])
+    warm_s = time.perf_counter() - t
     figures = {
         "load_s": round(load_s, 3),
         "single_p50_ms": round(statistics.median(singles), 2),
         "single_p95_ms": round(sorted(singles)[int(0.95 * len(singles)) - 1], 2),
         "batch_pairs_per_s": round(len(batch) / batch_s, 1),
         "batch_pairs": len(batch),
+        "batch_warm_events_pairs_per_s": round(len(task_rows) / warm_s, 1),
         "loadavg_1m": round(os.getloadavg()[0], 2),
         "cpus": os.cpu_count(),
         "targets": {"load_s": 2.0, "single_p50_ms": 20.0, "batch_pairs_per_s": 100.0},
