@@ -30,13 +30,12 @@ import numpy as np
 
 from companion.gate import features
 from companion.gate.data import CATEGORIES, RewardRow, read_rows
-from companion.gate.head import HEADS, save_heads
+from companion.gate.head import save_heads
 from companion.gate.metrics import score_judgements
 from training.reward import base_set
 
 REPO = Path(__file__).resolve().parents[2]
 SHIPPED_DIR = REPO / "companion" / "gate" / "weights"
-DEFAULT_DATA = REPO.parent.parent / "shared" / "data" / "proactivebench" / "reward_train.jsonl"
 # Interruption level -> share of proposals let through on the CV predictions (level 3 is instead
 # the threshold with the best category-balanced accuracy). See `level_thresholds`.
 LEVEL_PASS_RATES = {1: 0.10, 2: 0.25, 4: 0.65, 5: 0.85}
