@@ -78,6 +78,8 @@ class GateConfig:
     kind: str = "reward"  # reward | icl | ollama
     model: str = ""  # for the ollama gate
     icl_shots: int = 8
+    timeout_s: float = 20.0  # ollama gate: seconds per judgement before the reward gate answers instead
+    ollama_host: str = ""  # ollama gate: empty means agent.ollama_host, then OLLAMA_HOST
 
 
 @dataclass

