@@ -21,6 +21,7 @@ not worse than the current agent's (training/adapters.py keeps the history for r
 from __future__ import annotations
 
 import argparse
+import copy
 import json
 import math
 import random
@@ -61,6 +62,7 @@ class AgentLoraConfig:
     dropout: float = 0.05
     targets: tuple[str, ...] = ("q_proj", "v_proj")
     max_len: int = 640
+    observation_tokens: int = 160  # budget of the observations in each prompt (the agent's own cut)
     seed: int = 0
     out: str | None = None  # the run folder; default models_dir()/agent/run-<time>
     checkpoint_every: int = 25
@@ -74,7 +76,7 @@ class NotEnoughData(ValueError):
     """Too few accepted proposals for a personal fine-tune; says how many are needed."""
 
 
-def base_examples(count: int, seed: int) -> list[dict[str, Any]]:
+def base_examples(count: int, seed: int, observation_tokens: int = 160) -> list[dict[str, Any]]:
     """Chat examples from ProactiveBench reward rows judged right: task (CD) or silence (CR)."""
     from companion.gate.icl import proactivebench_rows
 
@@ -93,7 +95,8 @@ def base_examples(count: int, seed: int) -> list[dict[str, Any]]:
         task = row.get("pred_task")
         reply = {**BASE_TARGETS[bool(task)], "proactive_task": task, "response": "", "operation": None,
                  "path": None, "line": None}
-        examples.append({**chat_example(row["obs"], reply), "source": "proactivebench"})
+        examples.append({**chat_example(row["obs"], reply, observation_tokens=observation_tokens),
+                         "source": "proactivebench"})
     return examples
 
 
@@ -137,13 +140,18 @@ def shared_prefix(encoded: Sequence[tuple[list[int], list[int]]]) -> int:
     return min([length] + [next((i for i, t in enumerate(labels) if t != -100), len(labels)) for _, labels in encoded])
 
 
+def prefix_cache(model: Any, prefix: list[int], device: str) -> Any:
+    with torch.no_grad():
+        return model(input_ids=torch.tensor([prefix], device=device), use_cache=True).past_key_values
+
+
 def forward_loss(model: Any, prefix: list[int], ids: torch.Tensor, labels: torch.Tensor, mask: torch.Tensor,
-                 device: str) -> torch.Tensor:
-    """The loss of a right-padded batch whose rows all start with `prefix` (stripped from ids)."""
+                 device: str, cache: Any = None) -> torch.Tensor:
+    """The loss of a right-padded batch whose rows all start with `prefix` (stripped from ids);
+    `cache` is the prefix's key/value cache when already computed with the current weights."""
     if not prefix:
         return model(input_ids=ids, attention_mask=mask, labels=labels).loss
-    with torch.no_grad():
-        cache = model(input_ids=torch.tensor([prefix], device=device), use_cache=True).past_key_values
+    cache = copy.deepcopy(cache) if cache is not None else prefix_cache(model, prefix, device)
     if ids.shape[0] > 1:
         cache.batch_repeat_interleave(ids.shape[0])
     full_mask = torch.cat([torch.ones(ids.shape[0], len(prefix), dtype=mask.dtype, device=device), mask], dim=1)
@@ -176,11 +184,12 @@ def mean_loss(model: Any, encoded: Sequence[tuple[list[int], list[int]]], prefix
     """Token-weighted loss on the replies of held-out examples (all starting with `prefix`)."""
     model.eval()
     total, tokens = 0.0, 0
+    cache = prefix_cache(model, prefix, device) if prefix else None
     for tokens_, targets in encoded:
         ids = torch.tensor([tokens_[len(prefix):]], device=device)
         labels = torch.tensor([targets[len(prefix):]], device=device)
         count = int((labels[:, 1:] != -100).sum())
-        total += float(forward_loss(model, prefix, ids, labels, torch.ones_like(ids), device)) * count
+        total += float(forward_loss(model, prefix, ids, labels, torch.ones_like(ids), device, cache)) * count
         tokens += count
     return total / max(1, tokens)
 
@@ -225,7 +234,7 @@ def _split(cfg: AgentLoraConfig) -> tuple[list[dict[str, Any]], list[dict[str, A
         raise NotEnoughData(f"a personal fine-tune needs at least {MIN_USER_EXAMPLES} accepted proposals; you have "
                             f"{len(user)}: accept {MIN_USER_EXAMPLES - len(user)} more, or train the base adapter "
                             "with --base-only")
-    base = base_examples(cfg.base_examples + cfg.eval_examples, cfg.seed_data)
+    base = base_examples(cfg.base_examples + cfg.eval_examples, cfg.seed_data, cfg.observation_tokens)
     rng.shuffle(user)
     user_held = max(2, len(user) // 5) if user else 0
     held = base[: cfg.eval_examples] + user[:user_held]
@@ -322,8 +331,8 @@ def main(cfg: AgentLoraConfig) -> dict[str, Any]:
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         optimizer.step()
         optimizer.zero_grad(set_to_none=True)
-        metrics["losses"].append(round(float(loss), 4))
-        progress.set_postfix(loss=f"{float(loss):.3f}")
+        metrics["losses"].append(round(loss.item(), 4))
+        progress.set_postfix(loss=f"{loss.item():.3f}")
         if (step + 1) % cfg.checkpoint_every == 0 or step + 1 == cfg.steps:
             _save_checkpoint(checkpoint, model, optimizer, step + 1, cfg, metrics)
     wall = time.monotonic() - started

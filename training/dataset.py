@@ -92,12 +92,13 @@ def reply_target(proposal: Proposal) -> dict[str, Any]:
 
 
 def chat_example(observations: Sequence[dict[str, str]], reply: dict[str, Any],
-                 feedback: Sequence[dict[str, str]] = ()) -> dict[str, Any]:
+                 feedback: Sequence[dict[str, str]] = (), observation_tokens: int = AGENT_OBSERVATION_TOKENS,
+                 ) -> dict[str, Any]:
     """One fine-tuning example in the agent's prompt format (no few-shot turns: the adapter learns
     the format itself, and the sequences stay short)."""
     from companion.agent.prompt import build_messages, format_reply
 
-    messages = build_messages(observations, feedback, few_shot=False, max_observation_tokens=AGENT_OBSERVATION_TOKENS)
+    messages = build_messages(observations, feedback, few_shot=False, max_observation_tokens=observation_tokens)
     messages.append({"role": "assistant", "content": format_reply(reply)})
     return {"messages": messages}
 

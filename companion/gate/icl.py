@@ -34,7 +34,7 @@ log = logging.getLogger(__name__)
 # Without it the gate falls back to a few ProactiveBench rows packaged next to this module.
 PROACTIVEBENCH_DIRS = (Path(__file__).resolve().parents[2].parent / "shared" / "data" / "proactivebench",
                        Path("/work/shared/data/proactivebench"))
-PACKAGED_DEMOS = Path(__file__).with_name("icl_demos.jsonl")
+PACKAGED_DEMOS = Path(__file__).with_name("icl_demos.json")
 INSTRUCTION = ("Each example shows what a developer was doing, what their coding assistant then proposed "
                "(or that it stayed silent), and whether the developer accepted or rejected it.\n\n")
 SILENCE = "none (the assistant stayed silent)"
@@ -129,10 +129,12 @@ def proactivebench_dir() -> Path | None:
 def proactivebench_rows(packaged: bool = False) -> list[dict[str, Any]]:
     """ProactiveBench's reward rows; with `packaged`, fall back to the small shipped sample."""
     folder = proactivebench_dir()
-    path = folder / "reward_train.jsonl" if folder else (PACKAGED_DEMOS if packaged else None)
-    if path is None or not path.is_file():
-        return []
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    if folder is not None:
+        path = folder / "reward_train.jsonl"
+        return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    if packaged and PACKAGED_DEMOS.is_file():
+        return list(json.loads(PACKAGED_DEMOS.read_text())["rows"])
+    return []
 
 
 class IclJudge:

@@ -19,20 +19,22 @@ def _lora_b_norm(folder: Path) -> float:
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(900)
 def test_few_steps_change_the_adapter_lower_the_loss_and_resume(private_models: Path, tmp_path: Path) -> None:
     from training import adapters
     from training.agent_lora import AgentLoraConfig, main
 
-    # two examples in one batch, seen at every step: the loss on them must fall
-    cfg = AgentLoraConfig(base_only=True, base_examples=2, eval_examples=1, generate_eval=0, steps=3,
-                          batch_size=2, lr=5e-3, warmup=1, checkpoint_every=1, out=str(tmp_path / "run"))
+    # one short example seen at every step: the loss on it must fall
+    cfg = AgentLoraConfig(base_only=True, base_examples=1, eval_examples=1, generate_eval=0, steps=2,
+                          batch_size=1, lr=5e-3, warmup=1, checkpoint_every=1, observation_tokens=24,
+                          out=str(tmp_path / "run"))
     metrics = main(cfg)
     losses = metrics["losses"]
-    assert len(losses) == 3 and losses[-1] < losses[0]
+    assert len(losses) == 2 and losses[-1] < losses[0]
     adapter = Path(metrics["adapter"])
     assert _lora_b_norm(adapter) > 0  # LoRA B starts at zero: any change is training
     state = json.loads((tmp_path / "run" / "checkpoint" / "state.json").read_text())
-    assert state["step"] == 3 and state["config"]["r"] == 8 and len(state["metrics"]["losses"]) == 3
+    assert state["step"] == 2 and state["config"]["r"] == 8 and len(state["metrics"]["losses"]) == 2
     assert metrics["steps_per_s"] > 0 and metrics["device"] in ("cpu", "cuda")
 
     # activation follows the held-out comparison; the registry says which adapter is live
@@ -40,9 +42,9 @@ def test_few_steps_change_the_adapter_lower_the_loss_and_resume(private_models: 
     assert (adapters.active_adapter() == adapter) == metrics["activated"]
 
     # asking for more steps resumes from the checkpoint instead of starting again
-    cfg.steps = 4
+    cfg.steps = 3
     resumed = main(cfg)
-    assert resumed["steps_run"] == 1 and len(resumed["losses"]) == 4 and resumed["losses"][:3] == losses
+    assert resumed["steps_run"] == 1 and len(resumed["losses"]) == 3 and resumed["losses"][:2] == losses
 
 
 def test_activation_and_rollback(private_models: Path, tmp_path: Path) -> None:

@@ -80,3 +80,23 @@ def test_icl_gate_without_user_answers_uses_proactivebench(private_models: Path,
     with Store() as store:
         gate = IclGate(workspace=str(workspace), store=store, shots=2)
     assert gate.source == "proactivebench" and len(gate.judge.demos) == 2
+
+
+def test_packaged_demonstrations_when_proactivebench_is_absent(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from companion.gate.icl import balanced_demos, proactivebench_rows
+
+    monkeypatch.setenv("COMPANION_PROACTIVEBENCH", str(tmp_path))  # a folder without the data
+    assert proactivebench_rows() == []
+    rows = proactivebench_rows(packaged=True)
+    assert len(rows) == 16 and len({r["category"] for r in rows}) == 4
+    demos = balanced_demos(rows, 8)
+    assert len(demos) == 8 and sum(d.accepted for d in demos) == 4
+
+
+def test_user_demonstrations_mix_both_answers_newest_first() -> None:
+    from companion.gate.icl import recent_user_demos
+
+    rows = [{"obs": [{"time": "", "event": f"e{i}"}], "pred_task": f"t{i}", "valid": i % 3 == 0} for i in range(12)]
+    demos = recent_user_demos(rows, 6)
+    assert len(demos) == 6 and sum(d.accepted for d in demos) == 3
+    assert {d.task for d in demos} == {"t3", "t6", "t9", "t8", "t10", "t11"}
