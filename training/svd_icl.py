@@ -31,7 +31,7 @@ from tqdm import tqdm
 
 from companion.gate.icl import (CONTENT_FREE, Demo, balanced_demos, plan_file, proactivebench_rows, prompt_prefix,
                                 question, recent_user_demos)
-from companion.gate.icl_model import MODULES, PlanStep, PrefixScorer, load_plan, module_weights, low_rank, save_plan
+from companion.gate.icl_model import PlanStep, PrefixScorer, load_plan, low_rank, module_weights, save_plan
 
 RATIOS = (1.0, 0.9, 0.5, 0.25, 0.1, 0.05, 0.01, 0.005)
 USER_CATEGORIES = {True: "accepted", False: "rejected"}
@@ -114,8 +114,10 @@ def make_splits(cfg: SvdConfig, store: Any = None) -> Splits:
         if store is None:
             from companion.store import Store
 
-            store = Store()
-        user_rows = reward_rows(store, cfg.workspace, outcomes=("accepted", "rejected"))
+            with Store() as own:
+                user_rows = reward_rows(own, cfg.workspace, outcomes=("accepted", "rejected"))
+        else:
+            user_rows = reward_rows(store, cfg.workspace, outcomes=("accepted", "rejected"))
         # per answer: a validation and a test share (equal sizes) plus half of the demonstrations
         each = 3 * user_per_answer(cfg) + (cfg.shots + 1) // 2
         accepted = sum(bool(r["valid"]) for r in user_rows)

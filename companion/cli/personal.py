@@ -7,7 +7,6 @@ printed figures (or one JSON object with --json) and its data shortages into cle
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 from typing import Any
 
@@ -164,5 +163,4 @@ def train_svd(args: argparse.Namespace) -> int:
               f"(validation {best['val']:.3f}, test {best['test']:.3f}) -> {report['plan_file']}")
     else:
         print(f"no pruning beat the unpruned judge on validation; saved an empty plan -> {report['plan_file']}")
-    print(json.dumps({"plan": report["steps"]}))
     return 0
