@@ -105,10 +105,12 @@ def probe_messages() -> list[list[dict[str, str]]]:
 
 
 def template_matches(tokenizer: Any, template: str, system: str) -> bool:
-    """The Modelfile template renders every probe exactly like the tokenizer's chat template."""
+    """The Modelfile template, with `system` as its SYSTEM, renders every probe conversation
+    exactly like the tokenizer's chat template does with that system message."""
     for messages in probe_messages():
-        expected = tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
         without_system = [m for m in messages if m["role"] != "system"]
+        expected = tokenizer.apply_chat_template([{"role": "system", "content": system}, *without_system],
+                                                 tokenize=False, add_generation_prompt=True)
         if render_template(template, without_system, system) != expected:
             return False
     return True

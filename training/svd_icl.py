@@ -178,10 +178,26 @@ def accuracy(margins: torch.Tensor, labels: torch.Tensor) -> float:
     return float((decisions == labels).float().mean())
 
 
-def evaluate(judge: CachedJudge, start_layer: int, n_val: int, labels: torch.Tensor) -> tuple[float, float]:
+def auc(scores: torch.Tensor, labels: torch.Tensor) -> float:
+    """Threshold-free ranking quality: P(an accepted question scores above a rejected one)."""
+    positive, negative = scores[labels], scores[~labels]
+    if not len(positive) or not len(negative):
+        return float("nan")
+    greater = (positive[:, None] > negative[None, :]).float().mean()
+    ties = (positive[:, None] == negative[None, :]).float().mean()
+    return float(greater + 0.5 * ties)
+
+
+def evaluate(judge: CachedJudge, start_layer: int, n_val: int, labels: torch.Tensor,
+             details: dict[str, float] | None = None) -> tuple[float, float]:
+    """(validation accuracy, test accuracy); `details` receives the test AUC and accept rate."""
     margins = judge.margins(start_layer)
     val = torch.cat([margins[:n_val], margins[-1:]])
     test = margins[n_val:]
+    if details is not None:
+        details["test_auc"] = auc(test[:-1], labels[n_val:])
+        details["test_accept_rate"] = float(((test[:-1] - test[-1]) > 0).float().mean())
+        details["val_auc"] = auc(val[:-1], labels[:n_val])
     return accuracy(val, labels[:n_val]), accuracy(test, labels[n_val:])
 
 
@@ -200,8 +216,10 @@ def search(cfg: SvdConfig, store: Any = None, model: Any = None, tokenizer: Any 
     labels = torch.tensor([bool(r["valid"]) for r in splits.validation + splits.test])
     judge = CachedJudge(scorer, prompt_prefix(splits.demos), questions, cfg.batch_size)
     n_val = len(splits.validation)
-    base_val, base_test = evaluate(judge, len(scorer.layers) - 1, n_val, labels)
-    table: list[dict[str, Any]] = [{"layer": None, "module": None, "ratio": 1.0, "val": base_val, "test": base_test}]
+    base_details: dict[str, float] = {}
+    base_val, base_test = evaluate(judge, len(scorer.layers) - 1, n_val, labels, base_details)
+    table: list[dict[str, Any]] = [{"layer": None, "module": None, "ratio": 1.0, "val": base_val, "test": base_test,
+                                    **base_details}]
     layers = list(cfg.layers) or list(range(len(scorer.layers) - 1, -1, -1))
     candidates = [(layer, module, ratio) for layer in layers for module in cfg.modules
                   for ratio in cfg.ratios if ratio < 1.0]
@@ -216,18 +234,19 @@ def search(cfg: SvdConfig, store: Any = None, model: Any = None, tokenizer: Any 
         try:
             for linear in linears:
                 linear.weight.data.copy_(low_rank(linear.weight.data, ratio, cfg.seed))
-            val, test = evaluate(judge, layer, n_val, labels)
+            details: dict[str, float] = {}
+            val, test = evaluate(judge, layer, n_val, labels, details)
         finally:
             for linear, original in zip(linears, originals):
                 linear.weight.data.copy_(original)
-        table.append({"layer": layer, "module": module, "ratio": ratio, "val": val, "test": test})
+        table.append({"layer": layer, "module": module, "ratio": ratio, "val": val, "test": test, **details})
     # the best by validation; ties go to the unpruned model, then to the milder pruning
     best = max(table, key=lambda row: (row["val"], row["layer"] is None, row["ratio"]))
     steps = [] if best["layer"] is None else [PlanStep(best["layer"], best["module"], best["ratio"])]
     report = {
         "source": splits.source, "notes": splits.notes, "shots": len(splits.demos),
         "validation": len(splits.validation), "test": len(splits.test),
-        "baseline": {"val": base_val, "test": base_test}, "best": best, "steps": [asdict(s) for s in steps],
+        "baseline": {"val": base_val, "test": base_test, **base_details}, "best": best, "steps": [asdict(s) for s in steps],
         "improved": bool(steps), "tried": len(table) - 1, "candidates": len(candidates),
         "stopped_by_budget": stopped_early, "seconds": round(time.monotonic() - started, 1),
         "search_seconds": round(time.monotonic() - search_started, 1),
@@ -242,10 +261,12 @@ def search(cfg: SvdConfig, store: Any = None, model: Any = None, tokenizer: Any 
 
 
 def format_table(report: dict[str, Any]) -> str:
-    lines = ["| layer | module | keep ratio | validation acc | test acc |", "|---|---|---|---|---|"]
+    lines = ["| layer | module | keep ratio | validation acc | test acc | test AUC | test accept rate |",
+             "|---|---|---|---|---|---|---|"]
     for row in report["table"]:
         where = ("—", "— (unpruned)") if row["layer"] is None else (str(row["layer"]), row["module"])
-        lines.append(f"| {where[0]} | {where[1]} | {row['ratio']} | {row['val']:.3f} | {row['test']:.3f} |")
+        extra = " | ".join(f"{row[k]:.3f}" if k in row else "—" for k in ("test_auc", "test_accept_rate"))
+        lines.append(f"| {where[0]} | {where[1]} | {row['ratio']} | {row['val']:.3f} | {row['test']:.3f} | {extra} |")
     return "\n".join(lines)
 
 

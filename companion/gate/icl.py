@@ -167,14 +167,14 @@ class IclGate:
 
     name = "icl"
 
-    def __init__(self, config: Any = None, workspace: str | None = None, shots: int | None = None,
+    def __init__(self, config: Any = None, workspace: str | Path | None = None, shots: int | None = None,
                  model_dir: str | Path | None = None, demos: Sequence[Demo] | None = None,
                  store: Any = None, apply_svd_plan: bool = True) -> None:
         from companion.agent.smollm import load
 
         gate_config = getattr(config, "gate", config)
         self.shots = int(shots or getattr(gate_config, "icl_shots", 0) or 8)
-        self.workspace = workspace
+        self.workspace = str(workspace) if workspace else None  # as the store keeps it
         self._store = store
         self._fixed_demos = list(demos) if demos else None
         self._lock = threading.Lock()

@@ -61,7 +61,7 @@ def test_icl_gate_uses_the_users_answers_and_meets_the_gate_contract(private_mod
 
     with Store() as store:
         fill_store(store, str(workspace), ANSWERS)
-        gate = IclGate(workspace=str(workspace), store=store, shots=4)
+        gate = IclGate(store=store, workspace=workspace, config=None, shots=4)  # as load_gate calls it
         assert gate.source == "user" and len(gate.judge.demos) == 4
         assert {d.accepted for d in gate.judge.demos} == {True, False}
         observations = [{"time": "2026-01-01 10:00:00", "event": "The user ran `pytest`; it failed (exit 1)."}]
