@@ -181,13 +181,19 @@ class IclGate:
         self._checked = 0.0
         self._outcome_count = -1
         model, tokenizer = load(model_dir)
-        self.plan = []
+        self.plan: list[Any] = []
+        self.plan_error: str | None = None
         if apply_svd_plan and plan_file().is_file():
             from companion.gate.icl_model import apply_plan, load_plan
 
-            self.plan = load_plan(plan_file())
-            apply_plan(model, self.plan)
-            log.info("icl gate: applied SVD plan %s", self.plan)
+            try:
+                self.plan = load_plan(plan_file())
+                apply_plan(model, self.plan)
+                log.info("icl gate: applied SVD plan %s", self.plan)
+            except ValueError as exc:  # a damaged plan costs the pruning, never the gate
+                model, tokenizer = load(model_dir)
+                self.plan, self.plan_error = [], str(exc)
+                log.warning("icl gate: SVD plan not applied: %s", exc)
         self.source = "given"
         self.judge = IclJudge(model, tokenizer, self._choose_demos())
 
