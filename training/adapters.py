@@ -1,0 +1,88 @@
+"""Which LoRA adapter the agent uses: the user's active one, else the shipped default, else none.
+
+`companion train agent` writes each adapter to its own folder under models_dir()/agent/ and
+activates it only when it is not worse than what was active; `active.json` keeps the history,
+so `companion train agent --rollback` returns to the previous one (or to the shipped default).
+The agent backend asks `active_adapter()` at load time.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+from companion import paths
+
+SHIPPED = Path(__file__).resolve().parent.parent / "companion" / "agent" / "adapter"
+
+
+def agent_dir() -> Path:
+    path = paths.models_dir() / "agent"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def _registry_file() -> Path:
+    return agent_dir() / "active.json"
+
+
+def _read() -> dict[str, Any]:
+    path = _registry_file()
+    if not path.is_file():
+        return {"history": []}
+    try:
+        data = json.loads(path.read_text())
+        return data if isinstance(data.get("history"), list) else {"history": []}
+    except (OSError, ValueError):
+        return {"history": []}
+
+
+def _write(data: dict[str, Any]) -> None:
+    tmp = _registry_file().with_suffix(".tmp")
+    tmp.write_text(json.dumps(data, indent=2))
+    os.replace(tmp, _registry_file())
+
+
+def is_adapter(folder: Path) -> bool:
+    return (folder / "adapter_config.json").is_file() and any(folder.glob("adapter_model.*"))
+
+
+def shipped_adapter() -> Path | None:
+    """The default adapter packaged with companion, when one was good enough to ship."""
+    return SHIPPED if is_adapter(SHIPPED) else None
+
+
+def active_adapter() -> Path | None:
+    """The adapter the agent should load: the user's active one, else the shipped default."""
+    history = _read()["history"]
+    if history:
+        current = history[-1].get("adapter")
+        if current is None:
+            return None  # the user chose the untuned model
+        if is_adapter(Path(current)):
+            return Path(current)
+    return shipped_adapter()
+
+
+def activate(folder: Path | None, metrics: dict[str, Any] | None = None) -> None:
+    """Make `folder` (None = no adapter) the active one, remembering what was active before."""
+    data = _read()
+    data["history"].append({"adapter": str(folder) if folder else None, "ts": time.time(), "metrics": metrics or {}})
+    _write(data)
+
+
+def rollback() -> Path | None:
+    """Return to the adapter active before the last activation; raises LookupError if none."""
+    data = _read()
+    if not data["history"]:
+        raise LookupError("no trained adapter was ever activated; nothing to roll back")
+    data["history"].pop()
+    _write(data)
+    return active_adapter()
+
+
+def history() -> list[dict[str, Any]]:
+    return _read()["history"]
