@@ -91,6 +91,7 @@ class EngineConfig:
     expire_s: float = 600.0  # unanswered proposals become "ignored"
     quiet_hours: str = ""  # e.g. "22:00-07:00"
     idle_s: float = 20.0  # a pause after a burst of edits
+    repeat_window_s: float = 3600.0  # a task offered or answered this recently is not offered again
     preload: bool = True  # load the agent model when the daemon starts, not at the first trigger
 
 

@@ -91,8 +91,8 @@ class InterruptionBudget:
         return None
 
     def repeats(self, task: str) -> str | None:
-        """The earlier task this one repeats, if it was answered or is still open within the back-off."""
-        since = self.clock() - max(self.config.backoff_s, self.config.cooldown_s)
+        """The earlier task this one repeats, offered (and maybe answered) within engine.repeat_window_s."""
+        since = self.clock() - self.config.repeat_window_s
         for proposal in self.store.proposals(workspace=self.workspace, since=since, surfaced=True):
             if proposal.task and similar_tasks(task, proposal.task):
                 return proposal.task
