@@ -106,6 +106,7 @@ class Daemon:
         self._with_services = services
         self._watcher_names = watcher_names
         self._stopped = threading.Event()
+        self._finished = threading.Event()  # set once stop() has released everything
         self._stop_lock = threading.Lock()
         self._register_core_handlers()
 
@@ -122,9 +123,9 @@ class Daemon:
                                    redactor=self.redactor, on_error=self._watcher_error, store=self.store)
             self.watchers = build_watchers(context, self._watcher_names)
             self.notes = context.notes
-            self.server.start()
             if self._with_services:
                 self._start_services()
+            self.server.start()  # after the services, so every socket operation exists once clients can connect
             for watcher in self.watchers:
                 watcher.start()
             self.pipeline.submit(Event(source="companion", kind="companion.started", workspace=str(self.workspace),
@@ -176,6 +177,7 @@ class Daemon:
         self.pipeline.stop()
         self.server.stop()
         self.lock.release()
+        self._finished.set()
 
     def wait(self, timeout: float | None = None) -> bool:
         return self._stopped.wait(timeout)
@@ -189,7 +191,7 @@ class Daemon:
         signal.signal(signal.SIGTERM, on_signal)
         while not self._stopped.wait(0.5):
             pass
-        time.sleep(0.05)
+        self._finished.wait(30.0)  # let services, the pipeline and the socket close before the process exits
 
     # -- events in and out ------------------------------------------------------------------
     def submit(self, event: Event) -> None:
