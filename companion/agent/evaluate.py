@@ -77,13 +77,21 @@ class Replay:
         return calculate_scores([s[key] for s in self.steps])
 
 
-def replay_trace(name: str, observations: Sequence[dict[str, str]], agent: Agent, gate: Gate, surface_threshold: float,
+def replay_trace(name: str, observations: Sequence[dict[str, str]], agent: Agent, gate: Gate | None,
+                 surface_threshold: float,
                  replay: Replay, progress: Callable[[str], None] | None = None) -> None:
     feedback: list[Feedback] = []
     for index in range(len(observations)):
         seen = list(observations[: index + 1])
         result = agent.step(seen, feedback)
         task = result.reply.task
+        if gate is None:  # no judge: record what the agent did, nothing more
+            replay.steps.append({"trace": name, "index": index, "raw": {"pred": task, "judgement": None},
+                                 "gated": {"pred": task, "judgement": None}, "score": None, "seconds": result.seconds,
+                                 "problem": result.reply.problem})
+            if progress:
+                progress(f"{name} {index + 1}/{len(observations)}: {task!r} ({result.seconds:.1f} s)")
+            continue
         score = gate.score(seen, task)
         judgement = score >= JUDGE_THRESHOLD
         surfaced = task is not None and score >= surface_threshold
@@ -98,15 +106,20 @@ def replay_trace(name: str, observations: Sequence[dict[str, str]], agent: Agent
             progress(f"{name} {index + 1}/{len(observations)}: {task!r} score {score:.2f} ({result.seconds:.1f} s)")
 
 
-def evaluate(traces: dict[str, list[dict[str, str]]], agent: Agent, gate: Gate, surface_threshold: float,
+def evaluate(traces: dict[str, list[dict[str, str]]], agent: Agent, gate: Gate | None, surface_threshold: float,
              progress: Callable[[str], None] | None = None) -> dict[str, Any]:
     replay = Replay()
     started = time.monotonic()
     for name, observations in traces.items():
         replay_trace(name, observations, agent, gate, surface_threshold, replay, progress)
     replay.seconds = time.monotonic() - started
-    raw = replay.scores()
     unusable = sum(1 for s in replay.steps if s["problem"] and s["raw"]["pred"] is None)
+    activity = {"events": len(replay.steps), "traces": len(traces), "unusable_replies": unusable,
+                "proposed": sum(1 for s in replay.steps if s["raw"]["pred"]), "seconds": round(replay.seconds, 1),
+                "steps": replay.steps}
+    if gate is None:
+        return activity
+    raw = replay.scores()
     return {**{k: raw[k] for k in ("Recall", "Precision", "Accuracy", "False-Alarm", "F1")},
             "counts": {k: raw[k] for k in ("TP", "FP", "TN", "FN")}, "gated": replay.scores(gated=True),
             "events": len(replay.steps), "traces": len(traces), "proposed": sum(1 for s in replay.steps if s["raw"]["pred"]),

@@ -18,9 +18,16 @@ from companion.agent.backends import (JSON_PREFIX, BackendUnavailable, Generatio
 
 
 def available() -> bool:
+    """True when llama-cpp-python is installed and its shared library loads."""
     import importlib.util
 
-    return importlib.util.find_spec("llama_cpp") is not None
+    if importlib.util.find_spec("llama_cpp") is None:
+        return False
+    try:
+        import llama_cpp  # noqa: F401  (loads libllama)
+    except (ImportError, OSError, RuntimeError):
+        return False
+    return True
 
 
 class LlamaCppBackend:
