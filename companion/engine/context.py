@@ -58,6 +58,11 @@ def location_of(event: Event, workspace: Path) -> tuple[str, int | None] | None:
     """(path relative to the workspace, line or None) named by an event, if the file exists."""
     data = event.data
     candidates: list[tuple[str, int | None]] = []
+    uri = str(data.get("uri") or "")
+    if not data.get("path") and uri.startswith("file://"):
+        from urllib.parse import unquote, urlparse
+
+        data = {**data, "path": unquote(urlparse(uri).path)}
     if data.get("path"):
         line = data.get("line")
         candidates.append((str(data["path"]), int(line) if isinstance(line, int) else None))
@@ -80,6 +85,14 @@ def _todo_line(lines: list[str], todos: Any) -> int | None:
         for number, text in enumerate(lines, start=1):
             if str(todo)[:40] and str(todo)[:40] in text:
                 return number
+    return None
+
+
+def editor_focus_event(events: Iterable[Event]) -> Event | None:
+    """The newest editor event naming a file (what the user is looking at), if any."""
+    for event in reversed(list(events)):
+        if event.source == "editor" and (event.data.get("path") or event.data.get("uri")):
+            return event
     return None
 
 

@@ -15,7 +15,7 @@ from typing import Any
 
 from companion.agent.parse import AgentReply
 from companion.agent.runner import Agent, StepResult
-from companion.engine.context import focus_for, observations_of, recent_events, recent_feedback
+from companion.engine.context import editor_focus_event, focus_for, observations_of, recent_events, recent_feedback
 from companion.engine.triggers import Trigger
 from companion.gate.base import Gate, threshold_for
 from companion.proposals import Proposal
@@ -74,7 +74,8 @@ class Proposer:
             return StepOutcome(None, None, note="no events recorded yet")
         observations = observations_of(events)
         feedback = recent_feedback(self.store, workspace, since=time.time() - FEEDBACK_WINDOW_S)
-        focus = focus_for(trigger.event, self.workspace, self.redactor)
+        focus = focus_for(trigger.event, self.workspace, self.redactor) or \
+            focus_for(editor_focus_event(events), self.workspace, self.redactor)
         step = self.agent.step(observations, feedback, focus)
         reply: AgentReply = step.reply
         if not reply.is_task:

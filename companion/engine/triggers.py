@@ -78,7 +78,7 @@ def salient_reason(event: Event) -> str | None:
 
 
 def is_edit(event: Event) -> bool:
-    return event.kind in EDIT_KINDS or (event.source == "editor" and event.kind in ("editor.changed", "editor.saved", "editor.edit"))
+    return event.kind in EDIT_KINDS or (event.source == "editor" and event.kind in ("editor.edited", "editor.saved", "editor.changed"))
 
 
 class TriggerRules:

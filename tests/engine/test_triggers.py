@@ -66,6 +66,8 @@ def test_locations_from_tracebacks_and_paths(workspace: Path) -> None:
     assert location_of(ev("shell.command", exit_code=1, output="pkg/mod.py:7:3: E501"), workspace) == ("pkg/mod.py", 7)
     assert focus_for(ev("file.saved", path=".env"), workspace, Redactor()) is None  # secret files are never read
     assert location_of(ev("shell.command", exit_code=1, output='File "../../etc/passwd", line 1'), workspace) is None
+    editor = Event(source="editor", kind="editor.focused", data={"uri": (workspace / "pkg" / "mod.py").as_uri(), "line": 5})
+    assert location_of(editor, workspace) == ("pkg/mod.py", 5)
 
 
 def test_sigterm_stops_a_daemon_with_the_engine_cleanly(repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
