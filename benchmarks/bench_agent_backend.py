@@ -20,12 +20,16 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+AGENT_STEP_TOKENS = 96  # cap for the one real agent step (a reply usually closes its JSON sooner)
 OBSERVATIONS = [
     {"time": "2026-03-02 10:12:55", "event": "The user saved `api/client.py` (88 lines, 4 changed) in `get_user`."},
     {"time": "2026-03-02 10:13:40", "event": "The user switched to the terminal."},
     {"time": "2026-03-02 10:14:20", "event": "The user ran `pytest -x tests/test_client.py` in `.`; it failed (exit 1) "
                                              "after 1.2 s: NameError: name 'usr' is not defined."},
 ]
+
+
+THREADS = int(os.environ.get("BENCH_THREADS", "0"))  # 0: each backend's default
 
 
 def measure(kind: str, tokens: int) -> dict:
@@ -49,7 +53,7 @@ def measure(kind: str, tokens: int) -> dict:
         ensure_converted()  # the one-time conversion is not part of the load time
         dtype = "bfloat16" if kind.endswith("bf16") else "float32"
         started = time.perf_counter()
-        backend = TransformersBackend(dtype=dtype)
+        backend = TransformersBackend(dtype=dtype, threads=THREADS)
         result["load_s"] = time.perf_counter() - started
         inputs = backend.prompt_ids(messages)
         n_prompt = inputs["input_ids"].shape[1]
@@ -69,7 +73,7 @@ def measure(kind: str, tokens: int) -> dict:
         from companion.agent.backends.llama_cpp import LlamaCppBackend
 
         started = time.perf_counter()
-        backend = LlamaCppBackend()
+        backend = LlamaCppBackend(threads=THREADS)
         result["load_s"] = time.perf_counter() - started
         llm = backend.llm
         prompt = llm.tokenize(backend.prompt_text(messages).encode(), add_bos=False, special=True)
@@ -90,7 +94,7 @@ def measure(kind: str, tokens: int) -> dict:
     decode = max(total - prefill, 1e-9)
     result.update({"prompt_tokens": int(n_prompt), "prompt_tok_s": n_prompt / prefill, "generated_tokens": int(generated),
                    "gen_tok_s": generated / decode})
-    agent = Agent(backend, None, timeout_s=600, max_new_tokens=config.agent.max_new_tokens)
+    agent = Agent(backend, None, timeout_s=600, max_new_tokens=AGENT_STEP_TOKENS)
     step = agent.step(OBSERVATIONS)
     result["agent_step_s"] = step.seconds
     result["agent_step_tokens"] = step.stats.get("generated_tokens")
@@ -104,6 +108,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tokens", type=int, default=64)
     parser.add_argument("--only", default="transformers,transformers-bf16,llama_cpp")
+    parser.add_argument("--threads", type=int, default=0, help="CPU threads for both (default: each backend's own)")
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -118,14 +123,14 @@ def main() -> int:
         if kind == "llama_cpp" and not available():
             results.append({"backend": kind, "skipped": "llama-cpp-python is not installed"})
             continue
-        env = {**os.environ, "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
+        env = {**os.environ, "BENCH_THREADS": str(args.threads), "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
         done = subprocess.run([sys.executable, __file__, "--child", kind, "--tokens", str(args.tokens)],
                               capture_output=True, text=True, env=env)
         if done.returncode != 0:
             results.append({"backend": kind, "error": done.stderr.strip().splitlines()[-1:]})
             continue
         results.append(json.loads(done.stdout.strip().splitlines()[-1]))
-    summary = {"results": results, "load_average": [round(load_before, 2), round(os.getloadavg()[0], 2)],
+    summary = {"results": results, "threads": args.threads or "default", "load_average": [round(load_before, 2), round(os.getloadavg()[0], 2)],
                "cpus": os.cpu_count(), "tokens": args.tokens}
     fast = {r["backend"]: r for r in results if "gen_tok_s" in r}
     if "llama_cpp" in fast and "transformers" in fast:

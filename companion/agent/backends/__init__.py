@@ -9,6 +9,7 @@ calls it from its own worker thread with a deadline, so the daemon never waits o
 from __future__ import annotations
 
 import importlib
+import os
 import time
 from typing import Any, Protocol, Sequence
 
@@ -84,6 +85,10 @@ def load_backend(config: Any, name: str | None = None) -> Backend:
     if name == "llama_cpp":
         from companion.agent.backends.llama_cpp import available
 
+        if agent.model and os.path.isdir(agent.model):  # a transformers folder (e.g. a fine-tuned agent)
+            backend = importlib.import_module(f"{__name__}.transformers").create(agent)
+            backend.note = f"{agent.model} is a transformers folder; the agent runs it on transformers"
+            return backend
         if not available():
             backend = importlib.import_module(f"{__name__}.transformers").create(_without_model(agent))
             backend.note = "llama-cpp-python is not installed; the agent runs on transformers (slower)"

@@ -46,8 +46,10 @@ class LlamaCppBackend:
         if not path.is_file():
             raise BackendUnavailable(f"the GGUF model {path} does not exist")
         started = time.monotonic()
-        self.llm = Llama(model_path=str(path), n_ctx=n_ctx, n_threads=threads or (os.cpu_count() or 2),
-                         verbose=False)
+        # llama.cpp's own default: half the logical CPUs (its threads spin; more than the free cores is much slower)
+        threads = threads or max(1, (os.cpu_count() or 2) // 2)
+        self.llm = Llama(model_path=str(path), n_ctx=n_ctx, n_threads=threads, n_threads_batch=threads, verbose=False)
+        self.threads = threads
         self.load_s = time.monotonic() - started
         self.model_name = path.name
         self.temperature = temperature
