@@ -48,8 +48,9 @@ class WatchConfig:
     debounce_ms: int = 300  # a burst of writes to one file becomes one event after this quiet time
     max_file_bytes: int = 1_000_000  # larger files give an event without content
     ignore: list[str] = field(default_factory=list)  # extra gitignore-style patterns
-    dirty_tree_minutes: int = 30  # report uncommitted work that stays this long
-    git_poll_seconds: float = 2.0
+    dirty_tree_minutes: int = 30  # report uncommitted work that stays this long (0 with no seconds: never)
+    dirty_tree_seconds: float = 0.0  # finer control of the same: when > 0 it replaces dirty_tree_minutes
+    git_poll_seconds: float = 2.0  # how often the git watcher stats the few files git changes
     test_reports: list[str] = field(default_factory=list)  # JUnit XML globs to watch
 
 

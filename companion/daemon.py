@@ -105,8 +105,8 @@ class Daemon:
         self.started = 0.0
         self._with_services = services
         self._watcher_names = watcher_names
-        self._stopped = threading.Event()
-        self._finished = threading.Event()  # set once stop() has released everything
+        self._stopped = threading.Event()  # stop() has begun
+        self._finished = threading.Event()  # stop() has released everything
         self._stop_lock = threading.Lock()
         self._register_core_handlers()
 
@@ -180,7 +180,8 @@ class Daemon:
         self._finished.set()
 
     def wait(self, timeout: float | None = None) -> bool:
-        return self._stopped.wait(timeout)
+        """Block until the daemon has completely stopped."""
+        return self._finished.wait(timeout)
 
     def run_until_signal(self) -> None:
         """Block until SIGINT/SIGTERM (or a `shutdown` request), then stop cleanly."""
@@ -189,9 +190,8 @@ class Daemon:
 
         signal.signal(signal.SIGINT, on_signal)
         signal.signal(signal.SIGTERM, on_signal)
-        while not self._stopped.wait(0.5):
+        while not self._finished.wait(0.5):
             pass
-        self._finished.wait(30.0)  # let services, the pipeline and the socket close before the process exits
 
     # -- events in and out ------------------------------------------------------------------
     def submit(self, event: Event) -> None:

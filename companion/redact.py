@@ -53,7 +53,7 @@ _PROVIDER_RULES = (
 # Secrets recognised by where they stand in a command or file rather than by their shape.
 _CONTEXT_RULES = (
     Rule("authorization", re.compile(r"(?i)(authorization\s*:\s*(?:bearer|token|basic)\s+)(?P<secret>[" + _TOKEN_CHARS + r"]{8,})")),
-    Rule("password", re.compile(r"(?<![\w-])(?:--password|--passwd|--pass|--token|--api-key|--secret)(?:=|\s+)(?P<q>['\"]?)(?P<secret>[^\s'\"]+)(?P=q)")),
+    Rule("password", re.compile(r"(?<![\w-])(?:--password|--passwd|--pass|--token|--api-key|--secret)(?:=|\s+)(?P<secret>'[^']*'|\"[^\"]*\"|[^\s'\"]+)")),
     Rule("password", re.compile(r"(?<![\w-])-p(?P<secret>[^\s'\"-][^\s'\"]*)")),  # mysql -pSECRET
     Rule("password", re.compile(r"://[^/\s:@]+:(?P<secret>[^@\s/]+)@")),  # scheme://user:pass@host
     Rule("secret-assignment", re.compile(r"(?:\b(?:set\s+-[gxU]+|setenv)\s+)" + _SECRET_NAME
@@ -146,10 +146,10 @@ def _replace_secret(match: re.Match[str], kind: str) -> str:
 
 def _apply_rule(rule: Rule, text: str) -> str:
     def replace(match: re.Match[str]) -> str:
-        start, end = match.span("secret") if "secret" in match.re.groupindex else match.span()
-        if "[REDACTED:" in match.group(0)[start - match.start(): end - match.start()]:
-            return match.group(0)
         whole = match.group(0)
+        if "[REDACTED:" in whole:
+            return whole  # already redacted by a more specific detector; never nest markers
+        start, end = match.span("secret") if "secret" in match.re.groupindex else match.span()
         return whole[: start - match.start()] + f"[REDACTED:{rule.kind}]" + whole[end - match.start():]
 
     return rule.pattern.sub(replace, text)
