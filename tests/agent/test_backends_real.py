@@ -43,7 +43,7 @@ def test_transformers_smollm2_answers_a_short_prompt() -> None:
 @pytest.mark.slow
 def test_transformers_stops_at_its_deadline() -> None:
     config = Config()
-    backend = load_backend(config)
+    backend = load_backend(config, "transformers")
     messages = [{"role": "user", "content": "Count from one to one thousand in words."}]
     started = time.monotonic()
     from companion.agent.backends import GenerationTimeout
@@ -51,6 +51,18 @@ def test_transformers_stops_at_its_deadline() -> None:
     with pytest.raises(GenerationTimeout):
         backend.generate(messages, max_new_tokens=2000, deadline=time.monotonic() + 1.0)
     assert time.monotonic() - started < 30
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not llama_cpp_available(), reason="llama-cpp-python is optional and not installed here")
+def test_llama_cpp_stops_at_its_deadline() -> None:
+    from companion.agent.backends import GenerationTimeout
+
+    backend = load_backend(Config(), "llama_cpp")
+    with pytest.raises(GenerationTimeout):
+        backend.generate([{"role": "user", "content": "Count to one thousand in words."}], max_new_tokens=5000,
+                         deadline=time.monotonic() + 0.5)
+    backend.close()
 
 
 @pytest.mark.slow
