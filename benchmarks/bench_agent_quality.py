@@ -18,7 +18,10 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-DEFAULT_TRACES = ROOT.parent / "shared" / "data" / "proactivebench" / "traces"
+# ../shared next to the checkout (or two levels up, from a worktree under /work/wt/)
+DEFAULT_TRACES = next((p / "shared" / "data" / "proactivebench" / "traces" for p in (ROOT.parent, ROOT.parent.parent)
+                       if (p / "shared" / "data" / "proactivebench" / "traces").is_dir()),
+                      ROOT.parent / "shared" / "data" / "proactivebench" / "traces")
 
 
 def main() -> int:
