@@ -156,7 +156,7 @@ class Engine:
             self._note(backend.note)
         gate = self._gate
         if gate is _AUTO:
-            gate, why = load_gate(self.config)
+            gate, why = load_gate(self.config, self.store, self.workspace)
             if why:
                 self._note(why)
         agent = Agent.from_config(backend, self.config, self.workspace)

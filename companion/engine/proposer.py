@@ -37,14 +37,14 @@ class StepOutcome:
     note: str = ""
 
 
-def load_gate(config: Any) -> tuple[Gate | None, str]:
+def load_gate(config: Any, store: Store | None = None, workspace: Path | None = None) -> tuple[Gate | None, str]:
     """The configured reward gate, or (None, why) when it cannot be loaded."""
     try:
         from companion.gate import load_gate as factory  # type: ignore[attr-defined]
     except ImportError:
         return None, "the reward gate is not available in this version; proposals are not gated"
     try:
-        return factory(config), ""
+        return factory(config, store=store, workspace=workspace), ""
     except Exception as exc:  # a broken gate model must not stop proposals from being stored
         log.exception("the reward gate could not be loaded")
         return None, f"the reward gate could not be loaded ({exc}); proposals are not gated"
