@@ -64,13 +64,20 @@ class ShellConfig:
 
 @dataclass
 class AgentConfig:
-    backend: str = "transformers"  # transformers | llama_cpp | ollama
-    model: str = ""  # backend-specific model name; empty means the default
+    # llama_cpp (the packaged GGUF through llama.cpp, ~6x faster here; falls back to transformers when
+    # llama-cpp-python is not installed) | transformers | ollama | scripted (tests and demos)
+    backend: str = "llama_cpp"
+    model: str = ""  # backend-specific model name, folder or GGUF path; empty means the default
     ollama_host: str = ""  # empty means OLLAMA_HOST or http://127.0.0.1:11434
     timeout_s: float = 60.0
     keep_alive: str = "5m"
     max_new_tokens: int = 256
     temperature: float = 0.0
+    threads: int = 0  # CPU threads for in-process backends; 0: all cores (transformers), half (llama_cpp)
+    dtype: str = "float32"  # transformers backend: float32 | bfloat16
+    max_observation_tokens: int = 600  # budget for the observations in one prompt (newest kept)
+    few_shot: bool = True  # show two worked examples to the model before the real step
+    script: str = ""  # scripted backend: a JSON file with the list of replies
 
 
 @dataclass
@@ -92,6 +99,8 @@ class EngineConfig:
     quiet_hours: str = ""  # e.g. "22:00-07:00"
     snooze_s: float = 1800.0  # a snoozed proposal (and its kind of help) stays away this long
     idle_s: float = 20.0  # a pause after a burst of edits
+    repeat_window_s: float = 3600.0  # a task offered or answered this recently is not offered again
+    preload: bool = True  # load the agent model when the daemon starts, not at the first trigger
 
 
 @dataclass
@@ -200,8 +209,10 @@ def validate(config: Config) -> None:
     level = config.general.interruption_level
     if not 1 <= level <= 5:
         raise ConfigError(f"general.interruption_level must be 1 to 5, got {level}")
-    if config.agent.backend not in ("transformers", "llama_cpp", "ollama"):
-        raise ConfigError(f"agent.backend must be transformers, llama_cpp or ollama, got {config.agent.backend!r}")
+    if config.agent.backend not in ("transformers", "llama_cpp", "ollama", "scripted"):
+        raise ConfigError(f"agent.backend must be transformers, llama_cpp, ollama or scripted, got {config.agent.backend!r}")
+    if config.agent.dtype not in ("float32", "bfloat16"):
+        raise ConfigError(f"agent.dtype must be float32 or bfloat16, got {config.agent.dtype!r}")
     if config.gate.kind not in ("reward", "icl", "ollama"):
         raise ConfigError(f"gate.kind must be reward, icl or ollama, got {config.gate.kind!r}")
     if config.editor.show_message not in ("off", "unfocused", "always"):

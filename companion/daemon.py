@@ -123,9 +123,9 @@ class Daemon:
                                    redactor=self.redactor, on_error=self._watcher_error, store=self.store)
             self.watchers = build_watchers(context, self._watcher_names)
             self.notes = context.notes
-            self.server.start()
             if self._with_services:
                 self._start_services()
+            self.server.start()  # after the services, so every socket operation exists once clients can connect
             for watcher in self.watchers:
                 watcher.start()
             self.pipeline.submit(Event(source="companion", kind="companion.started", workspace=str(self.workspace),

@@ -29,6 +29,9 @@ def companion_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest
     (home / "user").mkdir()
     for name in [n for n in os.environ if n.startswith("COMPANION_") and n not in ("COMPANION_HOME", "COMPANION_MODELS_DIR")]:
         monkeypatch.delenv(name)
+    # Daemons in tests run without the engine (no model loads, no proposals) unless a test turns
+    # it on with monkeypatch.setenv("COMPANION_ENGINE_ENABLED", "true"), as tests/engine does.
+    monkeypatch.setenv("COMPANION_ENGINE_ENABLED", "false")
     monkeypatch.setenv("GIT_CONFIG_GLOBAL", str(home / "user" / ".gitconfig"))
     (home / "user" / ".gitconfig").write_text("[user]\n\tname = Test User\n\temail = test@example.com\n"
                                              "[init]\n\tdefaultBranch = main\n")

@@ -110,6 +110,13 @@ def _text(value: Any) -> str:
     return str(value).strip()
 
 
+def _placeholders() -> set[str]:
+    """The descriptions in the prompt's reply format, which a small model sometimes echoes as its answer."""
+    from companion.agent.prompt import SYSTEM_RULES
+
+    return {m.group(1).strip().lower() for m in re.finditer(r'": "([^"]+)"', SYSTEM_RULES)}
+
+
 def _task(value: Any) -> str | None:
     if isinstance(value, (list, tuple)):  # ProactiveBench's agents sometimes answer a list of tasks
         value = next((v for v in value if _task(v)), None)
@@ -117,6 +124,10 @@ def _task(value: Any) -> str | None:
     if text.strip(" .`'\"").lower() in _NULLS:
         return None
     return text
+
+
+def is_echo(text: str) -> bool:
+    return text.strip(" .`'\"").lower() in _placeholders()
 
 
 def _operation(value: Any, response: str) -> str | None:
@@ -145,6 +156,8 @@ def reply_from_mapping(raw: Mapping[str, Any], text: str = "") -> AgentReply:
             fields[name] = value
     task = _task(fields.get("task"))
     response = _text(fields.get("response"))
+    if task is not None and is_echo(task):
+        return AgentReply(raw=text, problem="the model echoed the reply format instead of answering")
     if task is None:
         return AgentReply(purpose=_text(fields.get("purpose")), thoughts=_text(fields.get("thoughts")), raw=text,
                           problem=None if "task" in fields else "the reply has no proactive_task key")

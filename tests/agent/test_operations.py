@@ -65,3 +65,19 @@ def test_run_command_is_reduced_to_the_command() -> None:
                                       response="Run this:\n```bash\n$ pip install requests\n```"), None)
     assert reply.response == "pip install requests"
     assert clean_command("`make test`") == "make test"
+
+
+def test_doctor_reports_the_agent_backend(workspace: Path, tmp_path: Path) -> None:
+    import json
+
+    from tests.conftest import run_cli
+
+    (workspace / ".companion.toml").write_text('[agent]\nbackend = "ollama"\nollama_host = "http://127.0.0.1:9"\n')
+    done = run_cli("doctor", str(workspace), "--json")
+    checks = {c["name"]: c for c in json.loads(done.stdout)["checks"]}
+    if "agent" in checks:  # the doctor CLI imports companion.agent.checks once the lead wires it in
+        assert not checks["agent"]["ok"] and "ollama serve" in checks["agent"]["detail"]
+    from companion.agent.checks import agent_backend
+
+    result = agent_backend(workspace)
+    assert not result.ok and "Ollama does not answer" in result.detail

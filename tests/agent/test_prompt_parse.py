@@ -76,3 +76,9 @@ def test_diff_response_is_an_edit_and_line_is_read() -> None:
     reply = parse_reply(json.dumps({"proactive_task": "Fix it", "response": "--- a/x.py\n+++ b/x.py\n@@ -1 +1 @@\n-a\n+b\n",
                                     "path": "x.py", "line": "3"}))
     assert reply.operation == "edit" and reply.path == "x.py" and reply.line == 3
+
+
+def test_an_echo_of_the_format_is_no_task() -> None:
+    reply = parse_reply('{"purpose": "what the user is trying to do", "proactive_task": "a short task you offer, or null", '
+                        '"response": "the help itself, or empty"}')
+    assert reply.task is None and "echoed" in reply.problem

@@ -1,0 +1,154 @@
+"""In-process agent backends side by side on the same model: load time, prompt tokens/s,
+generated tokens/s, peak RSS, and one real agent step (prompt with few-shot -> parsed reply).
+
+    python benchmarks/bench_agent_backend.py [--tokens 64] [--json] [--only transformers,llama_cpp]
+
+Each backend runs in its own subprocess (a fair peak RSS, no shared caches). transformers runs the
+float32 folder converted from the packaged GGUF (and bfloat16 for comparison); llama_cpp runs the
+packaged GGUF itself (SmolLM2-135M-Instruct Q4_1) when llama-cpp-python is installed. The machine's
+load average is printed too: on a shared 2-core machine the figures move with it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+AGENT_STEP_TOKENS = 96  # cap for the one real agent step (a reply usually closes its JSON sooner)
+OBSERVATIONS = [
+    {"time": "2026-03-02 10:12:55", "event": "The user saved `api/client.py` (88 lines, 4 changed) in `get_user`."},
+    {"time": "2026-03-02 10:13:40", "event": "The user switched to the terminal."},
+    {"time": "2026-03-02 10:14:20", "event": "The user ran `pytest -x tests/test_client.py` in `.`; it failed (exit 1) "
+                                             "after 1.2 s: NameError: name 'usr' is not defined."},
+]
+
+
+THREADS = int(os.environ.get("BENCH_THREADS", "0"))  # 0: each backend's default
+
+
+def measure(kind: str, tokens: int) -> dict:
+    """Runs inside the child process."""
+    import resource
+
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    from companion.agent.prompt import build_messages
+    from companion.agent.runner import Agent
+    from companion.config import Config
+
+    messages = build_messages(OBSERVATIONS)
+    config = Config()
+    result: dict = {"backend": kind}
+    if kind.startswith("transformers"):
+        import torch
+
+        from companion.agent.backends.transformers import TransformersBackend
+        from companion.agent.smollm import ensure_converted
+
+        ensure_converted()  # the one-time conversion is not part of the load time
+        dtype = "bfloat16" if kind.endswith("bf16") else "float32"
+        started = time.perf_counter()
+        backend = TransformersBackend(dtype=dtype, threads=THREADS)
+        result["load_s"] = time.perf_counter() - started
+        inputs = backend.prompt_ids(messages)
+        n_prompt = inputs["input_ids"].shape[1]
+        with torch.inference_mode():
+            backend.model(**inputs)  # warm-up
+            started = time.perf_counter()
+            backend.model(**inputs)
+            prefill = time.perf_counter() - started
+            started = time.perf_counter()
+            out = backend.model.generate(**inputs, max_new_tokens=tokens, min_new_tokens=tokens, do_sample=False,
+                                         pad_token_id=backend.tokenizer.eos_token_id)
+            total = time.perf_counter() - started
+        generated = out.shape[1] - n_prompt
+        result["model"] = f"smollm2-135m-instruct ({dtype}, transformers)"
+        config.agent.dtype = dtype
+    else:
+        from companion.agent.backends.llama_cpp import LlamaCppBackend
+
+        started = time.perf_counter()
+        backend = LlamaCppBackend(threads=THREADS)
+        result["load_s"] = time.perf_counter() - started
+        llm = backend.llm
+        prompt = llm.tokenize(backend.prompt_text(messages).encode(), add_bos=False, special=True)
+        n_prompt = len(prompt)
+        llm.reset()
+        llm.eval(prompt)  # warm-up
+        llm.reset()
+        started = time.perf_counter()
+        llm.eval(prompt)
+        prefill = time.perf_counter() - started
+        started = time.perf_counter()
+        for _ in range(tokens):
+            token = llm.sample(temp=0.0)
+            llm.eval([token])
+        generated = tokens
+        total = prefill + time.perf_counter() - started
+        result["model"] = f"{backend.model_name} (llama.cpp)"
+    decode = max(total - prefill, 1e-9)
+    result.update({"prompt_tokens": int(n_prompt), "prompt_tok_s": n_prompt / prefill, "generated_tokens": int(generated),
+                   "gen_tok_s": generated / decode})
+    agent = Agent(backend, None, timeout_s=600, max_new_tokens=AGENT_STEP_TOKENS)
+    step = agent.step(OBSERVATIONS)
+    result["agent_step_s"] = step.seconds
+    result["agent_step_tokens"] = step.stats.get("generated_tokens")
+    result["agent_task"] = step.reply.task
+    result["agent_problem"] = step.reply.problem
+    result["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return result
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--tokens", type=int, default=64)
+    parser.add_argument("--only", default="transformers,transformers-bf16,llama_cpp")
+    parser.add_argument("--threads", type=int, default=0, help="CPU threads for both (default: each backend's own)")
+    parser.add_argument("--json", action="store_true")
+    parser.add_argument("--child", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        print(json.dumps(measure(args.child, args.tokens)))
+        return 0
+    from companion.agent.backends.llama_cpp import available
+
+    load_before = os.getloadavg()[0]
+    results = []
+    for kind in args.only.split(","):
+        if kind == "llama_cpp" and not available():
+            results.append({"backend": kind, "skipped": "llama-cpp-python is not installed"})
+            continue
+        env = {**os.environ, "BENCH_THREADS": str(args.threads), "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
+        done = subprocess.run([sys.executable, __file__, "--child", kind, "--tokens", str(args.tokens)],
+                              capture_output=True, text=True, env=env)
+        if done.returncode != 0:
+            results.append({"backend": kind, "error": done.stderr.strip().splitlines()[-1:]})
+            continue
+        results.append(json.loads(done.stdout.strip().splitlines()[-1]))
+    summary = {"results": results, "threads": args.threads or "default", "load_average": [round(load_before, 2), round(os.getloadavg()[0], 2)],
+               "cpus": os.cpu_count(), "tokens": args.tokens}
+    fast = {r["backend"]: r for r in results if "gen_tok_s" in r}
+    if "llama_cpp" in fast and "transformers" in fast:
+        summary["transformers_vs_llama_cpp"] = fast["transformers"]["gen_tok_s"] / fast["llama_cpp"]["gen_tok_s"]
+    if args.json:
+        print(json.dumps(summary))
+        return 0
+    print(f"{os.cpu_count()} CPUs, load average {load_before:.1f} before / {os.getloadavg()[0]:.1f} after; "
+          f"{args.tokens} generated tokens")
+    print(f"{'backend':18} {'load s':>7} {'prompt tok/s':>12} {'gen tok/s':>9} {'peak RSS MB':>11} {'agent step s':>12}")
+    for r in results:
+        if "gen_tok_s" not in r:
+            print(f"{r['backend']:18} {r.get('skipped') or r.get('error')}")
+            continue
+        print(f"{r['backend']:18} {r['load_s']:7.2f} {r['prompt_tok_s']:12.0f} {r['gen_tok_s']:9.1f} "
+              f"{r['peak_rss_mb']:11.0f} {r['agent_step_s']:12.1f}   task: {r['agent_task']!r}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

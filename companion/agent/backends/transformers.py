@@ -1,0 +1,86 @@
+"""SmolLM2 (or any causal LM folder) in-process with transformers: the path training fine-tunes.
+
+The model is the cached folder converted once from the packaged GGUF (companion.agent.smollm), so
+loading takes well under the 3 s target after the first time. Decoding is greedy, the reply is
+prefilled with the start of the JSON format, and generation stops as soon as the JSON object is
+closed or the deadline passes (a StoppingCriteria), so a hung or rambling model costs little.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+from typing import Any, Sequence
+
+from companion.agent.backends import JSON_PREFIX, GenerationTimeout, Message, json_object_closed
+
+
+class _Stop:
+    """Stop when the deadline passes or the reply's JSON object is complete."""
+
+    def __init__(self, tokenizer: Any, prompt_length: int, deadline: float | None) -> None:
+        self.tokenizer = tokenizer
+        self.prompt_length = prompt_length
+        self.deadline = deadline
+        self.timed_out = False
+
+    def __call__(self, input_ids: Any, scores: Any, **kwargs: Any) -> Any:
+        import torch
+
+        if self.deadline is not None and time.monotonic() > self.deadline:
+            self.timed_out = True
+            return torch.ones(input_ids.shape[0], dtype=torch.bool)
+        text = JSON_PREFIX + self.tokenizer.decode(input_ids[0, self.prompt_length:], skip_special_tokens=True)
+        return torch.full((input_ids.shape[0],), json_object_closed(text), dtype=torch.bool)
+
+
+class TransformersBackend:
+    name = "transformers"
+
+    def __init__(self, model_dir: str | Path | None = None, threads: int = 0, dtype: str = "float32",
+                 temperature: float = 0.0) -> None:
+        import torch
+
+        from companion.agent import smollm
+
+        if threads > 0:
+            torch.set_num_threads(threads)
+        started = time.monotonic()
+        self.model, self.tokenizer = smollm.load(model_dir, dtype=getattr(torch, dtype))
+        self.load_s = time.monotonic() - started
+        self.model_name = Path(model_dir).name if model_dir else smollm.MODEL_NAME
+        self.temperature = temperature
+        self._lock = threading.Lock()
+        self.last_stats: dict[str, float] = {}
+
+    def prompt_ids(self, messages: Sequence[Message]) -> Any:
+        text = self.tokenizer.apply_chat_template(list(messages), tokenize=False, add_generation_prompt=True)
+        return self.tokenizer(text + JSON_PREFIX, return_tensors="pt", add_special_tokens=False)
+
+    def generate(self, messages: Sequence[Message], max_new_tokens: int, deadline: float | None = None) -> str:
+        import torch
+        from transformers import StoppingCriteriaList
+
+        with self._lock:  # one generation at a time per loaded model
+            inputs = self.prompt_ids(messages)
+            length = inputs["input_ids"].shape[1]
+            stop = _Stop(self.tokenizer, length, deadline)
+            sampling = {"do_sample": True, "temperature": self.temperature} if self.temperature > 0 else {"do_sample": False}
+            started = time.monotonic()
+            with torch.inference_mode():
+                output = self.model.generate(**inputs, max_new_tokens=max_new_tokens, stopping_criteria=StoppingCriteriaList([stop]),
+                                             pad_token_id=self.tokenizer.eos_token_id, **sampling)
+            new_tokens = output[0, length:]
+            self.last_stats = {"prompt_tokens": float(length), "generated_tokens": float(new_tokens.shape[0]),
+                               "seconds": time.monotonic() - started}
+            if stop.timed_out:
+                raise GenerationTimeout("the model did not finish before its deadline")
+            return JSON_PREFIX + self.tokenizer.decode(new_tokens, skip_special_tokens=True)
+
+    def close(self) -> None:
+        self.model = None
+
+
+def create(agent: Any) -> TransformersBackend:
+    return TransformersBackend(agent.model or None, threads=agent.threads, dtype=agent.dtype, temperature=agent.temperature)

@@ -1,0 +1,48 @@
+"""`companion doctor` checks for the agent: is the configured backend usable? (cheap: no model load)
+
+Imported by the doctor CLI (`companion.cli.doctor` imports the modules that carry checks).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from companion.doctor import CheckResult, check
+
+
+@check
+def agent_backend(workspace: Path) -> CheckResult:
+    from companion.config import load_config
+
+    agent = load_config(workspace).agent
+    if agent.backend == "ollama":
+        from companion.agent.backends import BackendUnavailable
+        from companion.agent.backends.ollama import OllamaBackend
+
+        backend = OllamaBackend(agent.model, agent.ollama_host, timeout_s=5.0)
+        try:
+            backend.check()
+        except BackendUnavailable as exc:
+            return CheckResult("agent", False, str(exc))
+        return CheckResult("agent", True, f"ollama model {backend.model_name} at {backend.host}")
+    if agent.backend == "llama_cpp":
+        from companion.agent.backends.llama_cpp import available
+
+        if not available():
+            return CheckResult("agent", True, "llama_cpp configured but llama-cpp-python is not installed: "
+                                              "using transformers (pip install 'companion[llama]' for speed)", required=False)
+        from companion.models import smollm2_gguf
+
+        return CheckResult("agent", True, f"llama.cpp on {agent.model or smollm2_gguf().name}")
+    if agent.backend == "scripted":
+        return CheckResult("agent", Path(agent.script).is_file(), f"scripted replies from {agent.script or '(agent.script unset)'}")
+    from companion.agent.smollm import converted_dir
+    from companion.models import ModelMissing, smollm2_gguf
+
+    try:
+        gguf = smollm2_gguf()
+    except ModelMissing as exc:
+        return CheckResult("agent", False, str(exc))
+    cached = converted_dir().is_dir()
+    return CheckResult("agent", True, f"transformers on {agent.model or gguf.name}"
+                                      + ("" if cached or agent.model else " (converted on first use, ~30 s)"))

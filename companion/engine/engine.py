@@ -1,0 +1,301 @@
+"""The engine inside the daemon: events in, gated proposals out, never blocking the daemon.
+
+The pipeline hands every stored event to `on_event`, which only queues it. One worker thread
+applies the trigger rules, asks the interruption budget, runs the Proposer (the model has its own
+thread and deadline) and offers the result through `daemon.offer`. A second small thread expires
+unanswered proposals to `ignored`. A backend that cannot be reached gives one clear message and a
+back-off; the daemon goes on without proposals.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from concurrent.futures import Future
+from pathlib import Path
+from typing import Any, Callable
+
+from companion.agent.backends import Backend, BackendUnavailable, load_backend
+from companion.agent.patch import PatchError, apply_to_file
+from companion.agent.runner import Agent
+from companion.engine.budget import InterruptionBudget
+from companion.engine.proposer import Proposer, StepOutcome, load_gate
+from companion.engine.triggers import Trigger, TriggerRules
+from companion.events import Event
+from companion.gate.base import Gate
+from companion.proposals import Outcome, Proposal
+
+log = logging.getLogger(__name__)
+UNAVAILABLE_BACKOFF_S = (30.0, 1800.0)  # first and longest wait after a backend could not be reached
+_AUTO = object()
+
+
+class Engine:
+    name = "engine"
+
+    def __init__(self, daemon: Any, backend: Backend | None = None, gate: Gate | None | object = _AUTO,
+                 backend_factory: Callable[[], Backend] | None = None) -> None:
+        self.daemon = daemon
+        self.config = daemon.config
+        self.workspace: Path = daemon.workspace
+        self.store = daemon.store
+        self.budget = InterruptionBudget(self.store, str(self.workspace), self.config.engine)
+        self.rules = TriggerRules(self.config.engine.idle_s)
+        self._backend = backend
+        self._backend_factory = backend_factory or (lambda: load_backend(self.config))
+        self._gate = gate
+        self.proposer: Proposer | None = None
+        self._queue: queue.Queue[Any] = queue.Queue()
+        self._stop = threading.Event()
+        self._threads: list[threading.Thread] = []
+        self._unsubscribe: Callable[[], None] | None = None
+        self._unavailable_until = 0.0
+        self._unavailable_wait = UNAVAILABLE_BACKOFF_S[0]
+        self._reported: set[str] = set()
+        self.notes: list[str] = []
+        self.stats: dict[str, Any] = {"triggers": 0, "steps": 0, "proposals": 0, "surfaced": 0, "held": 0,
+                                      "last_trigger": None, "last_step_s": None, "last_hold": None}
+
+    # -- life cycle -----------------------------------------------------------------------
+    def start(self) -> None:
+        self._unsubscribe = self.daemon.pipeline.subscribe(self.on_event)
+        for name, target in (("engine", self._run), ("engine-expiry", self._expire_loop)):
+            thread = threading.Thread(target=target, name=name, daemon=True)
+            thread.start()
+            self._threads.append(thread)
+        if self.config.engine.preload:
+            self._queue.put(("load", None))
+        self.daemon.add_handler("suggest", self._op_suggest)
+        self.daemon.add_handler("pause", self._op_pause)
+        self.daemon.add_handler("resume", self._op_resume)
+        self._core_outcome = self.daemon.handlers.get("outcome")
+        self.daemon.add_handler("outcome", self._op_outcome)
+        self.daemon.status_providers.append(self.status)
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._unsubscribe is not None:
+            self._unsubscribe()
+        self._queue.put(("stop", None))
+        for thread in self._threads:
+            thread.join(timeout=5.0)
+        if self.proposer is not None:
+            self.proposer.agent.close()
+
+    # -- input ----------------------------------------------------------------------------
+    def on_event(self, event: Event) -> None:
+        """Called on the pipeline's thread: only queue, never think here."""
+        if event.source != "companion":
+            self._queue.put(("event", event))
+
+    def suggest(self, timeout: float | None = None) -> StepOutcome:
+        """Run one step now on the latest events (no budget), from any thread; waits for the result."""
+        future: Future[StepOutcome] = Future()
+        self._queue.put(("suggest", future))
+        return future.result(timeout)
+
+    # -- the worker -----------------------------------------------------------------------
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                kind, item = self._queue.get(timeout=0.25)
+            except queue.Empty:
+                kind, item = "tick", None
+            try:
+                if kind == "stop":
+                    return
+                if kind == "load":
+                    self._ensure_proposer()
+                elif kind == "event":
+                    trigger = self.rules.observe(item, time.time())
+                    if trigger is not None:
+                        self._on_trigger(self._newest_trigger(trigger))
+                elif kind == "suggest":
+                    self._run_suggest(item)
+                due = self.rules.idle_due(time.time())
+                if due is not None:
+                    self._on_trigger(due)
+            except Exception:  # the engine survives its own bugs; the daemon goes on
+                log.exception("engine step failed")
+
+    def _newest_trigger(self, trigger: Trigger) -> Trigger:
+        """Events that queued up while the model ran: act on the newest salient one only."""
+        newest = trigger
+        pending: list[Any] = []
+        while True:
+            try:
+                kind, item = self._queue.get_nowait()
+            except queue.Empty:
+                break
+            if kind == "event":
+                found = self.rules.observe(item, time.time())
+                newest = found or newest
+            else:
+                pending.append((kind, item))
+        for entry in pending:
+            self._queue.put(entry)
+        return newest
+
+    def _ensure_proposer(self) -> Proposer | None:
+        if self.proposer is not None:
+            return self.proposer
+        if time.time() < self._unavailable_until:
+            return None
+        try:
+            backend = self._backend or self._backend_factory()
+        except BackendUnavailable as exc:
+            self._unavailable(str(exc))
+            return None
+        except Exception as exc:
+            log.exception("the agent backend could not be loaded")
+            self._unavailable(f"the agent model could not be loaded: {exc}")
+            return None
+        if getattr(backend, "note", ""):
+            self._note(backend.note)
+        gate = self._gate
+        if gate is _AUTO:
+            gate, why = load_gate(self.config, self.store, self.workspace)
+            if why:
+                self._note(why)
+        agent = Agent.from_config(backend, self.config, self.workspace)
+        self.proposer = Proposer(agent, gate, self.store, self.workspace, self.daemon.redactor,  # type: ignore[arg-type]
+                                 self.config.general.interruption_level)
+        return self.proposer
+
+    def _on_trigger(self, trigger: Trigger) -> None:
+        self.stats["triggers"] += 1
+        self.stats["last_trigger"] = trigger.reason
+        hold = self.budget.hold_reason()
+        if hold is not None:
+            self.stats["held"] += 1
+            self.stats["last_hold"] = hold
+            log.info("trigger %s held back: %s", trigger.reason, hold)
+            return
+        outcome = self._step(trigger)
+        if outcome is None or outcome.proposal is None:
+            return
+        proposal = outcome.proposal
+        repeated = self.budget.repeats(proposal.task or "")
+        if repeated is not None:
+            log.info("dropped %r: it repeats %r, answered or offered just now", proposal.task, repeated)
+            return
+        hold = self.budget.hold_reason() if proposal.surfaced else None
+        if hold is not None:  # something changed while the model ran (a pause, another proposal)
+            proposal.surfaced, proposal.status = False, "silent"
+        self._offer(proposal)
+
+    def _step(self, trigger: Trigger) -> StepOutcome | None:
+        proposer = self._ensure_proposer()
+        if proposer is None:
+            return None
+        started = time.monotonic()
+        try:
+            outcome = proposer.propose(trigger)
+        except BackendUnavailable as exc:
+            self.proposer = None if self._backend is None else self.proposer
+            self._unavailable(str(exc))
+            return None
+        self.stats["steps"] += 1
+        self.stats["last_step_s"] = round(time.monotonic() - started, 3)
+        self._unavailable_wait = UNAVAILABLE_BACKOFF_S[0]
+        return outcome
+
+    def _offer(self, proposal: Proposal) -> None:
+        self.daemon.offer(proposal)
+        self.stats["proposals"] += 1
+        self.stats["surfaced"] += int(proposal.surfaced)
+
+    def _run_suggest(self, future: Future[StepOutcome]) -> None:
+        if future.done():
+            return
+        try:
+            outcome = self._step(Trigger("manual", self._latest_event()))
+            if outcome is None:
+                raise BackendUnavailable(self.notes[-1] if self.notes else "the agent model is not available")
+            if outcome.proposal is not None:
+                self._offer(outcome.proposal)
+            future.set_result(outcome)
+        except BaseException as exc:
+            future.set_exception(exc)
+
+    def _latest_event(self) -> Event | None:
+        events = self.store.events(workspace=str(self.workspace), limit=1, newest_first=True)
+        return events[0] if events and events[0].source != "companion" else None
+
+    # -- problems -------------------------------------------------------------------------
+    def _note(self, message: str) -> None:
+        if message not in self.notes:
+            self.notes.append(message)
+            log.warning("%s", message)
+
+    def _unavailable(self, message: str) -> None:
+        self._unavailable_until = time.time() + self._unavailable_wait
+        self._unavailable_wait = min(self._unavailable_wait * 2, UNAVAILABLE_BACKOFF_S[1])
+        self._note(message)
+        if message not in self._reported:  # one clear message in the event stream, not one per trigger
+            self._reported.add(message)
+            self.daemon.submit(Event(source="companion", kind="companion.error", workspace=str(self.workspace),
+                                     data={"watcher": "agent", "message": message}))
+
+    # -- expiry ---------------------------------------------------------------------------
+    def _expire_loop(self) -> None:
+        while not self._stop.wait(1.0):
+            try:
+                self.expire()
+            except Exception:
+                log.exception("expiring proposals failed")
+
+    def expire(self, now: float | None = None) -> int:
+        """Open proposals older than engine.expire_s become `ignored` (an Outcome via "expiry")."""
+        now = now or time.time()
+        count = 0
+        for proposal in self.store.proposals(workspace=str(self.workspace), statuses=["open"]):
+            if now - proposal.ts >= self.config.engine.expire_s:
+                answered = self.store.record_outcome(Outcome(proposal.id, "ignored", via="expiry", ts=now))
+                self.daemon.publish("proposal", {"proposal": answered.to_dict(), "change": "answered"})
+                count += 1
+        return count
+
+    # -- socket operations ----------------------------------------------------------------
+    def _op_suggest(self, request: dict[str, Any], _conn: Any) -> dict[str, Any]:
+        timeout = float(request.get("timeout") or self.config.agent.timeout_s + 120.0)
+        outcome = self.suggest(timeout)
+        step = outcome.step
+        return {"proposal": outcome.proposal.to_dict() if outcome.proposal else None, "note": outcome.note,
+                "threshold": self.proposer.threshold() if self.proposer else None,
+                "seconds": step.seconds if step else None, "problem": step.reply.problem if step else None,
+                "raw": step.reply.raw if step else None}
+
+    def _op_pause(self, request: dict[str, Any], _conn: Any) -> dict[str, Any]:
+        seconds = float(request["seconds"])
+        if seconds <= 0:
+            raise ValueError("pause needs a positive duration")
+        return {"paused_until": self.budget.pause(seconds)}
+
+    def _op_resume(self, _request: dict[str, Any], _conn: Any) -> dict[str, Any]:
+        self.budget.resume()
+        return {"paused_until": None}
+
+    def _op_outcome(self, request: dict[str, Any], conn: Any) -> dict[str, Any]:
+        """An accepted `edit` applies its patch first (unless the client applies it itself: apply=false)."""
+        if request.get("outcome") == "accepted" and request.get("apply", True):
+            proposal = self.store.proposal(str(request.get("proposal_id", "")))
+            if proposal is not None and proposal.operation == "edit" and proposal.status in ("open", "silent", "snoozed"):
+                try:
+                    target = apply_to_file(self.workspace, proposal.response, proposal.path)
+                except (PatchError, OSError, UnicodeDecodeError) as exc:
+                    raise ValueError(f"the patch no longer applies to {proposal.path}: {exc}; "
+                                     "the proposal stays open (reject it or edit the file yourself)") from None
+                reply = self._core_outcome(request, conn) if self._core_outcome else {}
+                return {**reply, "applied": str(target)}
+        return self._core_outcome(request, conn) if self._core_outcome else {}
+
+    def status(self) -> dict[str, Any]:
+        proposer = self.proposer
+        return {"engine": {**self.stats, "budget": self.budget.snapshot(), "notes": list(self.notes),
+                           "backend": getattr(proposer.agent.backend, "name", None) if proposer else None,
+                           "model": getattr(proposer.agent.backend, "model_name", None) if proposer else None,
+                           "gate": getattr(proposer.gate, "name", None) if proposer else None,
+                           "loaded": proposer is not None, "pending_edits": self.rules.pending_burst}}
