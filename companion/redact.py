@@ -12,6 +12,7 @@ the signal we need), and the user's own patterns.
 from __future__ import annotations
 
 import fnmatch
+import functools
 import importlib
 import inspect
 import math
@@ -101,10 +102,18 @@ class Redactor:
                 raise ValueError(f"redaction pattern {source!r} is not a valid regex: {exc}") from None
         self._entropy = entropy
         self._secret_files = tuple(SECRET_FILE_PATTERNS) + tuple(secret_files)
+        # Event strings repeat a lot (paths, kinds, the same command run again); ~45 regular
+        # expressions per string make redaction the pipeline's cost, so remember recent answers.
+        self._cached = functools.lru_cache(maxsize=8192)(self._redact)
 
     def redact(self, text: str) -> str:
         if not text or not isinstance(text, str):
             return text
+        if len(text) <= 4096:
+            return self._cached(text)
+        return self._redact(text)
+
+    def _redact(self, text: str) -> str:
         for rule in _PROVIDER_RULES:
             text = _apply_rule(rule, text)
         for kind, pattern in self._plugin_patterns:
