@@ -293,9 +293,30 @@ class Engine:
         return self._core_outcome(request, conn) if self._core_outcome else {}
 
     def status(self) -> dict[str, Any]:
+        """The engine's figures, plus `agent` and `gate` objects that clients (the dashboard's
+        Models screen, `companion.status`) show as they are."""
         proposer = self.proposer
+        backend = getattr(proposer.agent.backend, "name", None) if proposer else None
+        model = getattr(proposer.agent.backend, "model_name", None) if proposer else None
+        gate = proposer.gate if proposer else None
+        level = self.config.general.interruption_level
+        agent_info: dict[str, Any] = {"backend": backend or self.config.agent.backend,
+                                      "model": model or self.config.agent.model or None, "loaded": proposer is not None}
+        if time.time() < self._unavailable_until and self.notes:
+            agent_info.update(ok=False, error=self.notes[-1])
+        elif proposer is not None:
+            agent_info["ok"] = True
+        gate_info: dict[str, Any] = {"kind": getattr(gate, "name", None) or self.config.gate.kind, "level": level}
+        if gate is not None:
+            try:
+                gate_info["threshold"] = gate.thresholds()[level]
+                described = gate.describe() if hasattr(gate, "describe") else {}
+                if described.get("cv_accuracy") is not None:
+                    gate_info["training"] = {"cv_accuracy": described["cv_accuracy"], "cv_f1": described.get("cv_f1"),
+                                             "weights": described.get("weights")}
+            except Exception:  # a gate that cannot describe itself still gates
+                log.exception("gate status failed")
         return {"engine": {**self.stats, "budget": self.budget.snapshot(), "notes": list(self.notes),
-                           "backend": getattr(proposer.agent.backend, "name", None) if proposer else None,
-                           "model": getattr(proposer.agent.backend, "model_name", None) if proposer else None,
-                           "gate": getattr(proposer.gate, "name", None) if proposer else None,
-                           "loaded": proposer is not None, "pending_edits": self.rules.pending_burst}}
+                           "backend": backend, "model": model, "gate": gate_info["kind"],
+                           "loaded": proposer is not None, "pending_edits": self.rules.pending_burst},
+                "agent": agent_info, "gate": gate_info}

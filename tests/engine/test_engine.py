@@ -153,3 +153,17 @@ def test_an_unavailable_backend_reports_once_and_backs_off(repo: Path, daemon_fa
     assert len(errors) == 1 and "Ollama does not answer" in errors[0].data["message"]
     assert len(calls) == 1  # backing off, not retrying on every trigger
     assert "Ollama does not answer at http://127.0.0.1:9" in engine.status()["engine"]["notes"]
+
+
+def test_status_describes_the_agent_and_the_gate_for_clients(repo: Path, engine_factory) -> None:
+    """The dashboard's Models screen reads these objects as they are."""
+    daemon, engine, backend, gate = engine_factory(repo, [reply("Fix the import", "…")],
+                                                   general__interruption_level=2)
+    emit_command(daemon, repo, FAILING)
+    wait_for(lambda: proposals(daemon))
+    from companion.client import connect
+
+    with connect(repo, start=False) as client:
+        status = client.request("status")["status"]
+    assert status["agent"]["backend"] == "scripted" and status["agent"]["ok"] is True
+    assert status["gate"] == {"kind": "keyword-test-gate", "level": 2, "threshold": 0.75}
