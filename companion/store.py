@@ -168,8 +168,12 @@ class Store:
     # -- proposals and outcomes -------------------------------------------------------------
     def save_proposal(self, proposal: Proposal) -> None:
         """Insert or replace a proposal (its status changes as it is answered)."""
-        self._write("INSERT OR REPLACE INTO proposals (id, ts, workspace, task, status, surfaced, score, data) "
-                    "VALUES (?,?,?,?,?,?,?,?)",
+        # An upsert, not INSERT OR REPLACE: REPLACE deletes the old row first, and the cascade
+        # would delete the proposal's earlier outcomes (its training data).
+        self._write("INSERT INTO proposals (id, ts, workspace, task, status, surfaced, score, data) "
+                    "VALUES (?,?,?,?,?,?,?,?) ON CONFLICT (id) DO UPDATE SET ts = excluded.ts, "
+                    "workspace = excluded.workspace, task = excluded.task, status = excluded.status, "
+                    "surfaced = excluded.surfaced, score = excluded.score, data = excluded.data",
                     [(proposal.id, proposal.ts, proposal.workspace, proposal.task, proposal.status,
                       int(proposal.surfaced), proposal.score, json.dumps(proposal.to_dict(), ensure_ascii=False))])
 

@@ -244,6 +244,7 @@ class Engine:
         while not self._stop.wait(1.0):
             try:
                 self.expire()
+                self.wake_snoozed()
             except Exception:
                 log.exception("expiring proposals failed")
 
@@ -255,6 +256,20 @@ class Engine:
             if now - proposal.ts >= self.config.engine.expire_s:
                 answered = self.store.record_outcome(Outcome(proposal.id, "ignored", via="expiry", ts=now))
                 self.daemon.publish("proposal", {"proposal": answered.to_dict(), "change": "answered"})
+                count += 1
+        return count
+
+    def wake_snoozed(self, now: float | None = None) -> int:
+        """Snoozed proposals come back (open, offered again to every client) after engine.snooze_s.
+
+        The `snoozed` outcome stays recorded as training data; the proposal's clock restarts, so it
+        expires to `ignored` only if it is left unanswered again."""
+        now = now or time.time()
+        count = 0
+        for proposal in self.store.proposals(workspace=str(self.workspace), statuses=["snoozed"]):
+            if proposal.answered_ts is not None and now - proposal.answered_ts >= self.config.engine.snooze_s:
+                proposal.status, proposal.answered_ts, proposal.ts = "open", None, now
+                self.daemon.offer(proposal)
                 count += 1
         return count
 

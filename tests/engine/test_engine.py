@@ -167,3 +167,17 @@ def test_status_describes_the_agent_and_the_gate_for_clients(repo: Path, engine_
         status = client.request("status")["status"]
     assert status["agent"]["backend"] == "scripted" and status["agent"]["ok"] is True
     assert status["gate"] == {"kind": "keyword-test-gate", "level": 2, "threshold": 0.75}
+
+
+def test_snoozed_proposals_come_back_after_the_snooze(repo: Path, engine_factory) -> None:
+    daemon, engine, backend, gate = engine_factory(repo, [reply("Fix the import", "…")], engine__snooze_s=0.5)
+    emit_command(daemon, repo, FAILING)
+    [proposal] = wait_for(lambda: proposals(daemon))
+    from companion.client import connect
+
+    with connect(repo, start=False) as client:
+        client.request("outcome", proposal_id=proposal.id, outcome="snoozed", via="cli")
+    assert daemon.store.proposal(proposal.id).status == "snoozed"
+    wait_for(lambda: daemon.store.proposal(proposal.id).status == "open", timeout=10)
+    [(_, outcome)] = daemon.store.outcomes(workspace=str(repo))
+    assert outcome.outcome == "snoozed"  # the answer stays recorded as training data

@@ -156,3 +156,14 @@ def test_kill_at_any_moment_keeps_acknowledged_events(tmp_path: Path) -> None:
         path.unlink()
         for suffix in ("-wal", "-shm"):
             Path(str(path) + suffix).unlink(missing_ok=True)
+
+
+def test_answering_again_keeps_earlier_outcomes(tmp_path: Path) -> None:
+    """Saving a proposal again (a snooze, then an accept) must not drop its earlier outcomes."""
+    with Store(tmp_path / "c.db") as store:
+        proposal = Proposal(task="Fix the import", workspace="/ws", surfaced=True)
+        store.save_proposal(proposal)
+        store.record_outcome(Outcome(proposal.id, "snoozed", via="lsp"))
+        store.record_outcome(Outcome(proposal.id, "accepted", via="lsp"))
+        assert [o.outcome for _, o in store.outcomes(workspace="/ws")] == ["snoozed", "accepted"]
+        assert store.proposal(proposal.id).status == "accepted"
