@@ -39,7 +39,7 @@ class TransformersBackend:
     name = "transformers"
 
     def __init__(self, model_dir: str | Path | None = None, threads: int = 0, dtype: str = "float32",
-                 temperature: float = 0.0) -> None:
+                 temperature: float = 0.0, adapter: str | Path | None = None) -> None:
         import torch
 
         from companion.agent import smollm
@@ -48,8 +48,14 @@ class TransformersBackend:
             torch.set_num_threads(threads)
         started = time.monotonic()
         self.model, self.tokenizer = smollm.load(model_dir, dtype=getattr(torch, dtype))
-        self.load_s = time.monotonic() - started
         self.model_name = Path(model_dir).name if model_dir else smollm.MODEL_NAME
+        if adapter is not None:  # the user's fine-tuned LoRA (companion train agent), merged once at load
+            from peft import PeftModel
+
+            self.model = PeftModel.from_pretrained(self.model, str(adapter)).merge_and_unload()
+            self.model.eval()
+            self.model_name += f"+{Path(adapter).name}"
+        self.load_s = time.monotonic() - started
         self.temperature = temperature
         self._lock = threading.Lock()
         self.last_stats: dict[str, float] = {}
@@ -83,4 +89,11 @@ class TransformersBackend:
 
 
 def create(agent: Any) -> TransformersBackend:
-    return TransformersBackend(agent.model or None, threads=agent.threads, dtype=agent.dtype, temperature=agent.temperature)
+    """The default model (plus the active fine-tuned adapter, if any), or the folder in agent.model."""
+    adapter = None
+    if not agent.model:
+        from training.adapters import active_adapter
+
+        adapter = active_adapter()
+    return TransformersBackend(agent.model or None, threads=agent.threads, dtype=agent.dtype,
+                               temperature=agent.temperature, adapter=adapter)

@@ -1,0 +1,38 @@
+"""A fine-tuned adapter activated by `companion train agent` is what the agent then runs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from companion.config import Config
+
+
+@pytest.mark.slow
+def test_the_active_adapter_is_loaded_merged_on_transformers(tmp_path: Path) -> None:
+    import torch
+    from peft import LoraConfig, get_peft_model
+
+    from companion.agent import smollm
+    from companion.agent.backends import load_backend
+    from training.adapters import activate, rollback
+
+    base, _ = smollm.load()
+    reference = base.model.layers[-1].self_attn.q_proj.weight.detach().clone()
+    lora = get_peft_model(base, LoraConfig(r=4, target_modules=["q_proj", "v_proj"], init_lora_weights=False))
+    folder = tmp_path / "adapter"
+    lora.save_pretrained(folder)
+    activate(folder, {"note": "test"})
+
+    config = Config()  # agent.backend is llama_cpp by default; an active adapter needs transformers
+    backend = load_backend(config)
+    assert backend.name == "transformers" and backend.model_name.endswith("+adapter")
+    assert "adapter" in getattr(backend, "note", "")
+    merged = backend.model.model.layers[-1].self_attn.q_proj.weight
+    assert not torch.allclose(merged, reference)  # the adapter's change is in the weights
+
+    rollback()  # back to the untuned model
+    plain = load_backend(config, name="transformers")
+    assert "+" not in plain.model_name
+    assert torch.allclose(plain.model.model.layers[-1].self_attn.q_proj.weight, reference)
