@@ -107,6 +107,7 @@ class Daemon:
         self._watcher_names = watcher_names
         self._stopped = threading.Event()  # stop() has begun
         self._finished = threading.Event()  # stop() has released everything
+        self._start_done = threading.Event()  # start() has returned or failed
         self._stop_lock = threading.Lock()
         self._register_core_handlers()
 
@@ -135,6 +136,8 @@ class Daemon:
         except BaseException:
             self.stop()
             raise
+        finally:
+            self._start_done.set()
 
     def _start_services(self) -> None:
         from companion.services import discover
@@ -183,13 +186,22 @@ class Daemon:
         """Block until the daemon has completely stopped."""
         return self._finished.wait(timeout)
 
-    def run_until_signal(self) -> None:
-        """Block until SIGINT/SIGTERM (or a `shutdown` request), then stop cleanly."""
+    def install_signal_handlers(self) -> None:
+        """SIGINT/SIGTERM stop the daemon cleanly; call before `start` so no signal finds the default
+        handler while the daemon starts (a stop asked for during start-up waits for it to finish)."""
         def on_signal(signum: int, _frame: Any) -> None:
-            threading.Thread(target=self.stop, args=(signal.Signals(signum).name,), daemon=True).start()
+            threading.Thread(target=self._stop_after_start, args=(signal.Signals(signum).name,), daemon=True).start()
 
         signal.signal(signal.SIGINT, on_signal)
         signal.signal(signal.SIGTERM, on_signal)
+
+    def _stop_after_start(self, reason: str) -> None:
+        self._start_done.wait(120)
+        self.stop(reason)
+
+    def run_until_signal(self) -> None:
+        """Block until SIGINT/SIGTERM (or a `shutdown` request), then until the daemon has stopped."""
+        self.install_signal_handlers()
         while not self._finished.wait(0.5):
             pass
 

@@ -27,6 +27,7 @@ def run(args: argparse.Namespace) -> int:
     setup_logging(root, verbose=args.verbose)
     try:
         daemon = Daemon(root, services=not args.no_engine)
+        daemon.install_signal_handlers()
         daemon.start()
     except AlreadyRunning as exc:
         raise CommandError(str(exc)) from None

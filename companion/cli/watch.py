@@ -30,6 +30,7 @@ def run(args: argparse.Namespace) -> int:
     setup_logging(root, verbose=args.verbose)
     try:
         daemon = Daemon(root, services=False)
+        daemon.install_signal_handlers()
         daemon.start()
     except AlreadyRunning:
         return _follow_daemon(root, args.json)

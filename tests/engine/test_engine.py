@@ -28,7 +28,7 @@ def test_a_failed_command_gives_a_gated_stored_proposal(repo: Path, engine_facto
     assert proposal.event_ids[0] == event.id and proposal.backend == "scripted"
     assert len(backend.calls) == 1  # the successful command did not call the model
     prompt = backend.calls[0][-1]["content"]
-    assert "no_such_module_here" in prompt and prompt.index("command=true") < prompt.index("no_such_module_here")
+    assert "no_such_module_here" in prompt and prompt.index("ran `true`") < prompt.index("no_such_module_here")
     assert gate.calls and gate.calls[-1][1] == "Install the missing module"
 
 
