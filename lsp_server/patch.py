@@ -8,53 +8,19 @@ patch is refused when any hunk's old lines are not found. The editor applies the
 
 from __future__ import annotations
 
-import re
-from dataclasses import dataclass, field
-
 from lsprotocol import types
 
-HUNK_HEADER = re.compile(r"^@@ -(\d+)(?:,(\d+))? \+(\d+)(?:,(\d+))? @@")
+from companion.agent.patch import Hunk, PatchError, parse_diff
+
+__all__ = ["Hunk", "PatchError", "parse_hunks", "text_edits"]
+
 MAX_SHIFT = 200  # how far a hunk may have moved since the diff was made
 
 
-class PatchError(ValueError):
-    """The diff cannot be read, or does not match the text it should change."""
-
-
-@dataclass
-class Hunk:
-    old_start: int  # 1-based, as in the header
-    old: list[str] = field(default_factory=list)  # context and removed lines, without newlines
-    new: list[str] = field(default_factory=list)  # context and added lines
-
-
 def parse_hunks(diff: str) -> list[Hunk]:
-    """The hunks of a unified diff for one file (file headers and git extras are skipped)."""
-    hunks: list[Hunk] = []
-    current: Hunk | None = None
-    for line in diff.splitlines():
-        match = HUNK_HEADER.match(line)
-        if match:
-            current = Hunk(old_start=int(match.group(1)))
-            hunks.append(current)
-            continue
-        if current is None or line.startswith(("--- ", "+++ ", "diff ", "index ")):
-            continue
-        if line.startswith("\\"):
-            continue  # "\ No newline at end of file"
-        tag, text = (line[0], line[1:]) if line else (" ", "")
-        if tag == " ":
-            current.old.append(text)
-            current.new.append(text)
-        elif tag == "-":
-            current.old.append(text)
-        elif tag == "+":
-            current.new.append(text)
-        else:
-            current = None  # text after the diff, e.g. an explanation the model appended
-    if not hunks:
-        raise PatchError("the proposal's response holds no unified diff hunk (@@ -a,b +c,d @@)")
-    return hunks
+    """The hunks of a unified diff for one file, read by the agent's own parser (one reader of
+    the agent's diffs, so the editor and the daemon agree on what a proposal changes)."""
+    return parse_diff(diff).hunks
 
 
 def _locate(lines: list[str], hunk: Hunk) -> int:

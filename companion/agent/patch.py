@@ -47,7 +47,10 @@ def parse_diff(diff: str) -> FilePatch:
     path: str | None = None
     hunks: list[Hunk] = []
     current: Hunk | None = None
-    for raw in diff.replace("\r\n", "\n").split("\n"):
+    lines = diff.replace("\r\n", "\n").split("\n")
+    if lines and lines[-1] == "":
+        lines.pop()  # the diff's final newline ends its last line; it is not a blank context line
+    for raw in lines:
         if raw.startswith("```"):
             continue
         if raw.startswith("+++ "):
@@ -78,7 +81,7 @@ def parse_diff(diff: str) -> FilePatch:
             current = None  # text after the diff (a model's explanation) ends the hunk
     hunks = [h for h in hunks if h.old != h.new]
     if not hunks:
-        raise PatchError("the diff has no hunks that change anything")
+        raise PatchError("no unified diff hunk (@@ -a,b +c,d @@) that changes anything")
     for hunk in hunks:  # trailing blank context the model added after its last change
         while hunk.old and hunk.new and hunk.old[-1] == "" and hunk.new[-1] == "" and len(hunk.old) > 1:
             hunk.old.pop()
