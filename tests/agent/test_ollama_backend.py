@@ -9,11 +9,9 @@ from __future__ import annotations
 
 import json
 import socket
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Iterator
 
 import pytest
 
@@ -21,66 +19,15 @@ from companion.agent.backends import BackendUnavailable, GenerationTimeout, load
 from companion.agent.backends.ollama import OllamaBackend
 from companion.config import load_config
 from tests.conftest import wait_for
+from tests.ollama_standin import OllamaStandIn
 from tests.engine.conftest import FAILING, KeywordGate, emit_command, reply
 
 
-class StandIn:
-    def __init__(self) -> None:
-        self.models = ["smollm2:135m"]
-        self.reply = reply("Install the missing module", "pip install x", "run_command")
-        self.delay = 0.0
-        self.requests: list[dict[str, Any]] = []
-
-
-def _handler(state: StandIn) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        def log_message(self, *args: Any) -> None:
-            pass
-
-        def _send(self, status: int, body: dict[str, Any]) -> None:
-            data = json.dumps(body).encode()
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            try:
-                self.wfile.write(data)
-            except BrokenPipeError:  # the client gave up (the time-out test)
-                pass
-
-        def do_GET(self) -> None:
-            if self.path == "/api/tags":
-                self._send(200, {"models": [{"name": m, "model": m, "modified_at": "2026-01-01T00:00:00Z", "size": 1,
-                                             "digest": "0" * 64, "details": {"format": "gguf", "family": "llama"}}
-                                            for m in state.models]})
-            else:
-                self._send(404, {"error": "not found"})
-
-        def do_POST(self) -> None:
-            body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-            state.requests.append(body)
-            if self.path != "/api/chat":
-                return self._send(404, {"error": "not found"})
-            if body["model"] not in state.models:
-                return self._send(404, {"error": f"model '{body['model']}' not found"})
-            time.sleep(state.delay)
-            self._send(200, {"model": body["model"], "created_at": "2026-01-01T00:00:00Z",
-                             "message": {"role": "assistant", "content": state.reply}, "done": True,
-                             "done_reason": "stop", "prompt_eval_count": 120, "eval_count": 30})
-
-    return Handler
-
-
 @pytest.fixture
-def stand_in() -> Iterator[tuple[StandIn, str]]:
-    state = StandIn()
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(state))
-    server.daemon_threads = True
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield state, f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
+def stand_in() -> Iterator[tuple[OllamaStandIn, str]]:
+    with OllamaStandIn(models=("smollm2:135m",)) as server:
+        server.reply = reply("Install the missing module", "pip install x", "run_command")
+        yield server, server.url
 
 
 MESSAGES = [{"role": "system", "content": "rules"}, {"role": "user", "content": "events"}]
@@ -90,7 +37,7 @@ def test_chat_sends_model_schema_keep_alive_and_limits(stand_in) -> None:
     state, host = stand_in
     backend = OllamaBackend(host=host, timeout_s=5, keep_alive="10m")
     assert json.loads(backend.generate(MESSAGES, max_new_tokens=99))["proactive_task"] == "Install the missing module"
-    sent = state.requests[-1]
+    sent = state.requests[-1]["body"]
     assert sent["model"] == "smollm2:135m" and sent["keep_alive"] == "10m" and sent["stream"] is False
     assert sent["options"]["num_predict"] == 99 and sent["format"]["required"][2] == "proactive_task"
     assert sent["messages"] == MESSAGES
@@ -125,7 +72,7 @@ def test_a_server_that_is_down_is_one_clear_message() -> None:
 
 def test_a_server_that_hangs_times_out(stand_in) -> None:
     state, host = stand_in
-    state.delay = 3.0
+    state.delay_s = 3.0
     backend = OllamaBackend(host=host, timeout_s=0.5)
     started = time.monotonic()
     with pytest.raises(GenerationTimeout):

@@ -14,7 +14,7 @@ import pytest
 
 from companion.gate.ollama_gate import OllamaGate, parse_judgement, reward_messages
 from companion.gate.reward import RewardGate
-from tests.gate.ollama_standin import OllamaStandIn
+from tests.ollama_standin import OllamaStandIn
 
 OBS = [{"time": "2026-11-22 10:00:00", "event": "The user ran `pytest -x`; it failed (exit 1): ImportError: cannot import name 'Client'."}]
 TASK = "Explain the ImportError and how to fix the import of Client"

@@ -1,7 +1,7 @@
-"""A local HTTP server speaking the part of Ollama's documented REST API the gate uses.
+"""A local HTTP server speaking the part of Ollama's documented REST API that companion uses.
 
-Ollama itself cannot be installed on the test machines, so the gate's real `ollama` client talks
-to this stand-in instead: GET /api/tags lists the pulled models, POST /api/chat answers with a
+Ollama itself cannot be installed on the test machines, so the real `ollama` client (in the
+Ollama agent backend and the Ollama gate) talks to this stand-in instead: GET /api/tags lists the pulled models, POST /api/chat answers with a
 chat message (non-streaming, `"done": true`), and an unknown model gets Ollama's 404
 `{"error": "model '...' not found"}`. `reply` sets the assistant's text; `delay_s` makes it hang.
 """
@@ -60,7 +60,7 @@ class OllamaStandIn:
                     time.sleep(standin.delay_s)
                 self._send(200, {"model": model, "created_at": "2026-01-01T00:00:00Z",
                                  "message": {"role": "assistant", "content": standin.reply},
-                                 "done": True, "done_reason": "stop"})
+                                 "done": True, "done_reason": "stop", "prompt_eval_count": 120, "eval_count": 30})
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True
