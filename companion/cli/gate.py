@@ -15,6 +15,9 @@ from companion.cli import CommandError
 from companion.cli._common import print_json
 
 
+# `companion train reward` exit code when the user has too few answers yet (not a failure).
+NOT_ENOUGH_ANSWERS = 3
+
 def register_train(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("reward", help="retrain the reward gate on the base data plus your own answers",
                                    description="Retrain the reward gate on ProactiveBench's data plus your accepted, "
@@ -62,8 +65,8 @@ def run_train(args: argparse.Namespace) -> int:
         except personal.NotEnoughOutcomes as exc:
             if args.json:
                 print_json({"replaced": False, "error": str(exc), "more_needed": exc.more})
-                return 3
-            raise CommandError(str(exc), code=3) from None
+                return NOT_ENOUGH_ANSWERS
+            raise CommandError(str(exc), code=NOT_ENOUGH_ANSWERS) from None
     if args.json:
         print_json(report.to_dict())
         return 0

@@ -95,3 +95,20 @@ def test_settings_validation() -> None:
         settings_updates(3, "soon", "")
     with pytest.raises(ValueError, match="1 to 5"):
         settings_updates(None, "30m", "")
+
+
+async def test_train_button_runs_the_real_command_and_says_how_many_answers_are_missing(live, repo: Path) -> None:
+    """With no answered proposals, `companion train reward` refuses and says how many more it needs;
+    the dashboard shows that output and stays usable (no model was replaced)."""
+    app = CompanionApp(repo, start_daemon=False)
+    async with app.run_test(size=(120, 45)) as pilot:
+        await until(pilot, lambda: app.main.connection.connected, what="attached")
+        await pilot.press("m")
+        await until(pilot, lambda: isinstance(app.screen, ModelsScreen) and app.screen.checked, what="the check")
+        screen = app.screen
+        assert not screen.query_one("#train", Button).disabled
+        await pilot.press("t")
+        assert screen.running
+        await until(pilot, lambda: not screen.running, timeout=120, what="the training command to finish")
+        await until(pilot, lambda: "more answered proposals" in screen_text(app), what="the command's message")
+        assert not screen.query_one("#train", Button).disabled

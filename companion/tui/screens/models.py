@@ -17,6 +17,7 @@ from textual.containers import Horizontal, VerticalScroll
 from textual.screen import Screen
 from textual.widgets import Button, Footer, Header, ProgressBar, RichLog, Static
 
+from companion.cli.gate import NOT_ENOUGH_ANSWERS
 from companion.config import Config, ConfigError, load_config
 from companion.gate.base import DEFAULT_THRESHOLDS
 from companion.tui import jobs
@@ -193,6 +194,9 @@ class ModelsScreen(Screen):
         if code == 0:
             self.query_one("#train-progress", ProgressBar).update(progress=1.0)
             self.notify(f"`companion {' '.join(args)}` finished.", title="Models")
+        elif code == NOT_ENOUGH_ANSWERS:
+            self.notify("Not enough answered proposals to retrain yet; the log says how many more.",
+                        title="Models", severity="warning")
         else:
             self.notify(f"`companion {' '.join(args)}` failed (exit {code}); see the log below.",
                         title="Models", severity="error")
