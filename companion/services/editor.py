@@ -30,7 +30,7 @@ class EditorService:
         self.daemon.add_handler("proposal_events", self.proposal_events)
 
     def stop(self) -> None:
-        pass
+        """Nothing to release: the service holds no thread, and its operations go with the socket."""
 
     def configure(self, request: dict[str, Any], _conn: Connection) -> dict[str, Any]:
         settings = request.get("settings")
