@@ -114,8 +114,16 @@ class Daemon:
     # -- life cycle -----------------------------------------------------------------------
     def start(self) -> None:
         self.started = time.time()
-        self.lock.acquire({"pid": os.getpid(), "socket": str(self.socket_path), "workspace": str(self.workspace),
-                           "started": self.started, "version": __version__})
+        try:
+            self.lock.acquire({"pid": os.getpid(), "socket": str(self.socket_path), "workspace": str(self.workspace),
+                               "started": self.started, "version": __version__})
+        except BaseException:
+            # Another daemon owns this workspace: this one never started, so a later stop() must not
+            # touch anything (above all, not unlink the other daemon's socket).
+            self._stopped.set()
+            self._finished.set()
+            self._start_done.set()
+            raise
         try:
             self.store.prune(self.config.general.max_age_days)
             self.pipeline.start()

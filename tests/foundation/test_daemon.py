@@ -32,9 +32,12 @@ def test_socket_is_private_and_answers(daemon_factory, workspace: Path) -> None:
 
 def test_second_daemon_says_where_the_first_is(daemon_factory, workspace: Path) -> None:
     daemon_factory(workspace)
+    second = Daemon(workspace)
     with pytest.raises(AlreadyRunning) as error:
-        Daemon(workspace).start()
+        second.start()
     assert str(os.getpid()) in str(error.value) and str(paths.socket_file(workspace)) in str(error.value)
+    second.stop()  # the refused daemon's stop leaves the running one alone
+    assert paths.socket_file(workspace).exists() and is_running(workspace)["pid"] == os.getpid()
 
 
 def test_external_events_are_redacted_stored_and_pushed(daemon_factory, workspace: Path) -> None:
