@@ -32,7 +32,7 @@ from companion.gate import features
 from companion.gate.data import CATEGORIES, RewardRow, read_rows
 from companion.gate.head import save_heads
 from companion.gate.metrics import score_judgements
-from training.reward import base_set
+from training.reward import base_set, heldout, memory_head
 
 REPO = Path(__file__).resolve().parents[2]
 SHIPPED_DIR = REPO / "companion" / "gate" / "weights"
@@ -60,6 +60,9 @@ class RewardTrainConfig:
     write: bool = True  # write the weights to out_dir
     max_rows: int = 0  # use only N rows, evenly spread over the file (smoke tests); 0 = all
     extra_weight: float = 5.0  # loss weight of a user outcome relative to a base row (personal retraining)
+    memory: bool = True  # train the judgement memory's heads (companion/gate/memory.py)
+    judge_whole_gate: bool = True  # with memory: row-level CV and simulated held-out splits of the whole gate
+    simulated_splits: int = 5  # ProactiveBench-style held-out draws to judge the whole gate on (0 = none)
 
 
 @dataclass
@@ -264,7 +267,8 @@ def main(cfg: RewardTrainConfig, extra_rows: Sequence[RewardRow] = ()) -> dict[s
     seed_everything(cfg.seed)
     started = time.time()
     rows = load_rows(cfg) + list(extra_rows)
-    prep = prepare(rows, embeddings_for(rows, cfg))
+    vectors = embeddings_for(rows, cfg)
+    prep = prepare(rows, vectors)
     if extra_rows:
         prep.weights[len(rows) - len(extra_rows):] *= cfg.extra_weight
     card: dict[str, Any] = {"model": "companion reward gate: frozen all-MiniLM-L6-v2 sentence embeddings + two MLP ensembles",
@@ -287,6 +291,8 @@ def main(cfg: RewardTrainConfig, extra_rows: Sequence[RewardRow] = ()) -> dict[s
                                for level, t in thresholds.items()}
         card["oof"] = [round(float(p), 4) for p in oof]
     heads = fit(prep, cfg)
+    if cfg.memory:
+        heads.update(train_memory(rows, vectors, prep, cfg, card))
     train_scores = score_rows(heads, prep)
     card["train_fit"] = figures(rows, train_scores)["balanced"]
     if thresholds is None:
@@ -298,6 +304,69 @@ def main(cfg: RewardTrainConfig, extra_rows: Sequence[RewardRow] = ()) -> dict[s
     if cfg.write:
         save_heads(cfg.out_dir, heads, {k: v for k, v in card.items() if k != "oof"})
     return card
+
+
+def judged_held_out(rows: Sequence[RewardRow], results: Sequence[tuple[np.ndarray, np.ndarray]],
+                    tests: Sequence[np.ndarray]) -> dict[str, Any]:
+    """Figures of the whole gate on held-out masks: pooled when the masks partition the rows (CV),
+    one entry per mask and their mean otherwise (simulated splits)."""
+    pooled = np.full(len(rows), np.nan)
+    recalled = np.zeros(len(rows), bool)
+    parts = []
+    for (scores, memory_answered), test in zip(results, tests):
+        pooled[test] = scores[test]
+        recalled[test] = memory_answered[test]
+        part = figures([rows[i] for i in np.flatnonzero(test)], scores[test])["balanced"]
+        part.pop("confusion", None)
+        parts.append({**part, "memory_answered": round(float(recalled[test].mean()), 4)})
+    keys = ("accuracy", "precision", "recall", "f1")
+    return {"parts": parts, "mean": {k: round(float(np.mean([p[k] for p in parts])), 4) for k in keys},
+            "pooled": figures([rows[i] for i in np.flatnonzero(~np.isnan(pooled))], pooled[~np.isnan(pooled)])["balanced"],
+            "memory_answered": round(float(recalled.mean()), 4)}
+
+
+def train_memory(rows: Sequence[RewardRow], vectors: dict[str, np.ndarray], prep: Prepared, cfg: RewardTrainConfig,
+                 card: dict[str, Any]) -> dict[str, dict[str, np.ndarray]]:
+    """Judge the whole gate on row-level folds and simulated held-out splits (into the card), then
+    fit the memory heads on every row with the embedding heads' out-of-fold scores (without the
+    judging, those come from a plain row-level CV of the embedding heads: a quicker personal run)."""
+    from companion.gate.memory import JudgementMemory
+
+    everything = np.ones(len(rows), bool)
+    if not cfg.judge_whole_gate:
+        content_oof = cross_validate(prep, dataclasses.replace(cfg, group_by="row"))
+    else:
+        content_oof = judge_whole_gate(rows, vectors, prep, cfg, card)
+    return memory_head.fit_memory_heads(JudgementMemory(rows, vectors), vectors, content_oof, everything, prep.weights)
+
+
+def judge_whole_gate(rows: Sequence[RewardRow], vectors: dict[str, np.ndarray], prep: Prepared, cfg: RewardTrainConfig,
+                     card: dict[str, Any]) -> np.ndarray:
+    """Row-level CV and simulated held-out splits of embedding heads + memory, into the card;
+    returns the embedding heads' out-of-fold scores of every row."""
+    from tqdm import tqdm
+
+    def fit_on(mask: np.ndarray) -> dict[str, dict[str, np.ndarray]]:
+        return fit(prep, cfg, mask)
+
+    def score_on(trained: dict[str, dict[str, np.ndarray]], mask: np.ndarray) -> np.ndarray:
+        return score_rows(trained, prep, mask)
+
+    tests = group_folds(rows, cfg.folds, "row", cfg.seed)
+    splits = heldout.simulated_splits(rows, range(cfg.simulated_splits))
+    bar = tqdm(total=len(tests) + len(splits), desc="whole gate, held-out parts", unit="part")
+    step = bar.set_postfix_str
+    results, content_oof = heldout.whole_gate_scores(rows, vectors, prep.weights, fit_on, score_on, tests, cfg.seed, step)
+    bar.update(len(tests))
+    card["cv_row_whole_gate"] = {"folds": cfg.folds, "group_by": "row", "threshold": 0.5,
+                                 **judged_held_out(rows, results, tests)}
+    if splits:
+        split_results, _ = heldout.whole_gate_scores(rows, vectors, prep.weights, fit_on, score_on, splits, cfg.seed, step)
+        card["simulated_split"] = {"seeds": list(range(cfg.simulated_splits)), "per_category": heldout.PER_CATEGORY,
+                                   **judged_held_out(rows, split_results, splits)}
+    bar.update(len(splits))
+    bar.close()
+    return content_oof
 
 
 def parse_args(argv: Sequence[str] | None = None) -> RewardTrainConfig:
@@ -324,4 +393,7 @@ if __name__ == "__main__":
     for part in ("balanced", "raw"):
         if "cv" in summary:
             summary["cv"][part].pop("confusion", None)
+    for key in ("cv_row_whole_gate", "simulated_split"):
+        if key in result:
+            summary[key] = {k: v for k, v in result[key].items() if k != "pooled"}
     print(json.dumps(summary, indent=2))
