@@ -52,8 +52,12 @@ class LogisticHead:
     w: np.ndarray
     b: np.ndarray
 
-    def probability(self, x: np.ndarray) -> np.ndarray:
-        return 1.0 / (1.0 + np.exp(-(np.atleast_2d(x) @ self.w + self.b[0])))
+    def logit(self, x: np.ndarray) -> np.ndarray:
+        return np.atleast_2d(x) @ self.w + self.b[0]
+
+    def probability(self, x: np.ndarray, offset: float = 0.0) -> np.ndarray:
+        """`offset` (a logit) places the scores on another scale: see companion/gate/memory.py."""
+        return 1.0 / (1.0 + np.exp(-(self.logit(x) + offset)))
 
 
 def save_heads(folder: str | Path, heads: dict[str, dict[str, np.ndarray]], card: dict[str, Any]) -> Path:

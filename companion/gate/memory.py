@@ -16,7 +16,9 @@ question, describes what was decided around it:
 
 When none of the same, previous or next history is remembered, `context` returns None and the
 gate's embedding heads decide alone; otherwise a small logistic "memory head" weighs these facts
-together with the embedding heads' own score (companion/gate/reward.py, trained in
+together with the embedding heads' own score. Its logit is shifted by the logit of the gate's
+threshold (level 3 for tasks, the silence threshold for null), so that at level 3 it decides at
+its own natural boundary and the other levels move it like the rest of the gate (companion/gate/reward.py, trained in
 training/reward/memory_head.py). A user's answers therefore count from the first one, without
 retraining. `exclude` drops rows from the memory for one question, which training uses to ask
 about a row as if it had never been answered.
@@ -40,10 +42,14 @@ HISTORY_DIM = 8
 TASK_DIM = 14
 
 
+def logit(probability: float) -> float:
+    p = min(max(float(probability), 1e-4), 1.0 - 1e-4)
+    return float(np.log(p / (1.0 - p)))
+
+
 def head_input(facts: np.ndarray, content_probability: float) -> np.ndarray:
     """A memory head reads the recalled facts and the embedding heads' verdict (as a logit)."""
-    p = min(max(float(content_probability), 1e-4), 1.0 - 1e-4)
-    return np.append(facts, np.float32(np.log(p / (1.0 - p)))).astype(np.float32)
+    return np.append(facts, np.float32(logit(content_probability))).astype(np.float32)
 
 
 def history_key(events: Sequence[str]) -> str:

@@ -31,7 +31,7 @@ from companion.gate import features
 from companion.gate.base import DEFAULT_THRESHOLDS, Observation
 from companion.gate.encoder import SentenceEncoder
 from companion.gate.head import MEMORY_HEADS, WEIGHTS_FILE, load_heads
-from companion.gate.memory import JudgementMemory, head_input
+from companion.gate.memory import JudgementMemory, head_input, logit
 
 SHIPPED_DIR = Path(__file__).resolve().parent / "weights"
 MAX_OBSERVATIONS = 20  # the heads read the last events and a mean; older ones change little
@@ -158,7 +158,8 @@ class RewardGate:
         if facts is None:
             return content
         head = self.heads["memory_silence" if task is None else "memory_task"]
-        return float(head.probability(head_input(facts, content))[0])
+        offset = logit(self.silence_threshold if task is None else self._thresholds[3])
+        return float(head.probability(head_input(facts, content), offset)[0])
 
     def score(self, observations: Sequence[Observation], task: str | None) -> float:
         return self.score_batch([(observations, task)])[0]

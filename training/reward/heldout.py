@@ -64,14 +64,16 @@ def inner_content_oof(fit: Callable[[np.ndarray], Any], score: Callable[[Any, np
 
 def whole_gate_scores(rows: Sequence[RewardRow], vectors: Mapping[str, np.ndarray], weights: np.ndarray,
                       fit: Callable[[np.ndarray], Any], score: Callable[[Any, np.ndarray], np.ndarray],
-                      tests: Sequence[np.ndarray], seed: int, progress: Callable[[str], None] = lambda _: None,
+                      tests: Sequence[np.ndarray], seed: int, offsets: Mapping[str, float],
+                      progress: Callable[[str], None] = lambda _: None,
                       ) -> tuple[list[tuple[np.ndarray, np.ndarray]], np.ndarray]:
     """For each held-out mask: the whole gate's scores of those rows (NaN elsewhere), and the mask
     of rows the memory answered. Also returns the embedding heads' own held-out scores (the last
     mask's wins where masks overlap), which train.py reuses to fit the final memory heads.
 
     `fit(train_mask)` trains embedding heads; `score(heads, mask)` scores rows (train.py's fit and
-    score_rows, bound to the prepared features)."""
+    score_rows, bound to the prepared features); `offsets` are the memory heads' logit shifts
+    (memory_head.recall_scores)."""
     memory = JudgementMemory(rows, vectors)
     content_held_out = np.full(len(rows), np.nan)
     results = []
@@ -83,6 +85,6 @@ def whole_gate_scores(rows: Sequence[RewardRow], vectors: Mapping[str, np.ndarra
         progress(f"held-out part {k + 1}/{len(tests)}: out-of-fold scores for the memory head")
         content[~test] = inner_content_oof(fit, score, ~test, seed + k)[~test]
         memory_heads = memory_head.fit_memory_heads(memory, vectors, content, ~test, weights)
-        scores, recalled = memory_head.recall_scores(memory_heads, memory, vectors, content, test)
+        scores, recalled = memory_head.recall_scores(memory_heads, memory, vectors, content, test, offsets)
         results.append((scores, recalled))
     return results, content_held_out

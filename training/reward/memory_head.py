@@ -84,10 +84,10 @@ def fit_memory_heads(memory: JudgementMemory, vectors: Mapping[str, np.ndarray],
 
 
 def recall_scores(heads: dict[str, dict[str, np.ndarray]], memory: JudgementMemory, vectors: Mapping[str, np.ndarray],
-                  content: np.ndarray, test: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+                  content: np.ndarray, test: np.ndarray, offsets: Mapping[str, float]) -> tuple[np.ndarray, np.ndarray]:
     """Scores of the rows in `test` with every test row forgotten: the memory head's where the
-    memory recalls something nearby, the embedding heads' (`content`) elsewhere. Also returns the
-    mask of rows the memory answered."""
+    memory recalls something nearby (shifted by `offsets[head]`, as the gate does), the embedding
+    heads' (`content`) elsewhere. Also returns the mask of rows the memory answered."""
     from companion.gate.head import LogisticHead
 
     forgotten = frozenset(np.flatnonzero(test).tolist())
@@ -95,11 +95,13 @@ def recall_scores(heads: dict[str, dict[str, np.ndarray]], memory: JudgementMemo
     recalled = np.zeros(len(memory.rows), bool)
     for i in np.flatnonzero(test):
         row = memory.rows[i]
-        head = heads.get("memory_silence" if row.task is None else "memory_task")
+        name = "memory_silence" if row.task is None else "memory_task"
+        head = heads.get(name)
         facts = ask(memory, vectors, row, forgotten) if head is not None else None
         if facts is None:
             scores[i] = content[i]
         else:
-            scores[i] = float(LogisticHead(head["w"], head["b"]).probability(head_input(facts, content[i]))[0])
+            probability = LogisticHead(head["w"], head["b"]).probability(head_input(facts, content[i]), offsets[name])
+            scores[i] = float(probability[0])
             recalled[i] = True
     return scores, recalled

@@ -194,9 +194,12 @@ def cross_validate(prep: Prepared, cfg: RewardTrainConfig) -> np.ndarray:
     return oof
 
 
-def figures(rows: Sequence[RewardRow], probability: np.ndarray, threshold: float = 0.5) -> dict[str, Any]:
+def figures(rows: Sequence[RewardRow], probability: np.ndarray, threshold: float = 0.5,
+            silence_threshold: float | None = None) -> dict[str, Any]:
+    """Judged at `threshold` (null rows at `silence_threshold` when given, as the gate does)."""
     valid = [r.valid for r in rows]
-    predicted = [bool(p >= threshold) for p in probability]
+    cut = [silence_threshold if r.task is None and silence_threshold is not None else threshold for r in rows]
+    predicted = [bool(p >= t) for p, t in zip(probability, cut)]
     categories = [r.category for r in rows]
     return {"balanced": score_judgements(valid, predicted, categories, balanced=True),
             "raw": score_judgements(valid, predicted, categories, balanced=False)}
@@ -291,12 +294,12 @@ def main(cfg: RewardTrainConfig, extra_rows: Sequence[RewardRow] = ()) -> dict[s
                                for level, t in thresholds.items()}
         card["oof"] = [round(float(p), 4) for p in oof]
     heads = fit(prep, cfg)
-    if cfg.memory:
-        heads.update(train_memory(rows, vectors, prep, cfg, card))
     train_scores = score_rows(heads, prep)
     card["train_fit"] = figures(rows, train_scores)["balanced"]
     if thresholds is None:
         thresholds = level_thresholds(train_scores[prep.task_index], prep.labels[prep.task_index], prep.weights[prep.task_index])
+    if cfg.memory:
+        heads.update(train_memory(rows, vectors, prep, cfg, card, thresholds[3], silence_threshold))
     card["thresholds"] = {str(k): v for k, v in thresholds.items()}
     card["silence_threshold"] = silence_threshold
     card["trained_s"] = round(time.time() - started, 1)
@@ -307,26 +310,27 @@ def main(cfg: RewardTrainConfig, extra_rows: Sequence[RewardRow] = ()) -> dict[s
 
 
 def judged_held_out(rows: Sequence[RewardRow], results: Sequence[tuple[np.ndarray, np.ndarray]],
-                    tests: Sequence[np.ndarray]) -> dict[str, Any]:
-    """Figures of the whole gate on held-out masks: pooled when the masks partition the rows (CV),
-    one entry per mask and their mean otherwise (simulated splits)."""
+                    tests: Sequence[np.ndarray], threshold: float, silence_threshold: float) -> dict[str, Any]:
+    """Figures of the whole gate on held-out masks at the gate's level-3 and silence thresholds
+    (what `companion eval reward` uses): pooled over the masks, and per mask with their mean."""
     pooled = np.full(len(rows), np.nan)
     recalled = np.zeros(len(rows), bool)
     parts = []
     for (scores, memory_answered), test in zip(results, tests):
         pooled[test] = scores[test]
         recalled[test] = memory_answered[test]
-        part = figures([rows[i] for i in np.flatnonzero(test)], scores[test])["balanced"]
+        part = figures([rows[i] for i in np.flatnonzero(test)], scores[test], threshold, silence_threshold)["balanced"]
         part.pop("confusion", None)
         parts.append({**part, "memory_answered": round(float(recalled[test].mean()), 4)})
     keys = ("accuracy", "precision", "recall", "f1")
     return {"parts": parts, "mean": {k: round(float(np.mean([p[k] for p in parts])), 4) for k in keys},
-            "pooled": figures([rows[i] for i in np.flatnonzero(~np.isnan(pooled))], pooled[~np.isnan(pooled)])["balanced"],
+            "pooled": figures([rows[i] for i in np.flatnonzero(~np.isnan(pooled))], pooled[~np.isnan(pooled)],
+                              threshold, silence_threshold)["balanced"],
             "memory_answered": round(float(recalled.mean()), 4)}
 
 
 def train_memory(rows: Sequence[RewardRow], vectors: dict[str, np.ndarray], prep: Prepared, cfg: RewardTrainConfig,
-                 card: dict[str, Any]) -> dict[str, dict[str, np.ndarray]]:
+                 card: dict[str, Any], threshold: float, silence_threshold: float) -> dict[str, dict[str, np.ndarray]]:
     """Judge the whole gate on row-level folds and simulated held-out splits (into the card), then
     fit the memory heads on every row with the embedding heads' out-of-fold scores (without the
     judging, those come from a plain row-level CV of the embedding heads: a quicker personal run)."""
@@ -336,15 +340,19 @@ def train_memory(rows: Sequence[RewardRow], vectors: dict[str, np.ndarray], prep
     if not cfg.judge_whole_gate:
         content_oof = cross_validate(prep, dataclasses.replace(cfg, group_by="row"))
     else:
-        content_oof = judge_whole_gate(rows, vectors, prep, cfg, card)
+        content_oof = judge_whole_gate(rows, vectors, prep, cfg, card, threshold, silence_threshold)
     return memory_head.fit_memory_heads(JudgementMemory(rows, vectors), vectors, content_oof, everything, prep.weights)
 
 
 def judge_whole_gate(rows: Sequence[RewardRow], vectors: dict[str, np.ndarray], prep: Prepared, cfg: RewardTrainConfig,
-                     card: dict[str, Any]) -> np.ndarray:
-    """Row-level CV and simulated held-out splits of embedding heads + memory, into the card;
-    returns the embedding heads' out-of-fold scores of every row."""
+                     card: dict[str, Any], threshold: float, silence_threshold: float) -> np.ndarray:
+    """Row-level CV and simulated held-out splits of embedding heads + memory, into the card, judged
+    at the gate's thresholds; returns the embedding heads' out-of-fold scores of every row."""
     from tqdm import tqdm
+
+    from companion.gate.memory import logit
+
+    offsets = {"memory_silence": logit(silence_threshold), "memory_task": logit(threshold)}
 
     def fit_on(mask: np.ndarray) -> dict[str, dict[str, np.ndarray]]:
         return fit(prep, cfg, mask)
@@ -356,14 +364,17 @@ def judge_whole_gate(rows: Sequence[RewardRow], vectors: dict[str, np.ndarray], 
     splits = heldout.simulated_splits(rows, range(cfg.simulated_splits))
     bar = tqdm(total=len(tests) + len(splits), desc="whole gate, held-out parts", unit="part")
     step = bar.set_postfix_str
-    results, content_oof = heldout.whole_gate_scores(rows, vectors, prep.weights, fit_on, score_on, tests, cfg.seed, step)
+    results, content_oof = heldout.whole_gate_scores(rows, vectors, prep.weights, fit_on, score_on, tests, cfg.seed,
+                                                     offsets, step)
     bar.update(len(tests))
-    card["cv_row_whole_gate"] = {"folds": cfg.folds, "group_by": "row", "threshold": 0.5,
-                                 **judged_held_out(rows, results, tests)}
+    card["cv_row_whole_gate"] = {"folds": cfg.folds, "group_by": "row", "threshold": threshold,
+                                 "silence_threshold": silence_threshold,
+                                 **judged_held_out(rows, results, tests, threshold, silence_threshold)}
     if splits:
-        split_results, _ = heldout.whole_gate_scores(rows, vectors, prep.weights, fit_on, score_on, splits, cfg.seed, step)
+        split_results, _ = heldout.whole_gate_scores(rows, vectors, prep.weights, fit_on, score_on, splits, cfg.seed,
+                                                     offsets, step)
         card["simulated_split"] = {"seeds": list(range(cfg.simulated_splits)), "per_category": heldout.PER_CATEGORY,
-                                   **judged_held_out(rows, split_results, splits)}
+                                   **judged_held_out(rows, split_results, splits, threshold, silence_threshold)}
     bar.update(len(splits))
     bar.close()
     return content_oof
