@@ -164,6 +164,14 @@ class RewardGate:
     def score(self, observations: Sequence[Observation], task: str | None) -> float:
         return self.score_batch([(observations, task)])[0]
 
+    def prepare(self, observations: Sequence[Observation]) -> threading.Thread:
+        """Embed the history in the background while the agent thinks, so that the score after its
+        reply embeds only the task (the encoder's lock makes a score that comes early wait for it)."""
+        texts = [_event_text(o) for o in list(observations)[-MAX_OBSERVATIONS:]]
+        worker = threading.Thread(target=self.encoder.embed, args=(texts,), name="gate-prepare", daemon=True)
+        worker.start()
+        return worker
+
     def thresholds(self) -> dict[int, float]:
         return dict(self._thresholds)
 
