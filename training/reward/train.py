@@ -326,7 +326,7 @@ def judged_held_out(rows: Sequence[RewardRow], results: Sequence[tuple[np.ndarra
     return {"parts": parts, "mean": {k: round(float(np.mean([p[k] for p in parts])), 4) for k in keys},
             "pooled": figures([rows[i] for i in np.flatnonzero(~np.isnan(pooled))], pooled[~np.isnan(pooled)],
                               threshold, silence_threshold)["balanced"],
-            "memory_answered": round(float(recalled.mean()), 4)}
+            "memory_answered": round(float(recalled[~np.isnan(pooled)].mean()), 4)}
 
 
 def train_memory(rows: Sequence[RewardRow], vectors: dict[str, np.ndarray], prep: Prepared, cfg: RewardTrainConfig,
