@@ -8,8 +8,8 @@ came, so each call embeds one new event and one task (earlier events are in the 
 "task only" is the same calls with the events embedded beforehand. The batch passes score
 distinct ProactiveBench pairs, once with a cold sentence cache (every event and task embedded:
 evaluating a file) and once with the events already cached (candidate tasks for a history whose
-events were embedded as they arrived), each with one BLAS thread (the daemon's setting) and with
-one per core (`companion eval reward`'s). Load is measured
+events were embedded as they arrived), with one BLAS thread (the gate's setting; --threads
+compares others). Load is measured
 in a fresh interpreter (imports included), as a daemon would pay it. The machine's load average
 is printed alongside: on a shared machine the figures are only as good as its quietness.
 """
@@ -57,6 +57,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--pairs", type=int, default=200)
+    parser.add_argument("--threads", type=int, nargs="+", default=[1],
+                        help="BLAS threads for the batch runs (default 1, the gate's setting; more threads on a busy "
+                             "machine are much slower: OpenBLAS threads spin waiting for each other)")
     args = parser.parse_args()
 
     from companion.gate.encoder import SentenceEncoder
@@ -84,7 +87,7 @@ def main() -> None:
                "single_p95_ms": percentile95(singles),
                "single_task_only_p50_ms": round(statistics.median(task_only), 2),
                "single_task_only_p95_ms": percentile95(task_only)}
-    for threads in sorted({1, os.cpu_count() or 1}):
+    for threads in sorted(set(args.threads)):
         # batched, cold cache: every sentence embedded (evaluating a file)
         fresh = RewardGate(encoder=SentenceEncoder(threads=threads))
         t = time.perf_counter()

@@ -8,7 +8,6 @@ with `valid` as the truth); bad rows are reported with their line number on stde
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from typing import Any
 
@@ -116,9 +115,6 @@ def run_eval(args: argparse.Namespace) -> int:
     if not rows:
         raise CommandError(f"{path}: no usable rows")
     gate = _gate(args)
-    encoder = getattr(gate, "encoder", None)
-    if encoder is not None:  # a one-off evaluation may use every core (the daemon keeps to one)
-        encoder.threads = os.cpu_count() or 1
     scores = gate.score_batch([(list(r.obs), r.task) for r in rows])
     task_threshold = args.threshold if args.threshold is not None else gate.thresholds()[args.level]
     silence_threshold = float(getattr(gate, "silence_threshold", 0.5))
