@@ -76,6 +76,7 @@ class RewardGate:
         self._store = store
         self.workspace = str(workspace) if workspace else None  # as the store keeps it
         self._memory: JudgementMemory | None = None
+        self._base_rows: list[Any] | None = None
         self._memory_read_at = float("-inf")
         self._memory_lock = threading.Lock()
 
@@ -93,7 +94,9 @@ class RewardGate:
     def _build_memory(self) -> JudgementMemory:
         from training.reward import base_set
 
-        rows = base_set.load_rows() + self._user_rows()
+        if self._base_rows is None:
+            self._base_rows = base_set.load_rows()
+        rows = self._base_rows + self._user_rows()
         vectors = base_set.load_embeddings()
         missing = list(dict.fromkeys(t for r in rows for t in [*(o["event"] for o in r.obs), r.task]
                                      if t is not None and t not in vectors))
