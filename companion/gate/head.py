@@ -17,16 +17,12 @@ from typing import Any
 
 import numpy as np
 
-from companion.gate.encoder import _erf
+from companion.gate.encoder import gelu
 
 HEADS = ("silence", "task")
 MEMORY_HEADS = ("memory_silence", "memory_task")  # optional: logistic heads over the judgement memory
 WEIGHTS_FILE = "gate_heads.safetensors"
 CARD_FILE = "card.json"
-
-
-def _gelu(x: np.ndarray) -> np.ndarray:
-    return 0.5 * x * (1.0 + _erf(x / np.sqrt(2.0)))
 
 
 @dataclass
@@ -38,7 +34,7 @@ class MlpEnsemble:
 
     def logits(self, x: np.ndarray) -> np.ndarray:
         """(n, in) -> (E, n) member logits."""
-        hidden = _gelu(np.einsum("ni,eih->enh", x, self.w1) + self.b1[:, None, :])
+        hidden = gelu(np.einsum("ni,eih->enh", x, self.w1) + self.b1[:, None, :])
         return np.einsum("enh,eh->en", hidden, self.w2) + self.b2[:, None]
 
     def probability(self, x: np.ndarray) -> np.ndarray:
