@@ -67,6 +67,37 @@ def active_adapter() -> Path | None:
     return shipped_adapter()
 
 
+UNTUNED = "none"  # the `[agent] adapter` setting that asks for the model without any adapter
+
+
+def for_agent(setting: str = "") -> Path | None:
+    """The adapter the `[agent] adapter` setting names: "" = active_adapter(), "none" = no adapter,
+    anything else an adapter folder (ValueError when it is not one)."""
+    if not setting:
+        return active_adapter()
+    if setting.strip().lower() == UNTUNED:
+        return None
+    folder = Path(setting).expanduser()
+    if not is_adapter(folder):
+        raise ValueError(f"[agent] adapter = {setting!r} is not a LoRA adapter folder (adapter_config.json and "
+                         f"adapter_model.*); use \"\" for the active one or \"{UNTUNED}\" for the untuned model")
+    return folder
+
+
+def prompt_settings(folder: Path) -> dict[str, Any]:
+    """The agent prompt an adapter was trained on, which the agent must then use: no few-shot turns
+    (training/dataset.chat_example) and the observation budget of its training run."""
+    from training.dataset import AGENT_OBSERVATION_TOKENS
+
+    tokens = AGENT_OBSERVATION_TOKENS
+    try:
+        config = json.loads((folder / "training.json").read_text()).get("config", {})
+        tokens = int(config.get("observation_tokens") or tokens)
+    except (OSError, ValueError, AttributeError, TypeError):
+        pass  # an adapter trained elsewhere: the defaults training/dataset.py uses
+    return {"few_shot": False, "max_observation_tokens": tokens}
+
+
 def activate(folder: Path | None, metrics: dict[str, Any] | None = None) -> None:
     """Make `folder` (None = no adapter) the active one, remembering what was active before."""
     data = _read()
