@@ -70,3 +70,26 @@ def test_the_cli_reads_the_shared_traces(tmp_path: Path) -> None:
         assert result["events"] == 52 and result["proposed"] == 0 and result["Precision"] == 0
     else:
         assert "reward gate" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_the_cli_replays_a_prefix_of_each_trace_and_rejects_a_bad_adapter(tmp_path: Path) -> None:
+    write_trace(tmp_path / "traces", "t1", ["The user opens app.py.", "The user runs the tests; 2 fail.", "The user edits app.py."])
+    write_trace(tmp_path / "traces", "t2", ["The user runs `make`; it fails.", "The user saves app.py."])
+    script = tmp_path / "replies.json"
+    script.write_text(json.dumps([reply(None)]))
+    os.environ["COMPANION_AGENT_BACKEND"] = "scripted"
+    os.environ["COMPANION_AGENT_SCRIPT"] = str(script)
+    try:
+        done = run_cli("eval", "agent", "--traces", str(tmp_path / "traces"), "--max-steps", "1", "--json", cwd=tmp_path)
+        bad = run_cli("eval", "agent", "--traces", str(tmp_path / "traces"), "--backend", "transformers",
+                      "--adapter", str(tmp_path / "no-adapter"), cwd=tmp_path)
+    finally:
+        del os.environ["COMPANION_AGENT_BACKEND"], os.environ["COMPANION_AGENT_SCRIPT"]
+    if done.returncode == 0:  # the reward gate is installed
+        result = json.loads(done.stdout)
+        assert result["events"] == 2 and result["traces"] == 2 and result["max_steps"] == 1
+        assert result["adapter"] is None and result["few_shot"] is True
+    else:
+        assert "reward gate" in done.stderr and "Traceback" not in done.stderr
+    assert bad.returncode != 0 and "Traceback" not in bad.stderr
+    assert "not a LoRA adapter folder" in bad.stderr or "reward gate" in bad.stderr
