@@ -28,8 +28,11 @@ def fake_adapter(folder: Path, observation_tokens: int | None = None) -> Path:
     return folder
 
 
-def test_the_adapter_setting_selects_untuned_a_folder_or_the_active_one(tmp_path: Path) -> None:
+def test_the_adapter_setting_selects_untuned_a_folder_or_the_active_one(tmp_path: Path,
+                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
     from training.adapters import activate, active_adapter, for_agent
+
+    monkeypatch.setenv("COMPANION_MODELS_DIR", str(tmp_path / "models"))  # activation never touches the shared cache
 
     chosen = fake_adapter(tmp_path / "mine")
     assert for_agent("none") is None and for_agent("NONE") is None
