@@ -77,5 +77,6 @@ def run(args: argparse.Namespace) -> int:
     for label, scores in (("agent", result), ("gated", result["gated"])):
         print(f"{label:8} {scores['Recall']:7.1%} {scores['Precision']:9.1%} {scores['Accuracy']:8.1%} "
               f"{scores['False-Alarm']:11.1%} {scores['F1']:6.1%}")
-    print(f"proposed {result['proposed']} tasks; {result['unusable_replies']} replies unusable (counted as no task)")
+    print(f"proposed {result['proposed']} tasks; {result['unusable_replies']} replies unusable (counted as no task); "
+          f"{result['well_formed_json']:.0%} of replies well-formed JSON")
     return 0
