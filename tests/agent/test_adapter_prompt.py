@@ -87,3 +87,18 @@ def test_without_an_adapter_the_config_prompt_is_used() -> None:
     assert (agent.few_shot, agent.max_observation_tokens) == (True, 300)
     agent.step(OBSERVATIONS)
     assert len(backend.calls[-1]) == 6  # system, two few-shot exchanges, the step
+
+
+def test_doctor_says_which_adapter_the_agent_runs(workspace: Path, tmp_path: Path) -> None:
+    from companion.agent.checks import agent_backend
+
+    adapter = fake_adapter(tmp_path / "my-adapter")
+    config = workspace / ".companion.toml"
+    config.write_text(f'[agent]\nadapter = "{adapter}"\n')
+    result = agent_backend(workspace)
+    assert result.ok and "transformers" in result.detail and "fine-tuned adapter" in result.detail
+    assert "llama.cpp cannot run a LoRA adapter" in result.detail
+    config.write_text(f'[agent]\nadapter = "{tmp_path / "nowhere"}"\n')
+    assert not agent_backend(workspace).ok
+    config.write_text('[agent]\nbackend = "transformers"\nadapter = "none"\n')
+    assert "adapter" not in agent_backend(workspace).detail
