@@ -98,6 +98,29 @@ def prompt_settings(folder: Path) -> dict[str, Any]:
     return {"few_shot": False, "max_observation_tokens": tokens}
 
 
+GGUF_NAME = "adapter.gguf"  # the adapter converted for llama.cpp, shipped or cached next to it
+
+
+def gguf_for(folder: Path, model_gguf: Path) -> Path:
+    """The adapter as a GGUF LoRA for llama.cpp: the one shipped in the folder when it was made from
+    these weights, else one converted once into models_dir()/agent/gguf/ (keyed by the weights)."""
+    import hashlib
+
+    digest = hashlib.sha256((folder / "adapter_model.safetensors").read_bytes()).hexdigest()
+    cached = agent_dir() / "gguf" / f"{digest[:16]}.gguf"
+    for candidate in (folder / GGUF_NAME, cached):
+        try:
+            if json.loads(candidate.with_suffix(".json").read_text()).get("source_sha256") == digest:
+                return candidate
+        except (OSError, ValueError, AttributeError):
+            continue
+    from training.adapter_gguf import convert
+
+    convert(folder, cached, model_gguf)
+    cached.with_suffix(".json").write_text(json.dumps({"source_sha256": digest, "base": model_gguf.name}))
+    return cached
+
+
 def activate(folder: Path | None, metrics: dict[str, Any] | None = None) -> None:
     """Make `folder` (None = no adapter) the active one, remembering what was active before."""
     data = _read()

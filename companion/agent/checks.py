@@ -53,7 +53,9 @@ def agent_backend(workspace: Path) -> CheckResult:
 
 
 def _adapter_check(agent) -> CheckResult | None:
-    """The default model with a LoRA adapter (the trained one or the one shipped) runs on transformers."""
+    """The default model with a LoRA adapter (the trained one or the one shipped): llama.cpp runs it
+    as a GGUF LoRA when llama-cpp-python is installed, transformers merges it otherwise."""
+    from companion.agent.backends.llama_cpp import available
     from training.adapters import SHIPPED, for_agent
 
     try:
@@ -63,6 +65,11 @@ def _adapter_check(agent) -> CheckResult | None:
     if adapter is None:
         return None
     which = "shipped default" if adapter.resolve() == SHIPPED.resolve() else "fine-tuned"
-    moved = " (llama.cpp cannot run a LoRA adapter)" if agent.backend == "llama_cpp" else ""
-    return CheckResult("agent", True, f"transformers on the default model + the {which} adapter {adapter}{moved}; "
+    if agent.backend == "llama_cpp" and available():
+        where = "llama.cpp (as a GGUF LoRA)"
+    elif agent.backend == "llama_cpp":
+        where = "transformers (llama-cpp-python is not installed)"
+    else:
+        where = "transformers"
+    return CheckResult("agent", True, f"{where} on the default model + the {which} adapter {adapter}; "
                                       "[agent] adapter = \"none\" for the untuned model")

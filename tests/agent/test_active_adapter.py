@@ -31,10 +31,10 @@ def test_the_active_adapter_is_loaded_merged_on_transformers(tmp_path: Path, mon
     lora.save_pretrained(folder)
     activate(folder, {"note": "test"})
 
-    config = Config()  # agent.backend is llama_cpp by default; an active adapter needs transformers
+    config = Config()
+    config.agent.backend = "transformers"  # (llama_cpp runs it as a GGUF LoRA: tests/agent/test_adapter_gguf.py)
     backend = load_backend(config)
-    assert backend.name == "transformers" and backend.model_name.endswith("+adapter")
-    assert "adapter" in getattr(backend, "note", "")
+    assert backend.name == "transformers" and backend.model_name.endswith("+adapter") and backend.adapter == folder
     merged = backend.model.model.layers[-1].self_attn.q_proj.weight
     assert not torch.allclose(merged, reference)  # the adapter's change is in the weights
 

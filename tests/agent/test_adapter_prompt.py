@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from companion.agent.backends import BackendUnavailable, load_backend
+from companion.agent.backends.llama_cpp import available as llama_cpp_available
 from companion.agent.backends.scripted import ScriptedBackend
 from companion.agent.runner import Agent
 from companion.config import Config
@@ -96,8 +97,8 @@ def test_doctor_says_which_adapter_the_agent_runs(workspace: Path, tmp_path: Pat
     config = workspace / ".companion.toml"
     config.write_text(f'[agent]\nadapter = "{adapter}"\n')
     result = agent_backend(workspace)
-    assert result.ok and "transformers" in result.detail and "fine-tuned adapter" in result.detail
-    assert "llama.cpp cannot run a LoRA adapter" in result.detail
+    assert result.ok and "fine-tuned adapter" in result.detail and str(adapter) in result.detail
+    assert ("llama.cpp (as a GGUF LoRA)" if llama_cpp_available() else "transformers") in result.detail
     config.write_text(f'[agent]\nadapter = "{tmp_path / "nowhere"}"\n')
     assert not agent_backend(workspace).ok
     config.write_text('[agent]\nbackend = "transformers"\nadapter = "none"\n')

@@ -89,12 +89,6 @@ def load_backend(config: Any, name: str | None = None) -> Backend:
             backend = importlib.import_module(f"{__name__}.transformers").create(agent)
             backend.note = f"{agent.model} is a transformers folder; the agent runs it on transformers"
             return backend
-        if not agent.model:
-            adapter = configured_adapter(agent)
-            if adapter is not None:  # a LoRA adapter runs on transformers, not on the GGUF
-                backend = importlib.import_module(f"{__name__}.transformers").create(agent)
-                backend.note = f"the fine-tuned adapter {adapter.name} is active; the agent runs it on transformers"
-                return backend
         if not available():
             backend = importlib.import_module(f"{__name__}.transformers").create(_without_model(agent))
             backend.note = "llama-cpp-python is not installed; the agent runs on transformers (slower)"
