@@ -101,12 +101,25 @@ def prompt_settings(folder: Path) -> dict[str, Any]:
 GGUF_NAME = "adapter.gguf"  # the adapter converted for llama.cpp, shipped or cached next to it
 
 
+def _weights_digest(folder: Path) -> str:
+    import hashlib
+
+    return hashlib.sha256((folder / "adapter_model.safetensors").read_bytes()).hexdigest()
+
+
+def write_gguf(folder: Path, model_gguf: Path, out: Path) -> Path:
+    """Convert the adapter for llama.cpp into `out`, with a note of the weights it was made from."""
+    from training.adapter_gguf import convert
+
+    convert(folder, out, model_gguf)
+    out.with_suffix(".json").write_text(json.dumps({"source_sha256": _weights_digest(folder), "base": model_gguf.name}))
+    return out
+
+
 def gguf_for(folder: Path, model_gguf: Path) -> Path:
     """The adapter as a GGUF LoRA for llama.cpp: the one shipped in the folder when it was made from
     these weights, else one converted once into models_dir()/agent/gguf/ (keyed by the weights)."""
-    import hashlib
-
-    digest = hashlib.sha256((folder / "adapter_model.safetensors").read_bytes()).hexdigest()
+    digest = _weights_digest(folder)
     cached = agent_dir() / "gguf" / f"{digest[:16]}.gguf"
     for candidate in (folder / GGUF_NAME, cached):
         try:
@@ -114,11 +127,7 @@ def gguf_for(folder: Path, model_gguf: Path) -> Path:
                 return candidate
         except (OSError, ValueError, AttributeError):
             continue
-    from training.adapter_gguf import convert
-
-    convert(folder, cached, model_gguf)
-    cached.with_suffix(".json").write_text(json.dumps({"source_sha256": digest, "base": model_gguf.name}))
-    return cached
+    return write_gguf(folder, model_gguf, cached)
 
 
 def activate(folder: Path | None, metrics: dict[str, Any] | None = None) -> None:

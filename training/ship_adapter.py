@@ -4,7 +4,8 @@ The issue's rule, made executable so the shipped adapter can be rebuilt and re-j
 way: the adapter ships when, on the same replay (same traces, same `--max-steps`), its F1 is
 higher, its share of well-formed JSON replies is not lower, and any rise in false alarms comes
 with a rise in recall. The adapter's files go to companion/agent/adapter/ (where
-`training.adapters.shipped_adapter()` finds them) with `card.json`: how it was trained, on what,
+`training.adapters.shipped_adapter()` finds them), with `adapter.gguf` (the same adapter for
+llama.cpp, the default backend) and `card.json`: how it was trained, on what,
 the before/after figures and the exact commands that rebuild and re-judge it.
 
     python -m training.ship_adapter RUN_DIR --untuned untuned.json --tuned tuned.json [--rebuild "..."]
@@ -20,7 +21,7 @@ import shutil
 from pathlib import Path
 from typing import Any, Sequence
 
-from training.adapters import SHIPPED, is_adapter
+from training.adapters import GGUF_NAME, SHIPPED, is_adapter, write_gguf
 
 FILES = ("adapter_config.json", "adapter_model.safetensors", "training.json")
 SUMMARY = ("Recall", "Precision", "Accuracy", "False-Alarm", "F1", "counts", "well_formed_json", "proposed",
@@ -65,6 +66,9 @@ def ship(run: Path, untuned: dict[str, Any], tuned: dict[str, Any], rebuild: Seq
     config = json.loads((dest / "adapter_config.json").read_text())
     config["base_model_name_or_path"] = BASE_MODEL  # not the local folder it was trained from
     (dest / "adapter_config.json").write_text(json.dumps(config, indent=2))
+    from companion.models import smollm2_gguf
+
+    write_gguf(dest, smollm2_gguf(), dest / GGUF_NAME)  # llama.cpp (the default backend) runs this one
     metrics = training.get("metrics", {})
     card = {
         "what": "LoRA adapter of SmolLM2-135M-Instruct for companion's agent prompt, trained on ProactiveBench "

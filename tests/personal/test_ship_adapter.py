@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from companion.models import smollm2_gguf
+from training.adapters import gguf_for
 from training.ship_adapter import ship, verdict
 
 
@@ -28,14 +30,28 @@ def test_ship_copies_the_adapter_with_its_card_or_refuses(tmp_path: Path) -> Non
     run = tmp_path / "run" / "adapter"
     run.mkdir(parents=True)
     (run / "adapter_config.json").write_text(json.dumps({"base_model_name_or_path": "/tmp/local/model", "r": 8}))
-    (run / "adapter_model.safetensors").write_bytes(b"weights")
+    import numpy as np
+    from safetensors.numpy import save_file
+
+    prefix = "base_model.model.model.layers.3.self_attn"
+    save_file({f"{prefix}.q_proj.lora_A.weight": np.ones((8, 576), np.float32),
+               f"{prefix}.q_proj.lora_B.weight": np.ones((576, 8), np.float32),
+               f"{prefix}.v_proj.lora_A.weight": np.ones((8, 576), np.float32),
+               f"{prefix}.v_proj.lora_B.weight": np.ones((192, 8), np.float32)}, str(run / "adapter_model.safetensors"))
+    (run / "adapter_config.json").write_text(json.dumps({"base_model_name_or_path": "/tmp/local/model", "r": 8,
+                                                         "lora_alpha": 16}))
     (run / "training.json").write_text(json.dumps({"config": {"steps": 120}, "metrics": {"wall_s": 1.0, "losses": [2.0, 1.0]}}))
     dest = tmp_path / "shipped"
     with pytest.raises(ValueError, match="F1 not higher"):
         ship(run.parent, scores(0.2, 0.0, 0.1, 1.0), scores(0.1, 0.0, 0.1, 1.0), dest=dest)
     assert not dest.exists()
     card = ship(run.parent, scores(0.0, 0.0, 0.0, 0.5), scores(0.3, 0.5, 0.4, 1.0), ["python -m x"], dest=dest)
-    assert (dest / "adapter_model.safetensors").read_bytes() == b"weights"
+    assert (dest / "adapter_model.safetensors").read_bytes() == (run / "adapter_model.safetensors").read_bytes()
+    assert gguf_for(dest, smollm2_gguf()) == dest / "adapter.gguf"  # shipped ready for llama.cpp, no conversion
+    import gguf
+
+    names = {t.name for t in gguf.GGUFReader(str(dest / "adapter.gguf")).tensors}
+    assert names == {f"blk.3.attn_{m}.weight.lora_{ab}" for m in "qv" for ab in "ab"}
     assert json.loads((dest / "adapter_config.json").read_text())["base_model_name_or_path"].startswith("HuggingFaceTB/")
     saved = json.loads((dest / "card.json").read_text())
     assert saved == card and saved["config"] == {"steps": 120} and saved["rebuild"] == ["python -m x"]
