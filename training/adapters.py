@@ -3,7 +3,10 @@
 `companion train agent` writes each adapter to its own folder under models_dir()/agent/ and
 activates it only when it is not worse than what was active; `active.json` keeps the history,
 so `companion train agent --rollback` returns to the previous one (or to the shipped default).
-The agent backend asks `active_adapter()` at load time.
+The agent backends ask `for_agent(config.agent.adapter)` at load time ("" = active_adapter(),
+"none" = the untuned model, or a folder): transformers merges the adapter, llama.cpp loads it as a
+GGUF LoRA (`gguf_for`), and the agent then prompts the way the adapter was trained
+(`prompt_settings`: no few-shot turns, the run's observation budget).
 """
 
 from __future__ import annotations
