@@ -115,7 +115,7 @@ def write_gguf(folder: Path, model_gguf: Path, out: Path) -> Path:
     from training.adapter_gguf import convert
 
     convert(folder, out, model_gguf)
-    out.with_suffix(".json").write_text(json.dumps({"source_sha256": _weights_digest(folder), "base": model_gguf.name}))
+    out.with_name(out.name + ".json").write_text(json.dumps({"source_sha256": _weights_digest(folder), "base": model_gguf.name}))
     return out
 
 
@@ -126,7 +126,7 @@ def gguf_for(folder: Path, model_gguf: Path) -> Path:
     cached = agent_dir() / "gguf" / f"{digest[:16]}.gguf"
     for candidate in (folder / GGUF_NAME, cached):
         try:
-            if json.loads(candidate.with_suffix(".json").read_text()).get("source_sha256") == digest:
+            if json.loads(candidate.with_name(candidate.name + ".json").read_text()).get("source_sha256") == digest:
                 return candidate
         except (OSError, ValueError, AttributeError):
             continue
