@@ -92,6 +92,7 @@ class GateConfig:
     icl_shots: int = 8
     timeout_s: float = 20.0  # ollama gate: seconds per judgement before the reward gate answers instead
     ollama_host: str = ""  # ollama gate: empty means agent.ollama_host, then OLLAMA_HOST
+    memory: bool = True  # reward gate: recall answered situations (ProactiveBench's and yours) before generalising
 
 
 @dataclass

@@ -134,13 +134,14 @@ class Daemon:
             self.notes = context.notes
             if self._with_services:
                 self._start_services()
-            self.server.start()  # after the services, so every socket operation exists once clients can connect
-            for watcher in self.watchers:
-                watcher.start()
+            # the first event of the session, before any client or watcher can submit one
             self.pipeline.submit(Event(source="companion", kind="companion.started", workspace=str(self.workspace),
                                        data={"workspace": str(self.workspace),
                                              "watchers": [w.name for w in self.watchers],
                                              "notes": list(self.notes)}))
+            self.server.start()  # after the services, so every socket operation exists once clients can connect
+            for watcher in self.watchers:
+                watcher.start()
         except BaseException:
             self.stop()
             raise

@@ -41,6 +41,9 @@ def register_eval(subparsers: argparse._SubParsersAction) -> None:
                         help="interruption level whose threshold decides acceptance (default 3)")
     parser.add_argument("--threshold", type=float, help="accept tasks at or above this score instead of the level's")
     parser.add_argument("--balanced", action="store_true", help="weight the four categories equally")
+    parser.add_argument("--no-memory", action="store_true",
+                        help="reward gate: judge with the embedding heads alone, recalling no answered situation "
+                             "(use it on rows the memory holds, such as ProactiveBench's training file)")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.set_defaults(func=run_eval)
 
@@ -82,13 +85,15 @@ def _gate(args: argparse.Namespace) -> Any:
     if args.weights:
         from companion.gate.reward import RewardGate
 
-        return RewardGate(args.weights)
+        return RewardGate(args.weights, memory=not args.no_memory)
     from companion.config import load_config
     from companion.gate import GateUnavailable, load_gate
 
     config = load_config()
     if args.gate:
         config.gate.kind = args.gate
+    if args.no_memory:
+        config.gate.memory = False
     try:
         return load_gate(config)
     except (GateUnavailable, ValueError) as exc:
@@ -116,7 +121,8 @@ def run_eval(args: argparse.Namespace) -> int:
     predicted = [s >= (silence_threshold if r.task is None else task_threshold) for s, r in zip(scores, rows)]
     result = score_judgements([r.valid for r in rows], predicted, [r.category for r in rows], balanced=args.balanced)
     result.update({"gate": gate.name, "data": str(path), "skipped": [{"line": n, "problem": p} for n, p in problems],
-                   "threshold": task_threshold, "silence_threshold": silence_threshold})
+                   "threshold": task_threshold, "silence_threshold": silence_threshold,
+                   "memory": bool(getattr(gate, "memory_enabled", False))})
     if args.json:
         print_json(result)
         return 0

@@ -328,7 +328,9 @@ class Engine:
                 described = gate.describe() if hasattr(gate, "describe") else {}
                 if described.get("cv_accuracy") is not None:
                     gate_info["training"] = {"cv_accuracy": described["cv_accuracy"], "cv_f1": described.get("cv_f1"),
-                                             "weights": described.get("weights")}
+                                             "heldout_accuracy": described.get("heldout_accuracy"),
+                                             "heldout_f1": described.get("heldout_f1"),
+                                             "memory": described.get("memory"), "weights": described.get("weights")}
             except Exception:  # a gate that cannot describe itself still gates
                 log.exception("gate status failed")
         return {"engine": {**self.stats, "budget": self.budget.snapshot(), "notes": list(self.notes),

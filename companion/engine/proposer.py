@@ -76,6 +76,9 @@ class Proposer:
         feedback = recent_feedback(self.store, workspace, since=time.time() - FEEDBACK_WINDOW_S)
         focus = focus_for(trigger.event, self.workspace, self.redactor) or \
             focus_for(editor_focus_event(events), self.workspace, self.redactor)
+        prepare = getattr(self.gate, "prepare", None)
+        if prepare is not None:
+            prepare(observations)  # the gate embeds the history while the agent thinks
         step = self.agent.step(observations, feedback, focus)
         reply: AgentReply = step.reply
         if not reply.is_task:

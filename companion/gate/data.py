@@ -1,7 +1,9 @@
 """ProactiveBench reward rows: reading them strictly, and the four judgement categories.
 
 A row is `{"obs": [{"time", "event"}], "pred_task": str|null, "valid": bool}` plus an optional
-`category`. The category is a function of the other two fields — a null task that was right is
+`category`, and ProactiveBench's optional annotation fields: `help_needed` (did the annotators
+agree that this moment needed some task?) and `annotation` (each annotator's vote for this row's
+judgement). The judgement memory (companion/gate/memory.py) reads both when they are there. The category is a function of the other two fields — a null task that was right is
 a Correct-Rejection, a null task when help was needed a Missed-Need, an accepted task a
 Correct-Detection, a rejected one a False-Alarm — so it is derived when absent and checked when
 present. Bad rows are reported with their line number and skipped; one broken line never loses
@@ -35,6 +37,18 @@ class RewardRow:
     task: str | None
     valid: bool
     category: str = field(default="")
+    help_needed: bool | None = None  # this history needed some task (ProactiveBench's annotators), if known
+    votes: tuple[bool, ...] | None = None  # each annotator's "the pred_task is right", if known
+
+    @property
+    def agreement(self) -> float | None:
+        """Share of annotators who judged the row's pred_task right (None: no annotations)."""
+        return sum(self.votes) / len(self.votes) if self.votes else None
+
+    @property
+    def agreeing(self) -> int:
+        """How many annotators agree with the row's `valid` label (0 without annotations)."""
+        return sum(v == self.valid for v in self.votes) if self.votes else 0
 
     def __post_init__(self) -> None:
         if not self.category:
@@ -49,8 +63,19 @@ class RewardRow:
         """The first event names the recorded session a history was cut from (prefixes share it)."""
         return self.obs[0]["event"] if self.obs else ""
 
+    @property
+    def accept_share(self) -> float:
+        """How many judges found this row's pred_task right: the annotators' share when known, else
+        the single judge's answer (a user's own outcome)."""
+        return self.agreement if self.agreement is not None else float(self.valid)
+
     def to_json(self) -> dict[str, Any]:
-        return {"obs": list(self.obs), "pred_task": self.task, "valid": self.valid, "category": self.category}
+        out: dict[str, Any] = {"obs": list(self.obs), "pred_task": self.task, "valid": self.valid, "category": self.category}
+        if self.help_needed is not None:
+            out["help_needed"] = self.help_needed
+        if self.votes is not None:
+            out["annotation"] = list(self.votes)
+        return out
 
 
 def parse_row(raw: Any) -> RewardRow:
@@ -79,7 +104,20 @@ def parse_row(raw: Any) -> RewardRow:
     expected = category_of(task, valid)
     if category is not None and category != expected:
         raise ValueError(f"`category` {category!r} contradicts pred_task/valid (expected {expected!r})")
-    return RewardRow(tuple(clean), task, valid, expected)
+    help_needed = raw.get("help_needed")
+    if help_needed is not None and not isinstance(help_needed, bool):
+        raise ValueError("`help_needed` must be true, false or absent")
+    return RewardRow(tuple(clean), task, valid, expected, help_needed, _votes(raw.get("annotation")))
+
+
+def _votes(annotation: Any) -> tuple[bool, ...] | None:
+    """ProactiveBench's `annotation`: per annotator, "chose this task" for a task row and "chose no
+    task at all" for a null row — either way a vote for the row's pred_task being right."""
+    if annotation is None:
+        return None
+    if not isinstance(annotation, list) or not annotation or not all(isinstance(v, bool) for v in annotation):
+        raise ValueError("`annotation` must be a non-empty list of true/false votes")
+    return tuple(annotation)
 
 
 def read_rows(path: str | Path) -> tuple[list[RewardRow], list[tuple[int, str]]]:

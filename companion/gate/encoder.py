@@ -91,10 +91,17 @@ class SentenceEncoder:
         self.tokenizer.enable_truncation(MAX_TOKENS)
         self.tokenizer.no_padding()
         self.w = load_file(str(path / "model.safetensors"))
-        for layer in range(LAYERS):  # fuse q, k, v into one product per layer
-            p = f"encoder.layer.{layer}.attention.self."
-            self.w[p + "qkv.weight"] = np.concatenate([self.w[p + n + ".weight"] for n in ("query", "key", "value")]).T.copy()
-            self.w[p + "qkv.bias"] = np.concatenate([self.w[p + n + ".bias"] for n in ("query", "key", "value")])
+        for layer in range(LAYERS):
+            p = f"encoder.layer.{layer}."
+            # fuse q, k, v into one product per layer, and store every matrix as (in, out), contiguous:
+            # OpenBLAS multiplies a short sentence by a contiguous matrix ~25 % faster than by a
+            # transposed view
+            self.w[p + "attention.self.qkv.weight"] = np.concatenate(
+                [self.w[p + f"attention.self.{n}.weight"] for n in ("query", "key", "value")]).T.copy()
+            self.w[p + "attention.self.qkv.bias"] = np.concatenate(
+                [self.w[p + f"attention.self.{n}.bias"] for n in ("query", "key", "value")])
+            for dense in ("attention.output.dense", "intermediate.dense", "output.dense"):
+                self.w[p + dense + ".weight_in_out"] = np.ascontiguousarray(self.w[p + dense + ".weight"].T)
         self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
         self._cache_size = cache_size
         self.threads = threads
@@ -119,10 +126,10 @@ class SentenceEncoder:
             scores = np.exp(scores - scores.max(-1, keepdims=True))
             scores /= scores.sum(-1, keepdims=True)
             context = (scores @ v).transpose(0, 2, 1, 3).reshape(batch, length, DIM)
-            attn = context @ w[p + "attention.output.dense.weight"].T + w[p + "attention.output.dense.bias"]
+            attn = context @ w[p + "attention.output.dense.weight_in_out"] + w[p + "attention.output.dense.bias"]
             x = _layer_norm(x + attn, w[p + "attention.output.LayerNorm.weight"], w[p + "attention.output.LayerNorm.bias"])
-            hidden = _gelu(x @ w[p + "intermediate.dense.weight"].T + w[p + "intermediate.dense.bias"])
-            out = hidden @ w[p + "output.dense.weight"].T + w[p + "output.dense.bias"]
+            hidden = _gelu(x @ w[p + "intermediate.dense.weight_in_out"] + w[p + "intermediate.dense.bias"])
+            out = hidden @ w[p + "output.dense.weight_in_out"] + w[p + "output.dense.bias"]
             x = _layer_norm(x + out, w[p + "output.LayerNorm.weight"], w[p + "output.LayerNorm.bias"])
         m = mask[:, :, None].astype(np.float32)
         pooled = (x * m).sum(1) / np.maximum(m.sum(1), 1e-9)

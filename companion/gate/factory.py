@@ -27,7 +27,7 @@ def load_gate(config: Any, store: Any = None, workspace: Any = None) -> Gate:
     if kind == "reward":
         from companion.gate.reward import RewardGate
 
-        return RewardGate()
+        return RewardGate(store=store, workspace=workspace, memory=bool(getattr(section, "memory", True)))
     if kind == "ollama":
         from companion.gate.ollama_gate import OllamaGate
         from companion.gate.reward import RewardGate

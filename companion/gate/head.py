@@ -2,7 +2,9 @@
 
 The shipped file holds, for each head ("silence" for null tasks, "task" for proposals), the
 stacked weights of E members: w1 (E, in, hidden), b1 (E, hidden), w2 (E, hidden), b2 (E,). The
-score is the mean of the members' probabilities. Training (torch) lives in training/reward/;
+score is the mean of the members' probabilities. Two optional logistic heads ("memory_silence",
+"memory_task": w (in,), b (1,)) weigh what the judgement memory recalls (companion/gate/memory.py)
+together with those scores. Training (torch) lives in training/reward/;
 this module only reads the safetensors file, so scoring needs neither torch nor transformers.
 """
 
@@ -18,6 +20,7 @@ import numpy as np
 from companion.gate.encoder import _erf
 
 HEADS = ("silence", "task")
+MEMORY_HEADS = ("memory_silence", "memory_task")  # optional: logistic heads over the judgement memory
 WEIGHTS_FILE = "gate_heads.safetensors"
 CARD_FILE = "card.json"
 
@@ -42,6 +45,21 @@ class MlpEnsemble:
         return (1.0 / (1.0 + np.exp(-self.logits(np.atleast_2d(x))))).mean(0)
 
 
+@dataclass
+class LogisticHead:
+    """sigmoid(x @ w + b): the memory heads, which weigh a handful of recalled facts."""
+
+    w: np.ndarray
+    b: np.ndarray
+
+    def logit(self, x: np.ndarray) -> np.ndarray:
+        return np.atleast_2d(x) @ self.w + self.b[0]
+
+    def probability(self, x: np.ndarray, offset: float = 0.0) -> np.ndarray:
+        """`offset` (a logit) places the scores on another scale: see companion/gate/memory.py."""
+        return 1.0 / (1.0 + np.exp(-(self.logit(x) + offset)))
+
+
 def save_heads(folder: str | Path, heads: dict[str, dict[str, np.ndarray]], card: dict[str, Any]) -> Path:
     """Write the weights (safetensors) and the card (JSON: config, CV metrics, thresholds)."""
     from safetensors.numpy import save_file
@@ -55,7 +73,7 @@ def save_heads(folder: str | Path, heads: dict[str, dict[str, np.ndarray]], card
     return folder
 
 
-def load_heads(folder: str | Path) -> tuple[dict[str, MlpEnsemble], dict[str, Any]]:
+def load_heads(folder: str | Path) -> tuple[dict[str, Any], dict[str, Any]]:
     from safetensors.numpy import load_file
 
     folder = Path(folder)
@@ -69,6 +87,9 @@ def load_heads(folder: str | Path) -> tuple[dict[str, MlpEnsemble], dict[str, An
             heads[head] = MlpEnsemble(*(tensors[f"{head}.{n}"] for n in ("w1", "b1", "w2", "b2")))
         except KeyError as exc:
             raise ValueError(f"{weights} lacks the {head} head ({exc})") from None
+    for head in MEMORY_HEADS:  # weights trained before the memory existed simply lack them
+        if f"{head}.w" in tensors:
+            heads[head] = LogisticHead(tensors[f"{head}.w"], tensors[f"{head}.b"])
     card_path = folder / CARD_FILE
     card = json.loads(card_path.read_text()) if card_path.is_file() else {}
     return heads, card

@@ -7,6 +7,12 @@ were trained, their cross-validation figures and the calibrated interruption-lev
 A personal model retrained by `companion train reward` lives in `models_dir()/gate/current` and
 wins over the shipped one.
 
+Before the heads generalise, the judgement memory (companion/gate/memory.py) is asked whether the
+same situation, or the one an event before or after it, was judged already — in ProactiveBench's
+shipped judgements or in the user's own answers (read from the store at most once a minute, so an
+answer counts from the first one). When it was, two small logistic "memory heads" weigh what was
+decided there together with the heads' score; otherwise the heads' score stands.
+
 Scoring needs numpy, tokenizers and safetensors only (no torch): loading is quick and a call
 costs one MiniLM pass over the task plus any observation not seen in the last few thousand.
 """
@@ -14,6 +20,7 @@ costs one MiniLM pass over the task plus any observation not seen in the last fe
 from __future__ import annotations
 
 import threading
+import time
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -23,10 +30,12 @@ from companion import paths
 from companion.gate import features
 from companion.gate.base import DEFAULT_THRESHOLDS, Observation
 from companion.gate.encoder import SentenceEncoder
-from companion.gate.head import WEIGHTS_FILE, load_heads
+from companion.gate.head import MEMORY_HEADS, WEIGHTS_FILE, load_heads
+from companion.gate.memory import JudgementMemory, head_input, logit
 
 SHIPPED_DIR = Path(__file__).resolve().parent / "weights"
 MAX_OBSERVATIONS = 20  # the heads read the last events and a mean; older ones change little
+MEMORY_REFRESH_S = 60.0  # the user's answers are re-read from the store at most this often
 
 
 def personal_dir() -> Path:
@@ -55,13 +64,60 @@ def shared_encoder() -> SentenceEncoder:
 class RewardGate:
     name = "reward"
 
-    def __init__(self, weights_dir: str | Path | None = None, encoder: SentenceEncoder | None = None) -> None:
+    def __init__(self, weights_dir: str | Path | None = None, encoder: SentenceEncoder | None = None,
+                 store: Any = None, workspace: str | Path | None = None, memory: bool = True) -> None:
         self.weights_dir = Path(weights_dir) if weights_dir else active_weights_dir()
         self.heads, self.card = load_heads(self.weights_dir)
         self.encoder = encoder or shared_encoder()
         table = self.card.get("thresholds") or {}
         self._thresholds = {level: float(table.get(str(level), DEFAULT_THRESHOLDS[level])) for level in range(1, 6)}
         self.silence_threshold = float(self.card.get("silence_threshold", 0.5))
+        self.memory_enabled = memory and all(head in self.heads for head in MEMORY_HEADS)
+        self._store = store
+        self.workspace = str(workspace) if workspace else None  # as the store keeps it
+        self._memory: JudgementMemory | None = None
+        self._base_rows: list[Any] | None = None
+        self._memory_read_at = float("-inf")
+        self._memory_lock = threading.Lock()
+
+    def judgement_memory(self) -> JudgementMemory | None:
+        """ProactiveBench's judgements plus the user's answered proposals (None when switched off)."""
+        if not self.memory_enabled:
+            return None
+        with self._memory_lock:
+            stale = self._store is not None and time.monotonic() - self._memory_read_at > MEMORY_REFRESH_S
+            if self._memory is None or stale:
+                self._memory = self._build_memory()
+                self._memory_read_at = time.monotonic()
+            return self._memory
+
+    def _build_memory(self) -> JudgementMemory:
+        from training.reward import base_set
+
+        if self._base_rows is None:
+            self._base_rows = base_set.load_rows()
+        rows = self._base_rows + self._user_rows()
+        vectors = base_set.load_embeddings()
+        missing = list(dict.fromkeys(t for r in rows for t in [*(o["event"] for o in r.obs), r.task]
+                                     if t is not None and t not in vectors))
+        if missing:
+            vectors.update(zip(missing, self.encoder.embed(missing)))
+        return JudgementMemory(rows, vectors)
+
+    def _user_rows(self) -> list[Any]:
+        """The user's answered proposals as reward rows (accepted = right), if a store was given."""
+        if self._store is None:
+            return []
+        from companion.gate.data import parse_row
+        from training.dataset import reward_rows
+
+        rows = []
+        for raw in reward_rows(self._store, self.workspace, outcomes=("accepted", "rejected")):
+            try:
+                rows.append(parse_row(raw))
+            except ValueError:
+                continue  # an answer whose events could not be rendered into observations
+        return rows
 
     def _vectors(self, pairs: Sequence[tuple[Sequence[Observation], str | None]]) -> dict[str, np.ndarray]:
         texts: list[str] = []
@@ -90,18 +146,45 @@ class RewardGate:
             if rows:
                 for i, p in zip(at, self.heads[head].probability(np.stack(rows))):
                     scores[i] = float(p)
+        memory = self.judgement_memory()
+        if memory is not None:
+            for i, (observations, task) in enumerate(pairs):
+                scores[i] = self._recall(memory, observations, task, scores[i], vectors)
         return scores
+
+    def _recall(self, memory: JudgementMemory, observations: Sequence[Observation], task: str | None,
+                content: float, vectors: dict[str, np.ndarray]) -> float:
+        """The memory head's score when the memory remembers this moment or its neighbours."""
+        events = [_event_text(o) for o in observations] or [" "]
+        recent = [vectors[e] if e in vectors else self.encoder.embed([e])[0] for e in events[-features.RECENT:]]
+        facts = memory.context(events, np.stack(recent), task, vectors.get(task) if task else None)
+        if facts is None:
+            return content
+        head = self.heads["memory_silence" if task is None else "memory_task"]
+        offset = logit(self.silence_threshold if task is None else self._thresholds[3])
+        return float(head.probability(head_input(facts, content), offset)[0])
 
     def score(self, observations: Sequence[Observation], task: str | None) -> float:
         return self.score_batch([(observations, task)])[0]
+
+    def prepare(self, observations: Sequence[Observation]) -> threading.Thread:
+        """Embed the history in the background while the agent thinks, so that the score after its
+        reply embeds only the task (the encoder's lock makes a score that comes early wait for it)."""
+        texts = [_event_text(o) for o in list(observations)[-MAX_OBSERVATIONS:]]
+        worker = threading.Thread(target=self.encoder.embed, args=(texts,), name="gate-prepare", daemon=True)
+        worker.start()
+        return worker
 
     def thresholds(self) -> dict[int, float]:
         return dict(self._thresholds)
 
     def describe(self) -> dict[str, Any]:
         cv = self.card.get("cv", {}).get("balanced", {})
+        simulated = self.card.get("simulated_split", {}).get("mean", {})
         return {"gate": self.name, "weights": str(self.weights_dir),
-                "cv_accuracy": cv.get("accuracy"), "cv_f1": cv.get("f1"), "thresholds": self.thresholds()}
+                "cv_accuracy": cv.get("accuracy"), "cv_f1": cv.get("f1"),
+                "heldout_accuracy": simulated.get("accuracy"), "heldout_f1": simulated.get("f1"),
+                "memory": self.memory_enabled, "thresholds": self.thresholds()}
 
 
 def _event_text(observation: Observation | str) -> str:

@@ -98,3 +98,10 @@ def test_factory_builds_each_kind() -> None:
     config.gate.kind = "nonsense"
     with pytest.raises(GateUnavailable, match="unknown gate.kind"):
         load_gate(config)
+
+
+def test_prepare_embeds_the_history_before_the_score(gate: RewardGate) -> None:
+    history = [{"time": "1", "event": f"The user edits module_{n}.py and runs pytest, which fails."} for n in range(3)]
+    gate.prepare(history).join(timeout=30)
+    assert all(o["event"] in gate.encoder._cache for o in history)
+    assert 0.0 <= gate.score(history, "Explain the failing test") <= 1.0

@@ -56,7 +56,7 @@ def test_tiny_run_writes_a_loadable_model_with_its_card(tmp_path: Path) -> None:
     from companion.gate.reward import RewardGate
 
     cfg = RewardTrainConfig(out_dir=str(tmp_path / "model"), max_rows=220, members=2, epochs=20, folds=2,
-                            hidden=8, embeddings=str(tmp_path / "emb.npz"))
+                            hidden=8, embeddings=str(tmp_path / "emb.npz"), simulated_splits=1)
     card = main(cfg)
     saved = json.loads((tmp_path / "model" / "card.json").read_text())
     assert saved["config"]["members"] == 2 and saved["data"]["rows"] == 220
@@ -68,3 +68,8 @@ def test_tiny_run_writes_a_loadable_model_with_its_card(tmp_path: Path) -> None:
     scores = gate.score_batch([(list(r.obs), r.task) for r in rows])
     assert all(0.0 <= s <= 1.0 for s in scores)
     assert gate.heads["task"].w1.shape[0] == 2  # two ensemble members
+    assert gate.memory_enabled and {"memory_silence", "memory_task"} <= set(gate.heads)
+    whole = saved["cv_row_whole_gate"]
+    assert len(whole["parts"]) == 2 and 0.0 <= whole["pooled"]["accuracy"] <= 1.0
+    assert 0.0 < whole["memory_answered"] <= 1.0  # rows of one history sit on both sides of row folds
+    assert len(saved["simulated_split"]["parts"]) == 1

@@ -2,7 +2,8 @@
 
 `companion train reward` retrains on the base data plus the user's outcomes, so the base data must
 travel with the package. It is stored as one list of distinct sentences (events and tasks), rows
-that point into it, and the sentences' MiniLM embeddings in float16 (1.3 MB) — the encoder never
+that point into it (with the annotators' `help_needed` and votes, which the gate's judgement
+memory reads), and the sentences' MiniLM embeddings in float16 (1.3 MB) — the encoder never
 has to re-read 1,600 rows on a laptop. ProactiveBench is Apache-2.0 (see
 PROACTIVEBENCH_LICENSE.md next to this file).
 
@@ -31,9 +32,12 @@ def load_rows() -> list[RewardRow]:
     packed = json.loads(ROWS_FILE.read_text())
     texts = packed["texts"]
     rows = []
-    for obs, times, task, valid in packed["rows"]:
+    for obs, times, task, valid, *annotations in packed["rows"]:
+        help_needed, votes = annotations if annotations else (-1, "")
         rows.append(RewardRow(tuple({"time": t, "event": texts[i]} for i, t in zip(obs, times)),
-                              texts[task] if task >= 0 else None, bool(valid)))
+                              texts[task] if task >= 0 else None, bool(valid),
+                              help_needed=None if help_needed < 0 else bool(help_needed),
+                              votes=tuple(v == "1" for v in votes) or None))
     return rows
 
 
@@ -70,7 +74,9 @@ def build(source: str | Path, cache: str | Path = HERE.parents[1] / ".cache" / "
     packed = {"source": "ProactiveBench reward_train.jsonl (thunlp/ProactiveAgent, Apache-2.0)",
               "texts": texts,
               "rows": [[[index[o["event"]] for o in r.obs], [o["time"] for o in r.obs],
-                        index[r.task] if r.task else -1, int(r.valid)] for r in rows]}
+                        index[r.task] if r.task else -1, int(r.valid),
+                        -1 if r.help_needed is None else int(r.help_needed),
+                        "".join("1" if v else "0" for v in r.votes or ())] for r in rows]}
     ROWS_FILE.write_text(json.dumps(packed, ensure_ascii=False, separators=(",", ":")))
     vectors = embed_file(SentenceEncoder(), texts, cache, progress=True)
     matrix = np.stack([vectors[t] for t in texts])

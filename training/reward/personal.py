@@ -111,6 +111,7 @@ def retrain(store: Any, workspace: str | None = None, seed: int = 1234, cfg: Rew
     try:
         config = cfg or RewardTrainConfig()
         config.out_dir, config.cv, config.write, config.seed = str(staging), False, True, seed
+        config.judge_whole_gate = False  # the held-out part of the user's answers judges it instead
         config.embeddings = str(folder / "embeddings.npz")
         train_main(config, extra_rows=train_rows)
         _keep_thresholds(staging, current)

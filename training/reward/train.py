@@ -32,7 +32,7 @@ from companion.gate import features
 from companion.gate.data import CATEGORIES, RewardRow, read_rows
 from companion.gate.head import save_heads
 from companion.gate.metrics import score_judgements
-from training.reward import base_set
+from training.reward import base_set, heldout, memory_head
 
 REPO = Path(__file__).resolve().parents[2]
 SHIPPED_DIR = REPO / "companion" / "gate" / "weights"
@@ -60,6 +60,9 @@ class RewardTrainConfig:
     write: bool = True  # write the weights to out_dir
     max_rows: int = 0  # use only N rows, evenly spread over the file (smoke tests); 0 = all
     extra_weight: float = 5.0  # loss weight of a user outcome relative to a base row (personal retraining)
+    memory: bool = True  # train the judgement memory's heads (companion/gate/memory.py)
+    judge_whole_gate: bool = True  # with memory: row-level CV and simulated held-out splits of the whole gate
+    simulated_splits: int = 5  # ProactiveBench-style held-out draws to judge the whole gate on (0 = none)
 
 
 @dataclass
@@ -191,9 +194,12 @@ def cross_validate(prep: Prepared, cfg: RewardTrainConfig) -> np.ndarray:
     return oof
 
 
-def figures(rows: Sequence[RewardRow], probability: np.ndarray, threshold: float = 0.5) -> dict[str, Any]:
+def figures(rows: Sequence[RewardRow], probability: np.ndarray, threshold: float = 0.5,
+            silence_threshold: float | None = None) -> dict[str, Any]:
+    """Judged at `threshold` (null rows at `silence_threshold` when given, as the gate does)."""
     valid = [r.valid for r in rows]
-    predicted = [bool(p >= threshold) for p in probability]
+    cut = [silence_threshold if r.task is None and silence_threshold is not None else threshold for r in rows]
+    predicted = [bool(p >= t) for p, t in zip(probability, cut)]
     categories = [r.category for r in rows]
     return {"balanced": score_judgements(valid, predicted, categories, balanced=True),
             "raw": score_judgements(valid, predicted, categories, balanced=False)}
@@ -264,7 +270,8 @@ def main(cfg: RewardTrainConfig, extra_rows: Sequence[RewardRow] = ()) -> dict[s
     seed_everything(cfg.seed)
     started = time.time()
     rows = load_rows(cfg) + list(extra_rows)
-    prep = prepare(rows, embeddings_for(rows, cfg))
+    vectors = embeddings_for(rows, cfg)
+    prep = prepare(rows, vectors)
     if extra_rows:
         prep.weights[len(rows) - len(extra_rows):] *= cfg.extra_weight
     card: dict[str, Any] = {"model": "companion reward gate: frozen all-MiniLM-L6-v2 sentence embeddings + two MLP ensembles",
@@ -291,6 +298,8 @@ def main(cfg: RewardTrainConfig, extra_rows: Sequence[RewardRow] = ()) -> dict[s
     card["train_fit"] = figures(rows, train_scores)["balanced"]
     if thresholds is None:
         thresholds = level_thresholds(train_scores[prep.task_index], prep.labels[prep.task_index], prep.weights[prep.task_index])
+    if cfg.memory:
+        heads.update(train_memory(rows, vectors, prep, cfg, card, thresholds[3], silence_threshold))
     card["thresholds"] = {str(k): v for k, v in thresholds.items()}
     card["silence_threshold"] = silence_threshold
     card["trained_s"] = round(time.time() - started, 1)
@@ -298,6 +307,77 @@ def main(cfg: RewardTrainConfig, extra_rows: Sequence[RewardRow] = ()) -> dict[s
     if cfg.write:
         save_heads(cfg.out_dir, heads, {k: v for k, v in card.items() if k != "oof"})
     return card
+
+
+def judged_held_out(rows: Sequence[RewardRow], results: Sequence[tuple[np.ndarray, np.ndarray]],
+                    tests: Sequence[np.ndarray], threshold: float, silence_threshold: float) -> dict[str, Any]:
+    """Figures of the whole gate on held-out masks at the gate's level-3 and silence thresholds
+    (what `companion eval reward` uses): pooled over the masks, and per mask with their mean."""
+    pooled = np.full(len(rows), np.nan)
+    recalled = np.zeros(len(rows), bool)
+    parts = []
+    for (scores, memory_answered), test in zip(results, tests):
+        pooled[test] = scores[test]
+        recalled[test] = memory_answered[test]
+        part = figures([rows[i] for i in np.flatnonzero(test)], scores[test], threshold, silence_threshold)["balanced"]
+        part.pop("confusion", None)
+        parts.append({**part, "memory_answered": round(float(recalled[test].mean()), 4)})
+    keys = ("accuracy", "precision", "recall", "f1")
+    return {"parts": parts, "mean": {k: round(float(np.mean([p[k] for p in parts])), 4) for k in keys},
+            "pooled": figures([rows[i] for i in np.flatnonzero(~np.isnan(pooled))], pooled[~np.isnan(pooled)],
+                              threshold, silence_threshold)["balanced"],
+            "memory_answered": round(float(recalled[~np.isnan(pooled)].mean()), 4)}
+
+
+def train_memory(rows: Sequence[RewardRow], vectors: dict[str, np.ndarray], prep: Prepared, cfg: RewardTrainConfig,
+                 card: dict[str, Any], threshold: float, silence_threshold: float) -> dict[str, dict[str, np.ndarray]]:
+    """Judge the whole gate on row-level folds and simulated held-out splits (into the card), then
+    fit the memory heads on every row with the embedding heads' out-of-fold scores (without the
+    judging, those come from a plain row-level CV of the embedding heads: a quicker personal run)."""
+    from companion.gate.memory import JudgementMemory
+
+    everything = np.ones(len(rows), bool)
+    if not cfg.judge_whole_gate:
+        content_oof = cross_validate(prep, dataclasses.replace(cfg, group_by="row"))
+    else:
+        content_oof = judge_whole_gate(rows, vectors, prep, cfg, card, threshold, silence_threshold)
+    return memory_head.fit_memory_heads(JudgementMemory(rows, vectors), vectors, content_oof, everything, prep.weights)
+
+
+def judge_whole_gate(rows: Sequence[RewardRow], vectors: dict[str, np.ndarray], prep: Prepared, cfg: RewardTrainConfig,
+                     card: dict[str, Any], threshold: float, silence_threshold: float) -> np.ndarray:
+    """Row-level CV and simulated held-out splits of embedding heads + memory, into the card, judged
+    at the gate's thresholds; returns the embedding heads' out-of-fold scores of every row."""
+    from tqdm import tqdm
+
+    from companion.gate.memory import logit
+
+    offsets = {"memory_silence": logit(silence_threshold), "memory_task": logit(threshold)}
+
+    def fit_on(mask: np.ndarray) -> dict[str, dict[str, np.ndarray]]:
+        return fit(prep, cfg, mask)
+
+    def score_on(trained: dict[str, dict[str, np.ndarray]], mask: np.ndarray) -> np.ndarray:
+        return score_rows(trained, prep, mask)
+
+    tests = group_folds(rows, cfg.folds, "row", cfg.seed)
+    splits = heldout.simulated_splits(rows, range(cfg.simulated_splits))
+    bar = tqdm(total=len(tests) + len(splits), desc="whole gate, held-out parts", unit="part")
+    step = bar.set_postfix_str
+    results, content_oof = heldout.whole_gate_scores(rows, vectors, prep.weights, fit_on, score_on, tests, cfg.seed,
+                                                     offsets, step)
+    bar.update(len(tests))
+    card["cv_row_whole_gate"] = {"folds": cfg.folds, "group_by": "row", "threshold": threshold,
+                                 "silence_threshold": silence_threshold,
+                                 **judged_held_out(rows, results, tests, threshold, silence_threshold)}
+    if splits:
+        split_results, _ = heldout.whole_gate_scores(rows, vectors, prep.weights, fit_on, score_on, splits, cfg.seed,
+                                                     offsets, step)
+        card["simulated_split"] = {"seeds": list(range(cfg.simulated_splits)), "per_category": heldout.PER_CATEGORY,
+                                   **judged_held_out(rows, split_results, splits, threshold, silence_threshold)}
+    bar.update(len(splits))
+    bar.close()
+    return content_oof
 
 
 def parse_args(argv: Sequence[str] | None = None) -> RewardTrainConfig:
@@ -324,4 +404,7 @@ if __name__ == "__main__":
     for part in ("balanced", "raw"):
         if "cv" in summary:
             summary["cv"][part].pop("confusion", None)
+    for key in ("cv_row_whole_gate", "simulated_split"):
+        if key in result:
+            summary[key] = {k: v for k, v in result[key].items() if k != "pooled"}
     print(json.dumps(summary, indent=2))
