@@ -57,10 +57,12 @@ def training_rows(all_rows: Sequence[RewardRow], excluded: Sequence[RewardRow], 
     return [r for r in all_rows if row_key(r) not in keys and r.history_key not in histories]
 
 
-def judge_figures(probability: np.ndarray, rows: Sequence[RewardRow]) -> dict[str, float]:
+def judge_figures(probability: np.ndarray, rows: Sequence[RewardRow],
+                  cut: np.ndarray | float = JUDGE_THRESHOLD) -> dict[str, float]:
+    """Accuracy (accepted when the probability reaches `cut`, one per row or one for all), AUC, accept rate."""
     labels = torch.tensor([r.valid for r in rows])
     scores = torch.tensor(probability, dtype=torch.float64)
-    decisions = scores >= JUDGE_THRESHOLD
+    decisions = scores >= torch.as_tensor(cut, dtype=torch.float64)
     return {"accuracy": float((decisions == labels).float().mean()), "auc": auc(scores, labels),
             "accept_rate": float(decisions.float().mean())}
 
@@ -78,11 +80,53 @@ def retrained_gate(train: Sequence[RewardRow], tests: dict[str, list[RewardRow]]
     return {source: judge_figures(score_rows(heads, prepare(rows, vectors)), rows) for source, rows in tests.items()}
 
 
+def whole_gate_retrained(all_rows: Sequence[RewardRow], excluded: Sequence[RewardRow],
+                         tests: dict[str, list[RewardRow]], by_history: bool = False) -> dict[str, dict[str, float]]:
+    """The whole gate (embedding heads + judgement memory and its heads) trained without the
+    held-out rows, with them forgotten by the memory (training/reward/heldout.whole_gate_scores),
+    judged at the shipped gate's own thresholds (level 3 for tasks, the silence threshold).
+    `by_history`: the other rows on a held-out question's observations are dropped too."""
+    from companion.gate.memory import logit
+    from companion.gate.reward import RewardGate
+    from training.reward import heldout
+    from training.reward.train import RewardTrainConfig, embeddings_for, fit, prepare, score_rows, seed_everything
+
+    keys = {row_key(r) for r in excluded}
+    if by_history:
+        all_rows = [r for r in all_rows if row_key(r) in keys] + training_rows(all_rows, excluded, by_history=True)
+    cfg = RewardTrainConfig(cv=False, write=False)
+    torch.set_num_threads(max(1, cfg.threads))
+    seed_everything(cfg.seed)
+    vectors = embeddings_for(all_rows, cfg)
+    prep = prepare(all_rows, vectors)
+    held = np.array([row_key(r) in keys for r in all_rows])
+    gate = RewardGate(memory=False)  # only its thresholds
+    threshold, silence = gate.thresholds()[3], gate.silence_threshold
+    offsets = {"memory_silence": logit(silence), "memory_task": logit(threshold)}
+    results, _ = heldout.whole_gate_scores(all_rows, vectors, prep.weights, lambda mask: fit(prep, cfg, mask),
+                                           lambda heads, mask: score_rows(heads, prep, mask), [held], cfg.seed, offsets)
+    scores, recalled = results[0]
+    first = {}
+    for i, row in enumerate(all_rows):
+        first.setdefault(row_key(row), i)
+    out = {}
+    for source, rows in tests.items():
+        present = [r for r in rows if row_key(r) in first]
+        at = [first[row_key(r)] for r in present]
+        cut = np.array([silence if r.task is None else threshold for r in present])
+        out[source] = {**judge_figures(scores[at], present, cut), "questions": len(present),
+                       "memory_answered": round(float(recalled[at].mean()), 4),
+                       "thresholds": {"task": threshold, "silence": silence}}
+    return out
+
+
 def shipped_gate(tests: dict[str, list[RewardRow]]) -> dict[str, dict[str, float]]:
     from companion.gate.reward import RewardGate
 
-    gate = RewardGate()
-    return {source: judge_figures(np.array(gate.score_batch([(list(r.obs), r.task) for r in rows])), rows)
+    gate = RewardGate()  # judged at its own thresholds, as the whole gate above
+    threshold, silence = gate.thresholds()[3], gate.silence_threshold
+    return {source: judge_figures(np.array(gate.score_batch([(list(r.obs), r.task) for r in rows])), rows,
+                                  np.array([silence if r.task is None else threshold for r in rows]))
             for source, rows in tests.items()}
 
 
@@ -128,6 +172,8 @@ def compare(rerun_icl: bool = False) -> dict[str, Any]:
         "icl": icl_figures(rerun_icl),
         "gate_retrained": retrained_gate(gate_rows, tests),
         "gate_retrained_strict": retrained_gate(strict_rows, tests),
+        "whole_gate_retrained": whole_gate_retrained(all_rows, excluded, tests),
+        "whole_gate_retrained_strict": whole_gate_retrained(all_rows, excluded, tests, by_history=True),
         "gate_shipped_saw_test": shipped_gate(tests),
     }
 
@@ -143,7 +189,10 @@ def format_table(result: dict[str, Any]) -> str:
              result["gate_retrained"], None),
             (f"reward gate retrained without their histories ({result['gate_rows']['without_held_out_histories']} rows)",
              result["gate_retrained_strict"], None),
-            (f"shipped reward gate (trained on all {result['gate_rows']['all']} rows, test included)",
+            ("whole reward gate (heads + judgement memory) retrained without the held-out rows, "
+             "judged at its own thresholds", result["whole_gate_retrained"], None),
+            ("the same without the held-out histories", result["whole_gate_retrained_strict"], None),
+            (f"shipped reward gate (trained on all {result['gate_rows']['all']} rows, test included; its thresholds)",
              result["gate_shipped_saw_test"], None)]
     sources = list(result["test_questions"])
     lines = ["| judge | " + " | ".join(f"{s} ({result['test_questions'][s]} test q.): acc / AUC / accept rate" for s in sources) + " |",
