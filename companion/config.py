@@ -77,6 +77,11 @@ class AgentConfig:
     dtype: str = "float32"  # transformers backend: float32 | bfloat16
     max_observation_tokens: int = 600  # budget for the observations in one prompt (newest kept)
     few_shot: bool = True  # show two worked examples to the model before the real step
+    # LoRA adapter on the default model (llama_cpp, transformers): "" = the one `companion train agent`
+    # activated, else the one shipped with companion; "none" = the untuned model; or an adapter folder.
+    # llama_cpp runs it as a GGUF LoRA, transformers merges it; with an adapter the prompt is the one it was
+    # trained on (no few-shot turns, its observation budget; see docs/personalisation.md).
+    adapter: str = ""
     script: str = ""  # scripted backend: a JSON file with the list of replies
 
 

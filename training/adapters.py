@@ -3,7 +3,10 @@
 `companion train agent` writes each adapter to its own folder under models_dir()/agent/ and
 activates it only when it is not worse than what was active; `active.json` keeps the history,
 so `companion train agent --rollback` returns to the previous one (or to the shipped default).
-The agent backend asks `active_adapter()` at load time.
+The agent backends ask `for_agent(config.agent.adapter)` at load time ("" = active_adapter(),
+"none" = the untuned model, or a folder): transformers merges the adapter, llama.cpp loads it as a
+GGUF LoRA (`gguf_for`), and the agent then prompts the way the adapter was trained
+(`prompt_settings`: no few-shot turns, the run's observation budget).
 """
 
 from __future__ import annotations
@@ -65,6 +68,69 @@ def active_adapter() -> Path | None:
         if is_adapter(Path(current)):
             return Path(current)
     return shipped_adapter()
+
+
+UNTUNED = "none"  # the `[agent] adapter` setting that asks for the model without any adapter
+
+
+def for_agent(setting: str = "") -> Path | None:
+    """The adapter the `[agent] adapter` setting names: "" = active_adapter(), "none" = no adapter,
+    anything else an adapter folder (ValueError when it is not one)."""
+    if not setting:
+        return active_adapter()
+    if setting.strip().lower() == UNTUNED:
+        return None
+    folder = Path(setting).expanduser()
+    if not is_adapter(folder):
+        raise ValueError(f"[agent] adapter = {setting!r} is not a LoRA adapter folder (adapter_config.json and "
+                         f"adapter_model.*); use \"\" for the active one or \"{UNTUNED}\" for the untuned model")
+    return folder
+
+
+def prompt_settings(folder: Path) -> dict[str, Any]:
+    """The agent prompt an adapter was trained on, which the agent must then use: no few-shot turns
+    (training/dataset.chat_example) and the observation budget of its training run."""
+    from training.dataset import AGENT_OBSERVATION_TOKENS
+
+    tokens = AGENT_OBSERVATION_TOKENS
+    try:
+        config = json.loads((folder / "training.json").read_text()).get("config", {})
+        tokens = int(config.get("observation_tokens") or tokens)
+    except (OSError, ValueError, AttributeError, TypeError):
+        pass  # an adapter trained elsewhere: the defaults training/dataset.py uses
+    return {"few_shot": False, "max_observation_tokens": tokens}
+
+
+GGUF_NAME = "adapter.gguf"  # the adapter converted for llama.cpp, shipped or cached next to it
+
+
+def _weights_digest(folder: Path) -> str:
+    import hashlib
+
+    return hashlib.sha256((folder / "adapter_model.safetensors").read_bytes()).hexdigest()
+
+
+def write_gguf(folder: Path, model_gguf: Path, out: Path) -> Path:
+    """Convert the adapter for llama.cpp into `out`, with a note of the weights it was made from."""
+    from training.adapter_gguf import convert
+
+    convert(folder, out, model_gguf)
+    out.with_name(out.name + ".json").write_text(json.dumps({"source_sha256": _weights_digest(folder), "base": model_gguf.name}))
+    return out
+
+
+def gguf_for(folder: Path, model_gguf: Path) -> Path:
+    """The adapter as a GGUF LoRA for llama.cpp: the one shipped in the folder when it was made from
+    these weights, else one converted once into models_dir()/agent/gguf/ (keyed by the weights)."""
+    digest = _weights_digest(folder)
+    cached = agent_dir() / "gguf" / f"{digest[:16]}.gguf"
+    for candidate in (folder / GGUF_NAME, cached):
+        try:
+            if json.loads(candidate.with_name(candidate.name + ".json").read_text()).get("source_sha256") == digest:
+                return candidate
+        except (OSError, ValueError, AttributeError):
+            continue
+    return write_gguf(folder, model_gguf, cached)
 
 
 def activate(folder: Path | None, metrics: dict[str, Any] | None = None) -> None:

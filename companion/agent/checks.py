@@ -25,6 +25,10 @@ def agent_backend(workspace: Path) -> CheckResult:
         except BackendUnavailable as exc:
             return CheckResult("agent", False, str(exc))
         return CheckResult("agent", True, f"ollama model {backend.model_name} at {backend.host}")
+    if agent.backend in ("llama_cpp", "transformers") and not agent.model:
+        adapter = _adapter_check(agent)
+        if adapter is not None:
+            return adapter
     if agent.backend == "llama_cpp":
         from companion.agent.backends.llama_cpp import available
 
@@ -46,3 +50,26 @@ def agent_backend(workspace: Path) -> CheckResult:
     cached = converted_dir().is_dir()
     return CheckResult("agent", True, f"transformers on {agent.model or gguf.name}"
                                       + ("" if cached or agent.model else " (converted on first use, ~30 s)"))
+
+
+def _adapter_check(agent) -> CheckResult | None:
+    """The default model with a LoRA adapter (the trained one or the one shipped): llama.cpp runs it
+    as a GGUF LoRA when llama-cpp-python is installed, transformers merges it otherwise."""
+    from companion.agent.backends.llama_cpp import available
+    from training.adapters import SHIPPED, for_agent
+
+    try:
+        adapter = for_agent(agent.adapter)
+    except ValueError as exc:
+        return CheckResult("agent", False, str(exc))
+    if adapter is None:
+        return None
+    which = "shipped default" if adapter.resolve() == SHIPPED.resolve() else "fine-tuned"
+    if agent.backend == "llama_cpp" and available():
+        where = "llama.cpp (as a GGUF LoRA)"
+    elif agent.backend == "llama_cpp":
+        where = "transformers (llama-cpp-python is not installed)"
+    else:
+        where = "transformers"
+    return CheckResult("agent", True, f"{where} on the default model + the {which} adapter {adapter}; "
+                                      "[agent] adapter = \"none\" for the untuned model")

@@ -67,6 +67,15 @@ def load_traces(folder: Path) -> dict[str, list[dict[str, str]]]:
     return traces
 
 
+def well_formed(raw: str) -> bool:
+    """The reply is exactly one JSON object with the proactive_task key (no repair, nothing around it)."""
+    try:
+        value = json.loads(raw.strip())
+    except ValueError:
+        return False
+    return isinstance(value, dict) and "proactive_task" in value
+
+
 @dataclass
 class Replay:
     steps: list[dict[str, Any]] = field(default_factory=list)
@@ -88,7 +97,7 @@ def replay_trace(name: str, observations: Sequence[dict[str, str]], agent: Agent
         if gate is None:  # no judge: record what the agent did, nothing more
             replay.steps.append({"trace": name, "index": index, "raw": {"pred": task, "judgement": None},
                                  "gated": {"pred": task, "judgement": None}, "score": None, "seconds": result.seconds,
-                                 "problem": result.reply.problem})
+                                 "problem": result.reply.problem, "well_formed": well_formed(result.reply.raw)})
             if progress:
                 progress(f"{name} {index + 1}/{len(observations)}: {task!r} ({result.seconds:.1f} s)")
             continue
@@ -98,7 +107,8 @@ def replay_trace(name: str, observations: Sequence[dict[str, str]], agent: Agent
         gated = {"pred": task, "judgement": judgement} if surfaced or task is None else \
             {"pred": None, "judgement": gate.score(seen, None) >= JUDGE_THRESHOLD}
         replay.steps.append({"trace": name, "index": index, "raw": {"pred": task, "judgement": judgement},
-                             "gated": gated, "score": score, "seconds": result.seconds, "problem": result.reply.problem})
+                             "gated": gated, "score": score, "seconds": result.seconds, "problem": result.reply.problem,
+                             "well_formed": well_formed(result.reply.raw)})
         if task is not None:
             feedback.append(Feedback(task=task, outcome="accepted" if judgement else "rejected",
                                      time=observations[index]["time"]))
@@ -114,7 +124,8 @@ def evaluate(traces: dict[str, list[dict[str, str]]], agent: Agent, gate: Gate |
         replay_trace(name, observations, agent, gate, surface_threshold, replay, progress)
     replay.seconds = time.monotonic() - started
     unusable = sum(1 for s in replay.steps if s["problem"] and s["raw"]["pred"] is None)
-    activity = {"events": len(replay.steps), "traces": len(traces), "unusable_replies": unusable,
+    json_share = round(sum(s["well_formed"] for s in replay.steps) / max(1, len(replay.steps)), 4)
+    activity = {"events": len(replay.steps), "traces": len(traces), "unusable_replies": unusable, "well_formed_json": json_share,
                 "proposed": sum(1 for s in replay.steps if s["raw"]["pred"]), "seconds": round(replay.seconds, 1),
                 "steps": replay.steps}
     if gate is None:
@@ -123,5 +134,5 @@ def evaluate(traces: dict[str, list[dict[str, str]]], agent: Agent, gate: Gate |
     return {**{k: raw[k] for k in ("Recall", "Precision", "Accuracy", "False-Alarm", "F1")},
             "counts": {k: raw[k] for k in ("TP", "FP", "TN", "FN")}, "gated": replay.scores(gated=True),
             "events": len(replay.steps), "traces": len(traces), "proposed": sum(1 for s in replay.steps if s["raw"]["pred"]),
-            "unusable_replies": unusable, "seconds": round(replay.seconds, 1), "surface_threshold": surface_threshold,
+            "unusable_replies": unusable, "well_formed_json": json_share, "seconds": round(replay.seconds, 1), "surface_threshold": surface_threshold,
             "steps": replay.steps}

@@ -50,9 +50,16 @@ class Agent:
 
     @classmethod
     def from_config(cls, backend: Backend, config: Any, workspace: Path | None = None) -> "Agent":
+        """The agent the config describes; on a backend running a LoRA adapter, the prompt is the one
+        the adapter was trained on (no few-shot turns, its observation budget), whatever the config says."""
         agent = config.agent
-        return cls(backend, workspace, timeout_s=agent.timeout_s, max_new_tokens=agent.max_new_tokens,
-                   max_observation_tokens=agent.max_observation_tokens, few_shot=agent.few_shot)
+        prompt = {"max_observation_tokens": agent.max_observation_tokens, "few_shot": agent.few_shot}
+        adapter = getattr(backend, "adapter", None)
+        if adapter is not None:
+            from training.adapters import prompt_settings
+
+            prompt = prompt_settings(Path(adapter))
+        return cls(backend, workspace, timeout_s=agent.timeout_s, max_new_tokens=agent.max_new_tokens, **prompt)
 
     @property
     def busy(self) -> bool:

@@ -16,8 +16,15 @@ OBSERVATIONS = [{"time": "2026-03-02 10:14:20", "event": "The user ran `pytest` 
                                                          "1.2 s: NameError: name 'nme' is not defined."}]
 
 
-def run_short(backend_name: str) -> tuple[object, object]:
+def untuned() -> Config:
+    """The default settings on the bare model (no trained or shipped LoRA adapter)."""
     config = Config()
+    config.agent.adapter = "none"
+    return config
+
+
+def run_short(backend_name: str) -> tuple[object, object]:
+    config = untuned()
     config.agent.backend = backend_name
     config.agent.max_new_tokens = 24
     config.agent.few_shot = False
@@ -42,7 +49,7 @@ def test_transformers_smollm2_answers_a_short_prompt() -> None:
 
 @pytest.mark.slow
 def test_transformers_stops_at_its_deadline() -> None:
-    config = Config()
+    config = untuned()
     backend = load_backend(config, "transformers")
     messages = [{"role": "user", "content": "Count from one to one thousand in words."}]
     started = time.monotonic()
@@ -58,7 +65,7 @@ def test_transformers_stops_at_its_deadline() -> None:
 def test_llama_cpp_stops_at_its_deadline() -> None:
     from companion.agent.backends import GenerationTimeout
 
-    backend = load_backend(Config(), "llama_cpp")
+    backend = load_backend(untuned(), "llama_cpp")
     with pytest.raises(GenerationTimeout):
         backend.generate([{"role": "user", "content": "Count to one thousand in words."}], max_new_tokens=5000,
                          deadline=time.monotonic() + 0.5)
@@ -82,7 +89,7 @@ def test_llama_cpp_falls_back_to_transformers_when_absent(monkeypatch: pytest.Mo
     import companion.agent.backends.transformers as hf
 
     monkeypatch.setattr(hf, "create", lambda agent: created.append(agent) or type("B", (), {"name": "transformers"})())
-    backend = load_backend(Config(), "llama_cpp")
+    backend = load_backend(untuned(), "llama_cpp")
     assert backend.name == "transformers" and "llama-cpp-python is not installed" in backend.note
     with pytest.raises(BackendUnavailable):
         load_backend(Config(), "nonsense")

@@ -89,19 +89,22 @@ def load_backend(config: Any, name: str | None = None) -> Backend:
             backend = importlib.import_module(f"{__name__}.transformers").create(agent)
             backend.note = f"{agent.model} is a transformers folder; the agent runs it on transformers"
             return backend
-        if not agent.model:
-            from training.adapters import active_adapter
-
-            adapter = active_adapter()
-            if adapter is not None:  # a LoRA adapter runs on transformers, not on the GGUF
-                backend = importlib.import_module(f"{__name__}.transformers").create(agent)
-                backend.note = f"the fine-tuned adapter {adapter.name} is active; the agent runs it on transformers"
-                return backend
         if not available():
             backend = importlib.import_module(f"{__name__}.transformers").create(_without_model(agent))
             backend.note = "llama-cpp-python is not installed; the agent runs on transformers (slower)"
             return backend
     return importlib.import_module(f"{__name__}.{name}").create(agent)
+
+
+def configured_adapter(agent: Any) -> Any:
+    """The LoRA adapter folder `[agent] adapter` asks for on the default model (None: untuned);
+    a bad setting is BackendUnavailable with the reason."""
+    from training.adapters import for_agent
+
+    try:
+        return for_agent(getattr(agent, "adapter", ""))
+    except ValueError as exc:
+        raise BackendUnavailable(str(exc)) from None
 
 
 def _without_model(agent: Any) -> Any:

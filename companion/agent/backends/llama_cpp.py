@@ -34,7 +34,7 @@ class LlamaCppBackend:
     name = "llama_cpp"
 
     def __init__(self, model_path: str | Path | None = None, threads: int = 0, n_ctx: int = 4096,
-                 temperature: float = 0.0) -> None:
+                 temperature: float = 0.0, adapter: str | Path | None = None) -> None:
         if not available():
             raise BackendUnavailable("the llama_cpp backend needs the package llama-cpp-python "
                                      "(`pip install llama-cpp-python`); using transformers instead")
@@ -48,10 +48,18 @@ class LlamaCppBackend:
         started = time.monotonic()
         # llama.cpp's own default: half the logical CPUs (its threads spin; more than the free cores is much slower)
         threads = threads or max(1, (os.cpu_count() or 2) // 2)
-        self.llm = Llama(model_path=str(path), n_ctx=n_ctx, n_threads=threads, n_threads_batch=threads, verbose=False)
+        # a LoRA adapter (companion train agent, or the shipped default) runs as a GGUF LoRA on top
+        self.adapter = Path(adapter) if adapter is not None else None  # the agent then uses its training prompt
+        lora = None
+        if self.adapter is not None:
+            from training.adapters import gguf_for
+
+            lora = str(gguf_for(self.adapter, path))
+        self.llm = Llama(model_path=str(path), n_ctx=n_ctx, n_threads=threads, n_threads_batch=threads, verbose=False,
+                         lora_path=lora)
         self.threads = threads
         self.load_s = time.monotonic() - started
-        self.model_name = path.name
+        self.model_name = path.name + (f"+{self.adapter.name}" if self.adapter is not None else "")
         self.temperature = temperature
         template = str(self.llm.metadata.get("tokenizer.chat_template", ""))
         self._chatml = "<|im_start|>" in template or not template
@@ -105,4 +113,8 @@ class LlamaCppBackend:
 
 
 def create(agent: Any) -> LlamaCppBackend:
-    return LlamaCppBackend(agent.model or None, threads=agent.threads, temperature=agent.temperature)
+    """The packaged GGUF (plus the adapter `[agent] adapter` selects, as a GGUF LoRA), or the GGUF in agent.model."""
+    from companion.agent.backends import configured_adapter
+
+    adapter = None if agent.model else configured_adapter(agent)
+    return LlamaCppBackend(agent.model or None, threads=agent.threads, temperature=agent.temperature, adapter=adapter)

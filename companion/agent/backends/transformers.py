@@ -49,6 +49,7 @@ class TransformersBackend:
         started = time.monotonic()
         self.model, self.tokenizer = smollm.load(model_dir, dtype=getattr(torch, dtype))
         self.model_name = Path(model_dir).name if model_dir else smollm.MODEL_NAME
+        self.adapter = Path(adapter) if adapter is not None else None  # the agent then uses its training prompt
         if adapter is not None:  # the user's fine-tuned LoRA (companion train agent), merged once at load
             from peft import PeftModel
 
@@ -89,11 +90,9 @@ class TransformersBackend:
 
 
 def create(agent: Any) -> TransformersBackend:
-    """The default model (plus the active fine-tuned adapter, if any), or the folder in agent.model."""
-    adapter = None
-    if not agent.model:
-        from training.adapters import active_adapter
+    """The default model (plus the adapter `[agent] adapter` selects, if any), or the folder in agent.model."""
+    from companion.agent.backends import configured_adapter
 
-        adapter = active_adapter()
+    adapter = None if agent.model else configured_adapter(agent)
     return TransformersBackend(agent.model or None, threads=agent.threads, dtype=agent.dtype,
                                temperature=agent.temperature, adapter=adapter)
