@@ -8,8 +8,8 @@ came, so each call embeds one new event and one task (earlier events are in the 
 "task only" is the same calls with the events embedded beforehand. The batch passes score
 distinct ProactiveBench pairs, once with a cold sentence cache (every event and task embedded:
 evaluating a file) and once with the events already cached (candidate tasks for a history whose
-events were embedded as they arrived), with one BLAS thread (the gate's setting; --threads
-compares others). Load is measured
+events were embedded as they arrived), with the gate's default number of encoder threads
+(--threads compares others). Load is measured
 in a fresh interpreter (imports included), as a daemon would pay it. The machine's load average
 is printed alongside: on a shared machine the figures are only as good as its quietness.
 """
@@ -57,12 +57,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--pairs", type=int, default=200)
-    parser.add_argument("--threads", type=int, nargs="+", default=[1],
-                        help="BLAS threads for the batch runs (default 1, the gate's setting; more threads on a busy "
-                             "machine are much slower: OpenBLAS threads spin waiting for each other)")
+    parser.add_argument("--threads", type=int, nargs="+", default=[0],
+                        help="encoder shards (threads) for the batch runs; 0 = the gate's default "
+                             "(companion.gate.encoder.default_threads: 2 on 2 cores or more)")
     args = parser.parse_args()
 
-    from companion.gate.encoder import SentenceEncoder
+    from companion.gate.encoder import SentenceEncoder, default_threads
     from companion.gate.reward import RewardGate
     from training.reward import base_set
 
@@ -89,6 +89,7 @@ def main() -> None:
                "single_task_only_p95_ms": percentile95(task_only)}
     for threads in sorted(set(args.threads)):
         # batched, cold cache: every sentence embedded (evaluating a file)
+        threads = threads or default_threads()
         fresh = RewardGate(encoder=SentenceEncoder(threads=threads))
         t = time.perf_counter()
         fresh.score_batch(batch)

@@ -34,6 +34,7 @@ DIM = 384
 MAX_TOKENS = 128  # observations and tasks are one sentence; longer ones are cut
 LAYERS = 6
 HEADS = 12
+HEAD_DIM = DIM // HEADS
 EPS = 1e-12
 
 
@@ -117,41 +118,79 @@ class SentenceEncoder:
         self.tokenizer.no_padding()
         self.w = load_file(str(path / "model.safetensors"))
         self.threads = threads or default_threads()
-        # Every matrix product is split by output columns into `threads` contiguous blocks: the
-        # calling thread multiplies by the first, pool workers by the others. Each block is read
-        # by one core only (the products are limited by reading the weights, not by arithmetic), and
-        # a worker that waits blocks instead of spinning as OpenBLAS's own threads do, which on a
-        # busy machine made a batch twenty times slower. q, k and v are fused into one product.
-        self.blocks: dict[str, list[np.ndarray]] = {}
-        for layer in range(LAYERS):
+        self.shards = [self._shard(index) for index in range(self.threads)]
+        for layer in range(LAYERS):  # the shards hold these now
             p = f"encoder.layer.{layer}."
-            qkv = np.concatenate([self.w.pop(p + f"attention.self.{n}.weight") for n in ("query", "key", "value")]).T
-            self.blocks[p + "qkv"] = self._split(qkv)
-            self.w[p + "qkv.bias"] = np.concatenate([self.w.pop(p + f"attention.self.{n}.bias")
-                                                     for n in ("query", "key", "value")])
-            for dense in ("attention.output.dense", "intermediate.dense", "output.dense"):
-                self.blocks[p + dense] = self._split(self.w.pop(p + dense + ".weight").T)
+            for name in ("attention.self.query", "attention.self.key", "attention.self.value"):
+                del self.w[p + name + ".weight"], self.w[p + name + ".bias"]
+            for name in ("attention.output.dense.weight", "intermediate.dense.weight", "intermediate.dense.bias",
+                         "output.dense.weight"):
+                del self.w[p + name]
         self._pool = (ThreadPoolExecutor(self.threads - 1, thread_name_prefix="minilm",
                                          initializer=self._single_threaded_blas) if self.threads > 1 else None)
         self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
         self._cache_size = cache_size
         self._lock = threading.Lock()
 
-    def _split(self, matrix: np.ndarray) -> list[np.ndarray]:
-        return [np.ascontiguousarray(block) for block in np.array_split(matrix, self.threads, axis=1)]
+    def _shard(self, index: int) -> list[dict[str, np.ndarray]]:
+        """Shard `index` of every layer, as Megatron-LM splits a transformer over devices: a share of
+        the attention heads (their q, k, v columns fused, and their rows of the output matrix) and a
+        share of the feed-forward neurons (their columns of the first matrix, rows of the second).
+        Each shard's part of a block is independent until the partial outputs are summed, so the
+        calling thread and pool workers each run one shard with one hand-off per block; every
+        weight is read by one core only (the products are limited by reading the weights, not by
+        arithmetic), and a waiting thread blocks instead of spinning as OpenBLAS's own threads do,
+        which on a busy machine made a batch twenty times slower."""
+        heads = np.array_split(np.arange(HEADS), self.threads)[index]
+        dims = np.concatenate([np.arange(h * HEAD_DIM, (h + 1) * HEAD_DIM) for h in heads])
+        neurons = np.array_split(np.arange(self.w["encoder.layer.0.intermediate.dense.bias"].shape[0]), self.threads)[index]
+        layers = []
+        for layer in range(LAYERS):
+            p = f"encoder.layer.{layer}."
+            q, k, v = (self.w[p + f"attention.self.{n}.weight"][dims] for n in ("query", "key", "value"))
+            layers.append({
+                "heads": np.int64(len(heads)),
+                "qkv": np.ascontiguousarray(np.concatenate([q, k, v]).T),
+                "qkv_bias": np.concatenate([self.w[p + f"attention.self.{n}.bias"][dims] for n in ("query", "key", "value")]),
+                "attention_out": np.ascontiguousarray(self.w[p + "attention.output.dense.weight"][:, dims].T),
+                "up": np.ascontiguousarray(self.w[p + "intermediate.dense.weight"][neurons].T),
+                "up_bias": self.w[p + "intermediate.dense.bias"][neurons].copy(),
+                "down": np.ascontiguousarray(self.w[p + "output.dense.weight"][:, neurons].T),
+            })
+        return layers
 
     @staticmethod
     def _single_threaded_blas() -> int:
         setter = _blas_thread_setter()
         return setter(1) if setter is not None else 0
 
-    def _product(self, x: np.ndarray, name: str) -> np.ndarray:
-        """x @ W for the (in, out) matrix `name`, its column blocks multiplied in parallel."""
-        first, *others = self.blocks[name]
-        if not others or self._pool is None:
-            return x @ first
-        pending = [self._pool.submit(np.matmul, x, block) for block in others]
-        return np.concatenate([x @ first] + [p.result() for p in pending], axis=-1)
+    @staticmethod
+    def _attention_part(x: np.ndarray, shard: dict[str, np.ndarray], additive: np.ndarray) -> np.ndarray:
+        """This shard's heads: their attention, times their rows of the output matrix."""
+        batch, length, _ = x.shape
+        heads = int(shard["heads"])
+        qkv = x @ shard["qkv"] + shard["qkv_bias"]
+        qkv = qkv.reshape(batch, length, 3, heads, HEAD_DIM).transpose(2, 0, 3, 1, 4)
+        q, k, v = qkv[0], qkv[1], qkv[2]
+        scores = q @ k.transpose(0, 1, 3, 2) / np.float32(np.sqrt(HEAD_DIM)) + additive
+        scores = np.exp(scores - scores.max(-1, keepdims=True))
+        scores /= scores.sum(-1, keepdims=True)
+        context = (scores @ v).transpose(0, 2, 1, 3).reshape(batch, length, heads * HEAD_DIM)
+        return context @ shard["attention_out"]
+
+    @staticmethod
+    def _feed_forward_part(x: np.ndarray, shard: dict[str, np.ndarray]) -> np.ndarray:
+        """This shard's neurons: GELU(x W1 + b1) for them, times their rows of the second matrix."""
+        return gelu(x @ shard["up"] + shard["up_bias"]) @ shard["down"]
+
+    def _sharded(self, part, layer: int, *args: np.ndarray) -> np.ndarray:  # noqa: ANN001 - one of the two parts
+        """Sum of `part` over the shards of `layer`: the first on this thread, the others on the pool."""
+        first, *others = [shard[layer] for shard in self.shards]
+        pending = [self._pool.submit(part, args[0], other, *args[1:]) for other in others] if self._pool else []
+        total = part(args[0], first, *args[1:])
+        for future in pending:
+            total += future.result()
+        return total
 
     def _forward(self, ids: np.ndarray, mask: np.ndarray) -> np.ndarray:
         """Mean-pooled, normalised embeddings of a padded (batch, length) id matrix."""
@@ -160,21 +199,12 @@ class SentenceEncoder:
         x = (w["embeddings.word_embeddings.weight"][ids] + w["embeddings.position_embeddings.weight"][:length]
              + w["embeddings.token_type_embeddings.weight"][0])
         x = _layer_norm(x, w["embeddings.LayerNorm.weight"], w["embeddings.LayerNorm.bias"])
-        head_dim = DIM // HEADS
         additive = ((1.0 - mask[:, None, None, :]) * -1e9).astype(np.float32)
         for layer in range(LAYERS):
             p = f"encoder.layer.{layer}."
-            qkv = self._product(x, p + "qkv") + w[p + "qkv.bias"]
-            qkv = qkv.reshape(batch, length, 3, HEADS, head_dim).transpose(2, 0, 3, 1, 4)
-            q, k, v = qkv[0], qkv[1], qkv[2]
-            scores = q @ k.transpose(0, 1, 3, 2) / np.float32(np.sqrt(head_dim)) + additive
-            scores = np.exp(scores - scores.max(-1, keepdims=True))
-            scores /= scores.sum(-1, keepdims=True)
-            context = (scores @ v).transpose(0, 2, 1, 3).reshape(batch, length, DIM)
-            attn = self._product(context, p + "attention.output.dense") + w[p + "attention.output.dense.bias"]
+            attn = self._sharded(self._attention_part, layer, x, additive) + w[p + "attention.output.dense.bias"]
             x = _layer_norm(x + attn, w[p + "attention.output.LayerNorm.weight"], w[p + "attention.output.LayerNorm.bias"])
-            hidden = gelu(self._product(x, p + "intermediate.dense") + w[p + "intermediate.dense.bias"])
-            out = self._product(hidden, p + "output.dense") + w[p + "output.dense.bias"]
+            out = self._sharded(self._feed_forward_part, layer, x) + w[p + "output.dense.bias"]
             x = _layer_norm(x + out, w[p + "output.LayerNorm.weight"], w[p + "output.LayerNorm.bias"])
         m = mask[:, :, None].astype(np.float32)
         pooled = (x * m).sum(1) / np.maximum(m.sum(1), 1e-9)
