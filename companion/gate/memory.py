@@ -16,11 +16,11 @@ question, describes what was decided around it:
 
 When none of the same, previous or next history is remembered, `context` returns None and the
 gate's embedding heads decide alone; otherwise a small logistic "memory head" weighs these facts
-together with the embedding heads' own score. Its logit is shifted by the logit of the gate's
-threshold (level 3 for tasks, the silence threshold for null), so that at level 3 it decides at
-its own natural boundary and the other levels move it like the rest of the gate (companion/gate/reward.py, trained in
-training/reward/memory_head.py). A user's answers therefore count from the first one, without
-retraining. `exclude` drops rows from the memory for one question, which training uses to ask
+together with the embedding heads' own score (companion/gate/reward.py; trained in
+training/reward/memory_head.py). Its logit is shifted by the logit of the gate's threshold
+(level 3 for tasks, the silence threshold for null), so that at level 3 it decides at its own
+natural boundary and the other levels move it like the rest of the gate. A user's answers
+therefore count from the first one, without retraining. `exclude` drops rows from the memory for one question, which training uses to ask
 about a row as if it had never been answered.
 """
 

@@ -31,6 +31,7 @@ from companion.gate import features
 from companion.gate.base import DEFAULT_THRESHOLDS, Observation
 from companion.gate.encoder import SentenceEncoder
 from companion.gate.head import MEMORY_HEADS, WEIGHTS_FILE, load_heads
+from companion.gate.memory import RECENT as MEMORY_RECENT
 from companion.gate.memory import JudgementMemory, head_input, logit
 
 SHIPPED_DIR = Path(__file__).resolve().parent / "weights"
@@ -156,7 +157,7 @@ class RewardGate:
                 content: float, vectors: dict[str, np.ndarray]) -> float:
         """The memory head's score when the memory remembers this moment or its neighbours."""
         events = [_event_text(o) for o in observations] or [" "]
-        recent = [vectors[e] if e in vectors else self.encoder.embed([e])[0] for e in events[-features.RECENT:]]
+        recent = [vectors[e] if e in vectors else self.encoder.embed([e])[0] for e in events[-MEMORY_RECENT:]]
         facts = memory.context(events, np.stack(recent), task, vectors.get(task) if task else None)
         if facts is None:
             return content

@@ -9,7 +9,7 @@ rehearse that on the training file:
 
 - `simulated_splits`: the same drawing procedure, repeated with several seeds, on the rows we have
   (up to 30 per category; the file had its real test rows removed, so some categories run short);
-- `row_folds` (in train.py's `group_folds(..., "row")`): plain 5-fold cross-validation over rows.
+- plain 5-fold cross-validation over rows (train.py's `group_folds(..., "row")`).
 
 `whole_gate_scores` trains everything on the rest for each held-out part — embedding heads, their
 out-of-fold scores for the memory head, the memory heads — and scores the part with it forgotten.
@@ -39,7 +39,8 @@ def simulated_split(rows: Sequence[RewardRow], seed: int, per_category: int = PE
         rng.shuffle(members)
         unanimous = [i for i in members if rows[i].votes and len(rows[i].votes) == 3 and rows[i].agreeing == 3]
         chosen = unanimous[:per_category]
-        chosen += [i for i in members if rows[i].agreeing == 2 and i not in set(chosen)][: per_category - len(chosen)]
+        taken = set(chosen)
+        chosen += [i for i in members if rows[i].agreeing == 2 and i not in taken][: per_category - len(chosen)]
         test[chosen] = True
     return test
 
