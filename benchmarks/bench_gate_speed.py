@@ -9,7 +9,9 @@ came, so each call embeds one new event and one task (earlier events are in the 
 distinct ProactiveBench pairs, once with a cold sentence cache (every event and task embedded:
 evaluating a file) and once with the events already cached (candidate tasks for a history whose
 events were embedded as they arrived), with the gate's default number of encoder threads
-(--threads compares others). Load is measured
+(--threads compares others); a third scores a ProactiveBench-style held-out split (drawn as
+training/reward/heldout.py draws it, cold cache), what `companion eval reward` does on the test
+file. `--encoder numpy` measures the fallback runtime instead of ONNX Runtime. Load is measured
 in a fresh interpreter (imports included), as a daemon would pay it. The machine's load average
 is printed alongside: on a shared machine the figures are only as good as its quietness.
 """
@@ -29,9 +31,10 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 
-def measure_load() -> float:
+def measure_load(runtime: str) -> float:
     code = ("import time; t=time.perf_counter(); from companion.gate.reward import RewardGate; "
-            "g=RewardGate(); g.score([{'time':'t','event':'The user opens a file.'}], 'Explain the file'); "
+            f"g=RewardGate(encoder_runtime={runtime!r}); "
+            "g.score([{'time':'t','event':'The user opens a file.'}], 'Explain the file'); "
             "print(time.perf_counter()-t)")
     env = dict(os.environ, PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
     runs = [float(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env,
@@ -60,15 +63,17 @@ def main() -> None:
     parser.add_argument("--threads", type=int, nargs="+", default=[0],
                         help="encoder shards (threads) for the batch runs; 0 = the gate's default "
                              "(companion.gate.encoder.default_threads: 2 on 2 cores or more)")
+    parser.add_argument("--encoder", choices=("auto", "onnx", "numpy"), default="auto",
+                        help="the encoder runtime ([gate] encoder); auto = ONNX Runtime when installed")
     args = parser.parse_args()
 
     from companion.gate.encoder import SentenceEncoder, default_threads
     from companion.gate.reward import RewardGate
-    from training.reward import base_set
+    from training.reward import base_set, heldout
 
     rows = base_set.load_rows()
-    load_s = measure_load()
-    gate = RewardGate()
+    load_s = measure_load(args.encoder)
+    gate = RewardGate(encoder_runtime=args.encoder)
     # one pair at a time, like the engine: a trace's history grows by one event per call
     rows_by_trace: dict[str, list] = {}
     for row in rows:
@@ -90,7 +95,7 @@ def main() -> None:
     for threads in sorted(set(args.threads)):
         # batched, cold cache: every sentence embedded (evaluating a file)
         threads = threads or default_threads()
-        fresh = RewardGate(encoder=SentenceEncoder(threads=threads))
+        fresh = RewardGate(encoder=SentenceEncoder(threads=threads, runtime=args.encoder))
         t = time.perf_counter()
         fresh.score_batch(batch)
         figures[f"batch_cold_{threads}_threads_pairs_per_s"] = round(len(batch) / (time.perf_counter() - t), 1)
@@ -99,7 +104,14 @@ def main() -> None:
         t = time.perf_counter()
         fresh.score_batch([(list(r.obs), r.task) for r in task_rows])
         figures[f"batch_warm_{threads}_threads_pairs_per_s"] = round(len(task_rows) / (time.perf_counter() - t), 1)
-    figures.update({"batch_pairs": len(batch), "memory": gate.memory_enabled,
+        # a held-out split drawn like ProactiveBench's test file, every sentence new to the encoder
+        split = [(list(r.obs), r.task) for r, held in zip(rows, heldout.simulated_split(rows, seed=0)) if held]
+        fresh = RewardGate(encoder=SentenceEncoder(threads=threads, runtime=args.encoder))
+        fresh.judgement_memory()  # built once per gate, as a daemon's gate has it before the first call
+        t = time.perf_counter()
+        fresh.score_batch(split)
+        figures[f"heldout_file_{threads}_threads_pairs_per_s"] = round(len(split) / (time.perf_counter() - t), 1)
+    figures.update({"batch_pairs": len(batch), "encoder": gate.encoder.runtime, "memory": gate.memory_enabled,
                     "loadavg_1m": round(os.getloadavg()[0], 2), "cpus": os.cpu_count(),
                     "targets": {"load_s": 2.0, "single_p50_ms": 20.0, "batch_pairs_per_s": 100.0}})
     if args.json:

@@ -24,10 +24,16 @@ def load_gate(config: Any, store: Any = None, workspace: Any = None) -> Gate:
     """`config` is a companion Config (or anything with `.gate`, and `.agent` for Ollama's host)."""
     section = config.gate
     kind = section.kind
+    runtime = getattr(section, "encoder", "auto")
     if kind == "reward":
+        from companion.gate.encoder import EncoderUnavailable
         from companion.gate.reward import RewardGate
 
-        return RewardGate(store=store, workspace=workspace, memory=bool(getattr(section, "memory", True)))
+        try:
+            return RewardGate(store=store, workspace=workspace, memory=bool(getattr(section, "memory", True)),
+                              encoder_runtime=runtime)
+        except EncoderUnavailable as exc:
+            raise GateUnavailable(str(exc)) from None
     if kind == "ollama":
         from companion.gate.ollama_gate import OllamaGate
         from companion.gate.reward import RewardGate
@@ -38,7 +44,8 @@ def load_gate(config: Any, store: Any = None, workspace: Any = None) -> Gate:
             raise GateUnavailable("gate.kind = \"ollama\" needs gate.model (the Ollama model that judges), "
                                   "e.g. COMPANION_GATE_MODEL=llama3.1:8b")
         return OllamaGate(section.model, host=host, timeout_s=float(getattr(section, "timeout_s", 20.0)),
-                          keep_alive=getattr(agent, "keep_alive", "5m"), fallback=RewardGate)
+                          keep_alive=getattr(agent, "keep_alive", "5m"),
+                          fallback=lambda: RewardGate(encoder_runtime=runtime))
     if kind == "icl":
         try:
             module = importlib.import_module("companion.gate.icl")

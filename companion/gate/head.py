@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from companion.gate.encoder import gelu
+from companion.gate.encoder_numpy import gelu
 
 HEADS = ("silence", "task")
 MEMORY_HEADS = ("memory_silence", "memory_task")  # optional: logistic heads over the judgement memory

@@ -100,12 +100,21 @@ class JudgementMemory:
         self.history_keys = list(history_vectors)
         self.history_matrix = (np.stack([history_vectors[k] for k in self.history_keys])
                                if history_vectors else np.zeros((0, self.task_vectors.shape[1]), np.float32))
+        # with nothing excluded (every call but cross-validation's) each history's vote is fixed:
+        # computed once, it makes a recall a table look-up and one matrix-vector product
+        self._help_table = {key: self._count_help(key, frozenset()) for key in self.by_history}
+        self._history_help = np.array([self._help_table[k][1] for k in self.history_keys], np.float64)
 
     def __len__(self) -> int:
         return len(self.rows)
 
     def _help_of(self, key: str, exclude: frozenset[int]) -> tuple[float, float]:
         """(remembered, share of its rows saying help was needed; 0.5 when unknown)."""
+        if not exclude:
+            return self._help_table.get(key, (0.0, 0.5))
+        return self._count_help(key, exclude)
+
+    def _count_help(self, key: str, exclude: frozenset[int]) -> tuple[float, float]:
         votes = [self.help[j] for j in self.by_history.get(key, ()) if j not in exclude]
         known = [v for v in votes if v is not None]
         if not votes:
@@ -116,6 +125,8 @@ class JudgementMemory:
         if not len(self.history_keys):
             return 0.5, 0.0
         sims = self.history_matrix @ vector
+        if not exclude:  # every history is remembered: the nearest ones other than this one vote
+            return self._nearest_vote(key, sims)
         weights, votes = [], []
         for index in np.argsort(-sims):
             other = self.history_keys[index]
@@ -132,6 +143,18 @@ class JudgementMemory:
             return 0.5, 0.0
         top = float(np.log(weights[0]) / 10.0)
         return float(np.dot(weights, votes) / np.sum(weights)), top
+
+    def _nearest_vote(self, key: str, sims: np.ndarray) -> tuple[float, float]:
+        """`_neighbours_help` with nothing excluded, without the loop: the NEIGHBOURS most similar
+        other histories' help shares weighted by exp(10·similarity), and the top similarity."""
+        count = min(NEIGHBOURS + 1, len(sims))
+        nearest = np.argpartition(-sims, count - 1)[:count]
+        nearest = nearest[np.argsort(-sims[nearest], kind="stable")]
+        nearest = [i for i in nearest if self.history_keys[i] != key][:NEIGHBOURS]
+        if not nearest:
+            return 0.5, 0.0
+        weights = np.exp(10.0 * sims[nearest].astype(np.float64))
+        return float(weights @ self._history_help[nearest] / weights.sum()), float(sims[nearest[0]])
 
     def context(self, events: Sequence[str], event_vectors: np.ndarray, task: str | None,
                 task_vector: np.ndarray | None, exclude: frozenset[int] = frozenset()) -> np.ndarray | None:

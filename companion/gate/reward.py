@@ -49,27 +49,27 @@ def active_weights_dir() -> Path:
     return current if (current / WEIGHTS_FILE).is_file() else SHIPPED_DIR
 
 
-_shared_encoder: SentenceEncoder | None = None
+_shared_encoders: dict[str, SentenceEncoder] = {}
 _encoder_lock = threading.Lock()
 
 
-def shared_encoder() -> SentenceEncoder:
-    """One encoder per process (its sentence cache is shared by every gate instance)."""
-    global _shared_encoder
+def shared_encoder(runtime: str = "auto") -> SentenceEncoder:
+    """One encoder per process and runtime (its sentence cache is shared by every gate instance)."""
     with _encoder_lock:
-        if _shared_encoder is None:
-            _shared_encoder = SentenceEncoder()
-        return _shared_encoder
+        if runtime not in _shared_encoders:
+            _shared_encoders[runtime] = SentenceEncoder(runtime=runtime)
+        return _shared_encoders[runtime]
 
 
 class RewardGate:
     name = "reward"
 
     def __init__(self, weights_dir: str | Path | None = None, encoder: SentenceEncoder | None = None,
-                 store: Any = None, workspace: str | Path | None = None, memory: bool = True) -> None:
+                 store: Any = None, workspace: str | Path | None = None, memory: bool = True,
+                 encoder_runtime: str = "auto") -> None:
         self.weights_dir = Path(weights_dir) if weights_dir else active_weights_dir()
         self.heads, self.card = load_heads(self.weights_dir)
-        self.encoder = encoder or shared_encoder()
+        self.encoder = encoder or shared_encoder(encoder_runtime)
         table = self.card.get("thresholds") or {}
         self._thresholds = {level: float(table.get(str(level), DEFAULT_THRESHOLDS[level])) for level in range(1, 6)}
         self.silence_threshold = float(self.card.get("silence_threshold", 0.5))

@@ -1,5 +1,5 @@
 """The shipped reward gate: loads, scores, has monotonic calibrated thresholds, judges obvious
-cases sensibly, and its numpy encoder reproduces the transformers embeddings it was trained on."""
+cases sensibly, and its encoder reproduces the transformers embeddings it was trained on."""
 
 from __future__ import annotations
 
@@ -65,7 +65,7 @@ def test_fits_its_training_data_far_better_than_chance(gate: RewardGate) -> None
     assert card["train_fit"]["accuracy"] > 0.7
 
 
-def test_numpy_encoder_matches_the_transformers_embeddings(gate: RewardGate) -> None:
+def test_the_gates_encoder_matches_the_transformers_embeddings(gate: RewardGate) -> None:
     shipped = base_set.load_embeddings()  # computed with transformers' BertModel (float16)
     texts = list(shipped)[::150]
     mine = gate.encoder.embed(texts)
