@@ -67,6 +67,11 @@ def load_blocks(weights: dict[str, np.ndarray], threads: int, runtime: str = "au
                 raise EncoderUnavailable(f"the onnx encoder runtime needs onnxruntime and onnx ({exc}); "
                                          "`pip install onnxruntime onnx`, or set [gate] encoder = \"numpy\"") from exc
             log.info("ONNX Runtime is not installed (%s): the gate's encoder runs in numpy, about 3x slower", exc)
+        except Exception as exc:  # noqa: BLE001 - an ONNX Runtime build that rejects the graph: numpy still works
+            if runtime == "onnx":
+                raise EncoderUnavailable(f"ONNX Runtime could not build the encoder: {exc}; "
+                                         "set [gate] encoder = \"numpy\"") from exc
+            log.warning("ONNX Runtime could not build the encoder (%s): it runs in numpy, about 3x slower", exc)
     from companion.gate.encoder_numpy import NumpyBlocks
 
     return NumpyBlocks(weights, threads)

@@ -69,6 +69,18 @@ def test_without_onnxruntime_auto_falls_back_and_onnx_says_what_to_install(monke
         load_gate(config)
 
 
+def test_an_onnx_runtime_that_rejects_the_graph_leaves_the_numpy_encoder(monkeypatch: pytest.MonkeyPatch,
+                                                                         caplog: pytest.LogCaptureFixture) -> None:
+    import companion.gate.encoder_onnx as encoder_onnx
+
+    monkeypatch.setattr(encoder_onnx, "OPSET", 999)  # an opset no ONNX Runtime knows: session creation fails
+    with caplog.at_level("WARNING"):
+        fallback = SentenceEncoder(runtime="auto")
+    assert fallback.runtime == "numpy" and "could not build the encoder" in caplog.text
+    with pytest.raises(EncoderUnavailable, match="could not build"):
+        SentenceEncoder(runtime="onnx")
+
+
 def test_gate_encoder_setting_is_checked_and_reported(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     with pytest.raises(EncoderUnavailable, match="unknown encoder runtime"):
         SentenceEncoder(runtime="cuda")

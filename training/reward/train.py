@@ -323,10 +323,19 @@ def judged_held_out(rows: Sequence[RewardRow], results: Sequence[tuple[np.ndarra
         part.pop("confusion", None)
         parts.append({**part, "memory_answered": round(float(recalled[test].mean()), 4)})
     keys = ("accuracy", "precision", "recall", "f1")
+    judged = ~np.isnan(pooled)
+    unanimous = np.array([bool(r.votes) and len(r.votes) == 3 and r.agreeing == 3 for r in rows])
+
+    def pooled_over(mask: np.ndarray) -> dict[str, Any]:
+        chosen = np.flatnonzero(mask)
+        return figures([rows[i] for i in chosen], pooled[chosen], threshold, silence_threshold)["balanced"]
+
+    # the held-out split draws rows whose three annotators all agreed first: the figures on those
+    # rows, and on the split-vote rest, say how much of an error rate is the annotators' own doubt
     return {"parts": parts, "mean": {k: round(float(np.mean([p[k] for p in parts])), 4) for k in keys},
-            "pooled": figures([rows[i] for i in np.flatnonzero(~np.isnan(pooled))], pooled[~np.isnan(pooled)],
-                              threshold, silence_threshold)["balanced"],
-            "memory_answered": round(float(recalled[~np.isnan(pooled)].mean()), 4)}
+            "pooled": pooled_over(judged), "pooled_unanimous": pooled_over(judged & unanimous),
+            "pooled_split_vote": pooled_over(judged & ~unanimous),
+            "memory_answered": round(float(recalled[judged].mean()), 4)}
 
 
 def train_memory(rows: Sequence[RewardRow], vectors: dict[str, np.ndarray], prep: Prepared, cfg: RewardTrainConfig,
