@@ -326,6 +326,8 @@ class Engine:
             try:
                 gate_info["threshold"] = gate.thresholds()[level]
                 described = gate.describe() if hasattr(gate, "describe") else {}
+                if described.get("encoder"):
+                    gate_info["encoder"] = described["encoder"]  # onnx or numpy: the gate's speed depends on it
                 if described.get("cv_accuracy") is not None:
                     gate_info["training"] = {"cv_accuracy": described["cv_accuracy"], "cv_f1": described.get("cv_f1"),
                                              "heldout_accuracy": described.get("heldout_accuracy"),

@@ -185,7 +185,7 @@ class RewardGate:
         return {"gate": self.name, "weights": str(self.weights_dir),
                 "cv_accuracy": cv.get("accuracy"), "cv_f1": cv.get("f1"),
                 "heldout_accuracy": simulated.get("accuracy"), "heldout_f1": simulated.get("f1"),
-                "memory": self.memory_enabled, "thresholds": self.thresholds()}
+                "memory": self.memory_enabled, "encoder": self.encoder.runtime, "thresholds": self.thresholds()}
 
 
 def _event_text(observation: Observation | str) -> str:

@@ -38,6 +38,7 @@ def test_shipped_weights_load_and_score(gate: RewardGate) -> None:
     scores = gate.score_batch([(list(r.obs), r.task) for r in rows])
     assert len(scores) == len(rows) and all(0.0 < s < 1.0 for s in scores)
     assert gate.score(list(rows[0].obs), rows[0].task) == pytest.approx(scores[0], abs=1e-6)
+    assert gate.describe()["encoder"] == "onnx"  # onnxruntime is a dependency: the fast runtime is the default
 
 
 def test_thresholds_are_monotonic_in_the_level(gate: RewardGate) -> None:
