@@ -36,9 +36,13 @@ def ask(memory: JudgementMemory, vectors: Mapping[str, np.ndarray], row: RewardR
 
 
 def examples(memory: JudgementMemory, vectors: Mapping[str, np.ndarray], content: np.ndarray,
-             train: np.ndarray, weights: np.ndarray) -> dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]:
+             train: np.ndarray, weights: np.ndarray, labels: np.ndarray | None = None,
+             ) -> dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]:
     """Per memory head: (inputs, labels, weights) from the rows in `train` (a boolean mask over
-    memory.rows); rows outside `train` are forgotten throughout, as held-out rows must be."""
+    memory.rows); rows outside `train` are forgotten throughout, as held-out rows must be.
+    `labels` defaults to each row's `valid` (training/reward/agreement_weighting.py tries others)."""
+    if labels is None:
+        labels = np.array([row.valid for row in memory.rows], np.float32)
     held_out = frozenset(np.flatnonzero(~train).tolist())
     out: dict[str, tuple[list, list, list]] = {"memory_silence": ([], [], []), "memory_task": ([], [], [])}
     for i in np.flatnonzero(train):
@@ -49,7 +53,7 @@ def examples(memory: JudgementMemory, vectors: Mapping[str, np.ndarray], content
             facts = ask(memory, vectors, row, forgotten)
             if facts is not None:
                 out[head][0].append(head_input(facts, content[i]))
-                out[head][1].append(float(row.valid))
+                out[head][1].append(float(labels[i]))
                 out[head][2].append(float(weights[i]))
     return {head: (np.stack(x), np.array(y, np.float32), np.array(w, np.float32))
             for head, (x, y, w) in out.items() if x}
