@@ -111,6 +111,26 @@ def test_memory_heads_learn_from_a_slice_and_lower_their_loss(vectors) -> None:
     assert fitted < np.log(2) - 0.02  # better than the all-zero start, which scores log 2
 
 
+def test_the_agreement_experiment_trains_the_memory_head_on_the_labels_it_is_given(vectors) -> None:
+    from training.reward import agreement_weighting, train
+
+    rows = ROWS[::6]
+    prep = train.prepare(rows, vectors)
+    memory = JudgementMemory(rows, vectors)
+    content = np.full(len(rows), 0.5)
+    everything = np.ones(len(rows), bool)
+    shipped_labels, shipped_weights = agreement_weighting.VARIANTS[next(iter(agreement_weighting.VARIANTS))](prep)
+    default = memory_head.examples(memory, vectors, content, everything, shipped_weights)
+    explicit = memory_head.examples(memory, vectors, content, everything, shipped_weights, shipped_labels)
+    for head in default:
+        np.testing.assert_array_equal(default[head][1], explicit[head][1])
+    soft_labels, _ = agreement_weighting.VARIANTS["E17 the annotators' share as a soft label (tasks)"](prep)
+    soft = memory_head.examples(memory, vectors, content, everything, shipped_weights, soft_labels)
+    assert set(np.unique(soft["memory_task"][1])) > {0.0, 1.0}  # the annotators' shares, not only 0/1
+    _, double = agreement_weighting.VARIANTS["E20 unanimous rows weigh double"](prep)
+    assert np.all(double >= shipped_weights) and np.any(double > shipped_weights)
+
+
 def test_simulated_held_out_split_is_drawn_like_proactivebench() -> None:
     test = heldout.simulated_split(ROWS, seed=3)
     chosen = [r for r, t in zip(ROWS, test) if t]
