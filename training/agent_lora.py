@@ -33,16 +33,12 @@ from typing import Any, Sequence
 import torch
 from tqdm import tqdm
 
+from companion.agent.prompt import STOCK_REASONS
 from training import adapters
 from training.dataset import chat_example, read_jsonl
 
 MIN_USER_EXAMPLES = 10  # accepted proposals needed before a personal fine-tune is worth it
-BASE_TARGETS = {
-    True: {"purpose": "Help with what the user is doing right now.",
-           "thoughts": "The latest events suggest the user would welcome help with this."},
-    False: {"purpose": "Carry on with the current work.",
-            "thoughts": "The user is working normally and needs no help now."},
-}
+BASE_TARGETS = STOCK_REASONS  # ProactiveBench rows have tasks but no reasons: these stand in
 
 
 @dataclass

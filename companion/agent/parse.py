@@ -111,10 +111,13 @@ def _text(value: Any) -> str:
 
 
 def _placeholders() -> set[str]:
-    """The descriptions in the prompt's reply format, which a small model sometimes echoes as its answer."""
-    from companion.agent.prompt import SYSTEM_RULES
+    """Text a small model sometimes echoes as its answer: the descriptions in the prompt's reply
+    format, and the stock purpose and thoughts the shipped adapter learnt to write."""
+    from companion.agent.prompt import STOCK_REASONS, SYSTEM_RULES
 
-    return {m.group(1).strip().lower() for m in re.finditer(r'": "([^"]+)"', SYSTEM_RULES)}
+    described = {m.group(1).strip().lower() for m in re.finditer(r'": "([^"]+)"', SYSTEM_RULES)}
+    stock = {text.strip(" .`'\"").lower() for reasons in STOCK_REASONS.values() for text in reasons.values()}
+    return described | stock
 
 
 def _task(value: Any) -> str | None:

@@ -41,6 +41,16 @@ Rules:
 - Never repeat a task the user just answered.
 - Keep proactive_task under 15 words."""
 
+# The purpose and thoughts the shipped adapter was trained to write around ProactiveBench's tasks
+# (training/agent_lora.py: the data has tasks but no reasons). They are fixed sentences, so a
+# proactive_task that repeats one is the adapter echoing its training, not a task (parse.is_echo).
+STOCK_REASONS = {
+    True: {"purpose": "Help with what the user is doing right now.",
+           "thoughts": "The latest events suggest the user would welcome help with this."},
+    False: {"purpose": "Carry on with the current work.",
+            "thoughts": "The user is working normally and needs no help now."},
+}
+
 INSTRUCTION = "Analyse the events and answer with one JSON object; proactive_task is null if the user needs no help."
 
 FEEDBACK_MEANING = {

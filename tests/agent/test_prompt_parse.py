@@ -82,3 +82,12 @@ def test_an_echo_of_the_format_is_no_task() -> None:
     reply = parse_reply('{"purpose": "what the user is trying to do", "proactive_task": "a short task you offer, or null", '
                         '"response": "the help itself, or empty"}')
     assert reply.task is None and "echoed" in reply.problem
+
+
+def test_a_task_that_repeats_the_adapters_stock_purpose_is_no_task() -> None:
+    """The shipped adapter learnt fixed purpose/thoughts sentences and sometimes writes one as the task."""
+    reply = parse_reply(json.dumps({"purpose": "Help with what the user is doing right now.",
+                                    "proactive_task": "Help with what the user is doing right now",
+                                    "response": ""}))
+    assert reply.task is None and "echoed" in reply.problem
+    assert parse_reply(json.dumps({"proactive_task": "Help with the failing test in test_api.py"})).task is not None
