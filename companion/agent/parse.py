@@ -160,7 +160,7 @@ def reply_from_mapping(raw: Mapping[str, Any], text: str = "") -> AgentReply:
     task = _task(fields.get("task"))
     response = _text(fields.get("response"))
     if task is not None and is_echo(task):
-        return AgentReply(raw=text, problem="the model echoed the reply format instead of answering")
+        return AgentReply(raw=text, problem="the model echoed the reply format or a stock sentence instead of answering")
     if task is None:
         return AgentReply(purpose=_text(fields.get("purpose")), thoughts=_text(fields.get("thoughts")), raw=text,
                           problem=None if "task" in fields else "the reply has no proactive_task key")
