@@ -90,7 +90,9 @@ def nvim(request: pytest.FixtureRequest, repo: Path, tmp_path: Path) -> Iterator
             f"vim.opt.runtimepath:append({json.dumps(str(PLUGIN))})\n"
             "require('companion').setup({\n"
             f"  cmd = {{ {json.dumps(sys.executable)}, '-m', 'companion', 'lsp' }},\n"
-            "  init_options = { showMessage = 'off', editFlushSeconds = 0.2 },\n"
+            # startDaemon off: the test's in-process daemon stops before Neovim quits, and a server
+            # that started its own then would leave a `companion run` behind the test
+            "  init_options = { showMessage = 'off', editFlushSeconds = 0.2, startDaemon = false },\n"
             "})\n")
         socket = tmp_path / "nvim.sock"
         env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
