@@ -50,6 +50,12 @@ class RewardRow:
         """How many annotators agree with the row's `valid` label (0 without annotations)."""
         return sum(v == self.valid for v in self.votes) if self.votes else 0
 
+    @property
+    def unanimous(self) -> bool:
+        """Three annotators, all agreeing with `valid`: the rows ProactiveBench's held-out split
+        draws first (training/reward/heldout.py)."""
+        return bool(self.votes) and len(self.votes) == 3 and self.agreeing == 3
+
     def __post_init__(self) -> None:
         if not self.category:
             object.__setattr__(self, "category", category_of(self.task, self.valid))

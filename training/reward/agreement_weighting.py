@@ -30,7 +30,7 @@ Variant = Callable[[trainer.Prepared], tuple[np.ndarray, np.ndarray]]  # -> (lab
 
 
 def _unanimous(prep: trainer.Prepared) -> np.ndarray:
-    return np.array([bool(r.votes) and len(r.votes) == 3 and r.agreeing == 3 for r in prep.rows])
+    return np.array([r.unanimous for r in prep.rows])
 
 
 def _agreement(prep: trainer.Prepared) -> np.ndarray:
@@ -68,9 +68,7 @@ def held_out_content(prep: trainer.Prepared, cfg: trainer.RewardTrainConfig, nam
 
     parts = []
     for k, test in enumerate(tests):
-        content = score_on(fit_on(~test), test)
-        content[~test] = heldout.inner_content_oof(fit_on, score_on, ~test, cfg.seed + k)[~test]
-        parts.append(content)
+        parts.append(heldout.held_out_content(fit_on, score_on, test, cfg.seed + k))
         print(f"{name}: part {k + 1}/{len(tests)} embedded and scored", flush=True)
     CACHE.mkdir(parents=True, exist_ok=True)
     np.savez(path, **{f"part{k}": c for k, c in enumerate(parts)})

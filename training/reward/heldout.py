@@ -37,7 +37,7 @@ def simulated_split(rows: Sequence[RewardRow], seed: int, per_category: int = PE
     for category in CATEGORIES:
         members = [i for i, r in enumerate(rows) if r.category == category]
         rng.shuffle(members)
-        unanimous = [i for i in members if rows[i].votes and len(rows[i].votes) == 3 and rows[i].agreeing == 3]
+        unanimous = [i for i in members if rows[i].unanimous]
         chosen = unanimous[:per_category]
         taken = set(chosen)
         chosen += [i for i in members if rows[i].agreeing == 2 and i not in taken][: per_category - len(chosen)]
@@ -63,6 +63,15 @@ def inner_content_oof(fit: Callable[[np.ndarray], Any], score: Callable[[Any, np
     return out
 
 
+def held_out_content(fit: Callable[[np.ndarray], Any], score: Callable[[Any, np.ndarray], np.ndarray],
+                     test: np.ndarray, seed: int) -> np.ndarray:
+    """The embedding heads' scores the memory head is trained and judged with for one held-out
+    part: from heads trained on the rest for the rows in `test`, out-of-fold on the rest."""
+    content = score(fit(~test), test)
+    content[~test] = inner_content_oof(fit, score, ~test, seed)[~test]
+    return content
+
+
 def whole_gate_scores(rows: Sequence[RewardRow], vectors: Mapping[str, np.ndarray], weights: np.ndarray,
                       fit: Callable[[np.ndarray], Any], score: Callable[[Any, np.ndarray], np.ndarray],
                       tests: Sequence[np.ndarray], seed: int, offsets: Mapping[str, float],
@@ -79,12 +88,9 @@ def whole_gate_scores(rows: Sequence[RewardRow], vectors: Mapping[str, np.ndarra
     content_held_out = np.full(len(rows), np.nan)
     results = []
     for k, test in enumerate(tests):
-        progress(f"held-out part {k + 1}/{len(tests)}: embedding heads")
-        heads = fit(~test)
-        content = score(heads, test)
+        progress(f"held-out part {k + 1}/{len(tests)}: embedding heads, then out-of-fold scores for the memory head")
+        content = held_out_content(fit, score, test, seed + k)
         content_held_out[test] = content[test]
-        progress(f"held-out part {k + 1}/{len(tests)}: out-of-fold scores for the memory head")
-        content[~test] = inner_content_oof(fit, score, ~test, seed + k)[~test]
         memory_heads = memory_head.fit_memory_heads(memory, vectors, content, ~test, weights)
         scores, recalled = memory_head.recall_scores(memory_heads, memory, vectors, content, test, offsets)
         results.append((scores, recalled))

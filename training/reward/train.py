@@ -324,7 +324,7 @@ def judged_held_out(rows: Sequence[RewardRow], results: Sequence[tuple[np.ndarra
         parts.append({**part, "memory_answered": round(float(recalled[test].mean()), 4)})
     keys = ("accuracy", "precision", "recall", "f1")
     judged = ~np.isnan(pooled)
-    unanimous = np.array([bool(r.votes) and len(r.votes) == 3 and r.agreeing == 3 for r in rows])
+    unanimous = np.array([r.unanimous for r in rows])
 
     def pooled_over(mask: np.ndarray) -> dict[str, Any]:
         chosen = np.flatnonzero(mask)
