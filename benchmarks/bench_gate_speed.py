@@ -63,7 +63,9 @@ def main() -> None:
     parser.add_argument("--threads", type=int, nargs="+", default=[0],
                         help="encoder shards (threads) for the batch runs; 0 = the gate's default "
                              "(companion.gate.encoder.default_threads: 2 on 2 cores or more)")
-    parser.add_argument("--encoder", choices=("auto", "onnx", "numpy"), default="auto",
+    from companion.gate.encoder import RUNTIMES
+
+    parser.add_argument("--encoder", choices=RUNTIMES, default="auto",
                         help="the encoder runtime ([gate] encoder); auto = ONNX Runtime when installed")
     args = parser.parse_args()
 

@@ -38,7 +38,6 @@ from training import adapters
 from training.dataset import chat_example, read_jsonl
 
 MIN_USER_EXAMPLES = 10  # accepted proposals needed before a personal fine-tune is worth it
-BASE_TARGETS = STOCK_REASONS  # ProactiveBench rows have tasks but no reasons: these stand in
 
 
 @dataclass
@@ -89,7 +88,7 @@ def base_examples(count: int, seed: int, observation_tokens: int = 160) -> list[
     examples = []
     for row in chosen:
         task = row.get("pred_task")
-        reply = {**BASE_TARGETS[bool(task)], "proactive_task": task, "response": "", "operation": None,
+        reply = {**STOCK_REASONS[bool(task)],  # ProactiveBench rows have tasks but no reasons "proactive_task": task, "response": "", "operation": None,
                  "path": None, "line": None}
         examples.append({**chat_example(row["obs"], reply, observation_tokens=observation_tokens),
                          "source": "proactivebench"})

@@ -8,6 +8,7 @@ confused model costs one silent step, never a crash or a nonsense proposal.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import re
@@ -110,14 +111,15 @@ def _text(value: Any) -> str:
     return str(value).strip()
 
 
-def _placeholders() -> set[str]:
+@functools.cache
+def _placeholders() -> frozenset[str]:
     """Text a small model sometimes echoes as its answer: the descriptions in the prompt's reply
     format, and the stock purpose and thoughts the shipped adapter learnt to write."""
     from companion.agent.prompt import STOCK_REASONS, SYSTEM_RULES
 
     described = {m.group(1).strip().lower() for m in re.finditer(r'": "([^"]+)"', SYSTEM_RULES)}
     stock = {text.strip(" .`'\"").lower() for reasons in STOCK_REASONS.values() for text in reasons.values()}
-    return described | stock
+    return frozenset(described | stock)
 
 
 def _task(value: Any) -> str | None:

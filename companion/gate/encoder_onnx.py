@@ -117,4 +117,4 @@ class OnnxBlocks:
                                                      providers=["CPUExecutionProvider"])
 
     def __call__(self, hidden: np.ndarray, mask: np.ndarray) -> np.ndarray:
-        return self._session.run(["states"], {"hidden": hidden, "mask": mask.astype(np.int32)})[0]
+        return self._session.run(["states"], {"hidden": hidden, "mask": mask.astype(np.int32, copy=False)})[0]
