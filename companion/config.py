@@ -60,6 +60,13 @@ class ShellConfig:
     ignore_commands: list[str] = field(default_factory=list)  # regexes of commands never recorded
     history_files: list[str] = field(default_factory=list)  # history files to tail; empty: the shells' defaults
     spool_keep_days: float = 7.0  # spool segments no running daemon has read are deleted after this
+    capture_output: str = "failed"  # keep a command's output tail: failed | all | off
+
+
+@dataclass
+class ResultsConfig:
+    """The `[tests]` section (not named Test* so that pytest never takes it for a test class)."""
+    pytest_report: bool = True  # the shell hook asks pytest for a JUnit report in the spool (PYTEST_ADDOPTS)
 
 
 @dataclass
@@ -121,6 +128,7 @@ class Config:
     redaction: RedactionConfig = field(default_factory=RedactionConfig)
     watch: WatchConfig = field(default_factory=WatchConfig)
     shell: ShellConfig = field(default_factory=ShellConfig)
+    tests: ResultsConfig = field(default_factory=ResultsConfig)
     agent: AgentConfig = field(default_factory=AgentConfig)
     gate: GateConfig = field(default_factory=GateConfig)
     engine: EngineConfig = field(default_factory=EngineConfig)
@@ -224,6 +232,8 @@ def validate(config: Config) -> None:
         raise ConfigError(f"gate.kind must be reward, icl or ollama, got {config.gate.kind!r}")
     if config.gate.encoder not in ("auto", "onnx", "numpy"):
         raise ConfigError(f"gate.encoder must be auto, onnx or numpy, got {config.gate.encoder!r}")
+    if config.shell.capture_output not in ("failed", "all", "off"):
+        raise ConfigError(f"shell.capture_output must be failed, all or off, got {config.shell.capture_output!r}")
     if config.editor.show_message not in ("off", "unfocused", "always"):
         raise ConfigError(f"editor.show_message must be off, unfocused or always, got {config.editor.show_message!r}")
 
