@@ -71,7 +71,8 @@ def main() -> None:
 
     from companion.gate.encoder import SentenceEncoder, default_threads
     from companion.gate.reward import RewardGate
-    from training.reward import base_set, heldout
+    from companion.gate import base_set
+    from training.reward import heldout
 
     rows = base_set.load_rows()
     load_s = measure_load(args.encoder)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from companion.doctor import CheckResult, check
+from companion.checks import CheckResult, check
 
 
 def onnx_runtime_version() -> str | None:

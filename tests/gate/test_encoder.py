@@ -15,7 +15,7 @@ from companion.config import Config, ConfigError, load_config
 from companion.gate import GateUnavailable, load_gate
 from companion.gate.checks import gate_encoder
 from companion.gate.encoder import MAX_TOKENS, EncoderUnavailable, SentenceEncoder
-from training.reward import base_set
+from companion.gate import base_set
 
 pytestmark = pytest.mark.slow  # loads MiniLM
 
