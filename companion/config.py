@@ -93,7 +93,7 @@ class GateConfig:
     timeout_s: float = 20.0  # ollama gate: seconds per judgement before the reward gate answers instead
     ollama_host: str = ""  # ollama gate: empty means agent.ollama_host, then OLLAMA_HOST
     memory: bool = True  # reward gate: recall answered situations (ProactiveBench's and yours) before generalising
-    encoder: str = "auto"  # reward gate's MiniLM runtime: auto (onnx when installed) | onnx | numpy
+    encoder: str = "auto"  # reward gate's MiniLM runtime: auto (onnx when it runs) | onnx | torch
 
 
 @dataclass
@@ -230,8 +230,8 @@ def validate(config: Config) -> None:
         raise ConfigError(f"agent.dtype must be float32 or bfloat16, got {config.agent.dtype!r}")
     if config.gate.kind not in ("reward", "icl", "ollama"):
         raise ConfigError(f"gate.kind must be reward, icl or ollama, got {config.gate.kind!r}")
-    if config.gate.encoder not in ("auto", "onnx", "numpy"):
-        raise ConfigError(f"gate.encoder must be auto, onnx or numpy, got {config.gate.encoder!r}")
+    if config.gate.encoder not in ("auto", "onnx", "torch"):
+        raise ConfigError(f"gate.encoder must be auto, onnx or torch, got {config.gate.encoder!r}")
     if config.editor.show_message not in ("off", "unfocused", "always"):
         raise ConfigError(f"editor.show_message must be off, unfocused or always, got {config.editor.show_message!r}")
 

@@ -56,7 +56,7 @@ class Agent:
         prompt = {"max_observation_tokens": agent.max_observation_tokens, "few_shot": agent.few_shot}
         adapter = getattr(backend, "adapter", None)
         if adapter is not None:
-            from training.adapters import prompt_settings
+            from companion.agent.adapters import prompt_settings
 
             prompt = prompt_settings(Path(adapter))
         return cls(backend, workspace, timeout_s=agent.timeout_s, max_new_tokens=agent.max_new_tokens, **prompt)
