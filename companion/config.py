@@ -138,6 +138,13 @@ class EditorConfig:
 
 
 @dataclass
+class EvidenceConfig:
+    enabled: bool = True  # keep the workspace's content at green runs; give failures their suspect hunks
+    max_store_mb: int = 64  # the snapshot blob store's bound per workspace (oldest greens dropped first)
+    max_files: int = 5000  # files per snapshot walk
+
+
+@dataclass
 class Config:
     general: GeneralConfig = field(default_factory=GeneralConfig)
     redaction: RedactionConfig = field(default_factory=RedactionConfig)
@@ -149,6 +156,7 @@ class Config:
     engine: EngineConfig = field(default_factory=EngineConfig)
     quickfix: QuickfixConfig = field(default_factory=QuickfixConfig)
     editor: EditorConfig = field(default_factory=EditorConfig)
+    evidence: EvidenceConfig = field(default_factory=EvidenceConfig)
     sources: list[str] = field(default_factory=list)  # files that were read, for `doctor`
 
 
