@@ -333,7 +333,7 @@ def _enricher(workspace: Path, config: Config, redactor: Redactor) -> Any:
     return Enricher.for_workspace(workspace, folder_for(workspace), redactor,
                                   rules.is_ignored, max_file_bytes=config.watch.max_file_bytes,
                                   max_store_bytes=config.evidence.max_store_mb * 2**20,
-                                  max_files=config.evidence.max_files)
+                                  max_files=config.evidence.max_files, ignore_changed=rules.forget_folder)
 
 
 def setup_logging(workspace: Path, verbose: bool = False, to_stderr: bool = True) -> Path:
