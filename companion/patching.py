@@ -63,6 +63,20 @@ class CheckedEdit:
     after: str
 
 
+class _Draft:
+    """A hunk while it is read: the counts its header announced, the lines so far."""
+
+    def __init__(self, old_start: int, old_count: int, new_count: int) -> None:
+        self.old_start, self.old_count, self.new_count = old_start, old_count, new_count
+        self.old: list[str] = []
+        self.new: list[str] = []
+
+    def expects(self, marker: str) -> bool:
+        """Whether a `--- x` (`+++ x`) line is still the hunk's removed (added) line `-- x` (`++ x`)
+        rather than the next file's header: while the hunk holds fewer lines than it announced."""
+        return len(self.old) < self.old_count if marker == "-" else len(self.new) < self.new_count
+
+
 def _name(raw: str) -> str | None:
     name = raw.strip().split("\t")[0]
     if name == "/dev/null":
@@ -74,8 +88,8 @@ def parse(diff: str) -> FilePatch:
     """The file and the hunks of a unified diff; text around the diff (a model's prose, code
     fences) is skipped. Raises PatchError for no hunk, or for a diff that changes several files."""
     names: list[str] = []
-    hunks: list[list] = []  # [old_start, old_count, old, new]
-    current: list | None = None
+    hunks: list[_Draft] = []
+    current: _Draft | None = None
     lines = _LINE_BREAK.split(diff)
     if lines and lines[-1] == "":
         lines.pop()  # the diff's final newline ends its last line; it is not a blank context line
@@ -83,7 +97,7 @@ def parse(diff: str) -> FilePatch:
         if raw.startswith("```"):
             current = None
             continue
-        if raw.startswith(("+++ ", "--- ")) and (current is None or not _counts_as_body(current)):
+        if raw.startswith(("+++ ", "--- ")) and (current is None or not current.expects(raw[0])):
             name = _name(raw[4:])
             if name and name not in names:
                 names.append(name)
@@ -91,39 +105,35 @@ def parse(diff: str) -> FilePatch:
             continue
         match = _HUNK.match(raw)
         if match:
-            count = int(match.group(2)) if match.group(2) is not None else 1
-            current = [int(match.group(1)), count, [], []]
+            old_count, new_count = (int(g) if g is not None else 1 for g in match.group(2, 4))
+            current = _Draft(int(match.group(1)), old_count, new_count)
             hunks.append(current)
             continue
         if current is None or raw.startswith("\\"):  # "\ No newline at end of file"
             continue
         marker, text = (raw[:1], raw[1:]) if raw else (" ", "")
         if marker == " ":
-            current[2].append(text)
-            current[3].append(text)
+            current.old.append(text)
+            current.new.append(text)
         elif marker == "-":
-            current[2].append(text)
+            current.old.append(text)
         elif marker == "+":
-            current[3].append(text)
+            current.new.append(text)
         else:
             current = None  # prose after the diff ends the hunk
     if len(names) > 1:
         raise PatchError(f"the patch changes {len(names)} files ({', '.join(names)}); a proposal's patch may change one")
     kept: list[Hunk] = []
-    for old_start, old_count, old, new in hunks:
+    for draft in hunks:
+        old, new = draft.old, draft.new
         while len(old) > 1 and old[-1] == "" and new and new[-1] == "":  # blank context a model added at the end
             old.pop()
             new.pop()
         if old != new:
-            kept.append(Hunk(old_start, old_count, tuple(old), tuple(new)))
+            kept.append(Hunk(draft.old_start, draft.old_count, tuple(old), tuple(new)))
     if not kept:
         raise PatchError("the proposal's edit is not a unified diff (no @@ hunk that changes anything)")
     return FilePatch(path=names[0] if names else None, hunks=tuple(kept))
-
-
-def _counts_as_body(hunk: list) -> bool:
-    """Inside a hunk, `--- x` is a removed line `-- x` unless the hunk already holds all it announced."""
-    return len(hunk[2]) < hunk[1]
 
 
 def split_lines(text: str) -> tuple[list[str], list[str]]:
