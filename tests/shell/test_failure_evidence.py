@@ -4,7 +4,9 @@ the stored `shell.command` event, from the JUnit report the hook asked for, from
 
 from __future__ import annotations
 
+import os
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -127,4 +129,19 @@ def test_secrets_in_captured_output_and_reports_are_redacted_in_the_store(worksp
     event = shell_events(daemon.store, workspace)[0]
     assert event["evidence"]["failure_count"] == 1 and event["evidence"]["output"]["tail"]
     assert key not in repr(event)
+    assert leftovers() == []
+
+
+def test_a_pytest_that_never_finishes_is_interrupted_by_the_user_and_recorded(workspace, daemon_factory, open_shell):
+    (workspace / "test_hang.py").write_text("import time\n\ndef test_forever():\n    time.sleep(600)\n")
+    daemon = daemon_factory(workspace)
+    sh = open_shell("bash", workspace, proxied=True, timeout=60)
+    os.write(sh.fd, f"{PYTEST} test_hang.py\r".encode())
+    time.sleep(3)
+    os.write(sh.fd, b"\x03")
+    assert "KeyboardInterrupt" in sh.wait_prompt()
+    wait_for(lambda: shell_events(daemon.store, workspace), timeout=20)
+    event = shell_events(daemon.store, workspace)[0]
+    assert event["exit_code"] in (2, 130) and "KeyboardInterrupt" in event["evidence"]["output"]["tail"]
+    assert "failures" not in event["evidence"]  # interrupted, not failed
     assert leftovers() == []
