@@ -14,6 +14,7 @@ import signal
 import sys
 import threading
 import time
+from concurrent.futures import Future
 from pathlib import Path
 from typing import Any, Callable
 
@@ -270,19 +271,28 @@ class Daemon:
         self.add_handler("outcome", self._op_outcome)
         self.add_handler("shutdown", self._op_shutdown)
 
-    def _op_emit(self, request: dict[str, Any], _conn: Connection) -> dict[str, Any]:
-        """Events from outside the daemon (shell hooks, editors); they join the same pipeline."""
+    def _op_emit(self, request: dict[str, Any], _conn: Connection) -> Future[dict[str, Any]]:
+        """Events from outside the daemon (shell hooks, editors); they join the same pipeline. The
+        reply comes once they are committed to the store: an acknowledged event survives a crash.
+        Every event of the request is checked before any is queued, so a bad one queues none."""
         raw_events = request.get("events") or ([request["event"]] if "event" in request else [])
-        accepted = 0
+        events: list[Event] = []
         for raw in raw_events:
             if not isinstance(raw, dict) or raw.get("source") not in EXTERNAL_SOURCES:
                 raise ValueError(f"emit takes events of sources {EXTERNAL_SOURCES}")
-            event = Event.from_dict({**raw, "workspace": str(self.workspace)})
-            self.pipeline.submit(event)
-            accepted += 1
-        if request.get("wait"):
-            self.pipeline.flush()
-        return {"accepted": accepted}
+            events.append(Event.from_dict({**raw, "workspace": str(self.workspace)}))
+        committed = self.pipeline.submit_committed(events)
+        reply: Future[dict[str, Any]] = Future()
+
+        def answer(done: Future[int]) -> None:
+            error = done.exception()
+            if error is not None:
+                reply.set_exception(error)
+            else:
+                reply.set_result({"accepted": done.result(), "committed": True})
+
+        committed.add_done_callback(answer)
+        return reply
 
     def _op_events(self, request: dict[str, Any], _conn: Connection) -> dict[str, Any]:
         events = self.store.events(workspace=str(self.workspace), since=request.get("since"),
