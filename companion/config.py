@@ -265,7 +265,7 @@ def update_config_file(path: Path, section: str, updates: Mapping[str, Any]) -> 
     current.setdefault(section, {}).update(updates)
     probe = Config()
     _apply(probe, current, str(path))  # refuse to write something that would not load
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
+    paths.private_dir(path.parent)
+    tmp = paths.private_file(path.with_suffix(".tmp"))
     tmp.write_text(to_toml(current))
     os.replace(tmp, path)

@@ -58,7 +58,7 @@ class WorkspaceLock:
         self._handle: Any = None
 
     def acquire(self, info: dict[str, Any]) -> None:
-        handle = open(self.path, "a+")
+        handle = open(paths.private_file(self.path), "a+")
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -126,6 +126,7 @@ class Daemon:
             self._start_done.set()
             raise
         try:
+            repaired = paths.make_private()  # an install from before files were private
             self.store.prune(self.config.general.max_age_days)
             self.pipeline.start()
             self.pipeline.subscribe(lambda event: self.publish("event", {"event": event_payload(event)}))
@@ -133,6 +134,11 @@ class Daemon:
                                    redactor=self.redactor, on_error=self._watcher_error, store=self.store)
             self.watchers = build_watchers(context, self._watcher_names)
             self.notes = context.notes
+            if repaired:
+                note = (f"made {repaired} of companion's files and folders private (0600/0700); "
+                        "other local users could read them before")
+                log.warning("%s", note)
+                self.notes.insert(0, note)
             if self._with_services:
                 self._start_services()
             # the first event of the session, before any client or watcher can submit one
@@ -327,9 +333,7 @@ class Daemon:
 
 def setup_logging(workspace: Path, verbose: bool = False, to_stderr: bool = True) -> Path:
     """Log to a per-workspace file in the data folder, and to stderr when in the foreground."""
-    log_dir = paths.data_dir() / "logs"
-    log_dir.mkdir(parents=True, exist_ok=True)
-    log_path = log_dir / f"daemon-{paths.workspace_key(workspace)}.log"
+    log_path = paths.private_file(paths.logs_dir() / f"daemon-{paths.workspace_key(workspace)}.log")
     handlers: list[logging.Handler] = [logging.FileHandler(log_path)]
     if to_stderr:
         stream = logging.StreamHandler(sys.stderr)
