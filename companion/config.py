@@ -34,6 +34,9 @@ class ConfigError(ValueError):
 class GeneralConfig:
     max_age_days: int = 90  # events, proposals and outcomes older than this are deleted
     interruption_level: int = 3  # 1 = only the surest proposals … 5 = anything plausible
+    # when the workspace folder is deleted or moved away: "stop" the daemon cleanly, or "wait" for a
+    # folder to be at its path again (watchers off meanwhile; the socket and the store stay up)
+    on_workspace_missing: str = "stop"
 
 
 @dataclass

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from companion import __version__, paths
-from companion.config import Config, load_config
+from companion.config import Config, ConfigError, load_config
 from companion.events import Event
 from companion.ipc import Connection, IpcError, IpcServer
 from companion.pipeline import Pipeline
@@ -27,6 +27,7 @@ from companion.proposals import Outcome, Proposal
 from companion.redact import Redactor
 from companion.render import render
 from companion.store import Store
+from companion.workspace_guard import BACK, CHOICES, MISSING, WorkspaceGuard
 from watchers import build as build_watchers
 from watchers.base import WatchContext, Watcher
 
@@ -91,6 +92,9 @@ class Daemon:
         if not self.workspace.is_dir():
             raise FileNotFoundError(f"workspace {self.workspace} is not a folder")
         self.config = config or load_config(self.workspace)
+        if self.config.general.on_workspace_missing not in CHOICES:
+            raise ConfigError(f"general.on_workspace_missing is {self.config.general.on_workspace_missing!r}; "
+                              f"choose one of {', '.join(CHOICES)}")
         self.store = store or Store()
         self.redactor = Redactor(self.config.redaction.patterns, self.config.redaction.entropy,
                                  self.config.redaction.secret_files)
@@ -101,6 +105,7 @@ class Daemon:
         self.handlers: dict[str, Callable[[dict[str, Any], Connection], dict[str, Any]]] = {}
         self.status_providers: list[Callable[[], dict[str, Any]]] = []
         self.watchers: list[Watcher] = []
+        self.guard = WorkspaceGuard(self.workspace, self._workspace_changed)
         self.services: list[Any] = []
         self.notes: list[str] = []
         self.started = 0.0
@@ -130,10 +135,7 @@ class Daemon:
             self.store.prune(self.config.general.max_age_days)
             self.pipeline.start()
             self.pipeline.subscribe(lambda event: self.publish("event", {"event": event_payload(event)}))
-            context = WatchContext(workspace=self.workspace, config=self.config, emit=self.pipeline.submit,
-                                   redactor=self.redactor, on_error=self._watcher_error, store=self.store)
-            self.watchers = build_watchers(context, self._watcher_names)
-            self.notes = context.notes
+            self.watchers, self.notes = self._build_watchers()
             if repaired:
                 note = (f"made {repaired} of companion's files and folders private (0600/0700); "
                         "other local users could read them before")
@@ -149,6 +151,7 @@ class Daemon:
             self.server.start()  # after the services, so every socket operation exists once clients can connect
             for watcher in self.watchers:
                 watcher.start()
+            self.guard.start()
         except BaseException:
             self.stop()
             raise
@@ -179,11 +182,8 @@ class Daemon:
             if self._stopped.is_set():
                 return
             self._stopped.set()
-        for watcher in self.watchers:
-            try:
-                watcher.stop()
-            except Exception:
-                log.exception("stopping %s failed", watcher.name)
+        self.guard.stop()
+        self._stop_watchers()
         for service in reversed(self.services):
             try:
                 service.stop()
@@ -197,6 +197,51 @@ class Daemon:
         self.server.stop()
         self.lock.release()
         self._finished.set()
+
+    def _build_watchers(self) -> tuple[list[Watcher], list[str]]:
+        context = WatchContext(workspace=self.workspace, config=self.config, emit=self.pipeline.submit,
+                               redactor=self.redactor, on_error=self._watcher_error, store=self.store)
+        return build_watchers(context, self._watcher_names), context.notes
+
+    def _stop_watchers(self) -> None:
+        watchers, self.watchers = self.watchers, []
+        for watcher in watchers:
+            try:
+                watcher.stop()
+            except Exception:
+                log.exception("stopping %s failed", watcher.name)
+
+    def _workspace_changed(self, change: str) -> None:
+        """The guard saw the workspace folder go (or come back): say so once, then stop or wait."""
+        if self._stopped.is_set():
+            return
+        waits = self.config.general.on_workspace_missing == "wait"
+        if change == MISSING:
+            then = ("companion stops watching it until the folder is back (general.on_workspace_missing = "
+                    '"wait")' if waits else "the daemon stops")
+            message = f"the workspace {self.workspace} was deleted or moved away; {then}"
+            log.warning("%s", message)
+            self.notes.append(message)
+            self.pipeline.submit(Event(source="companion", kind="companion.workspace_missing",
+                                       workspace=str(self.workspace),
+                                       data={"workspace": str(self.workspace), "then": "wait" if waits else "stop"}))
+            if waits:
+                self._stop_watchers()
+            else:
+                threading.Thread(target=self.stop, args=("the workspace folder was deleted or moved away",),
+                                 daemon=True).start()
+        elif change == BACK and waits:
+            self._stop_watchers()
+            self.watchers, notes = self._build_watchers()
+            for watcher in self.watchers:
+                watcher.start()
+            message = f"the workspace {self.workspace} is back; watching it again"
+            log.warning("%s", message)
+            self.notes = [*notes, message]
+            self.pipeline.submit(Event(source="companion", kind="companion.workspace_back",
+                                       workspace=str(self.workspace),
+                                       data={"workspace": str(self.workspace),
+                                             "watchers": [w.name for w in self.watchers]}))
 
     def wait(self, timeout: float | None = None) -> bool:
         """Block until the daemon has completely stopped."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 from companion import paths
@@ -26,6 +27,7 @@ def run(args: argparse.Namespace) -> int:
     if args.detach:
         return _detach(root, args)
     paths.restrict_umask()  # whatever the daemon creates is the user's alone (0600 files, 0700 folders)
+    os.chdir("/")  # never keep the workspace busy, or miss its deletion, by working inside it
     setup_logging(root, verbose=args.verbose)
     try:
         daemon = Daemon(root, services=not args.no_engine)

@@ -20,10 +20,12 @@ def env() -> dict[str, str]:
     return values
 
 
-def start_daemon(workspace: Path, *args: str, cwd: Path | None = None,
+def start_daemon(workspace: Path, *args: str, cwd: Path | None = None, path_argument: str | None = None,
                  stderr: int | None = subprocess.DEVNULL) -> subprocess.Popen[bytes]:
-    """`python -m companion run WORKSPACE --quiet ARGS`, answered on its socket before returning."""
-    process = subprocess.Popen([sys.executable, "-m", "companion", "run", str(workspace), "--quiet", *args],
+    """`python -m companion run WORKSPACE --quiet ARGS` (WORKSPACE written as `path_argument`, e.g. "."
+    with `cwd` the workspace), answered on its socket before returning."""
+    argument = path_argument or str(workspace)
+    process = subprocess.Popen([sys.executable, "-m", "companion", "run", argument, "--quiet", *args],
                                cwd=str(cwd or REPO), env=env(), stdin=subprocess.DEVNULL,
                                stdout=subprocess.DEVNULL, stderr=stderr, start_new_session=True)
     try:
