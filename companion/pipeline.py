@@ -29,6 +29,7 @@ from companion.store import Store
 
 log = logging.getLogger(__name__)
 Subscriber = Callable[[Event], None]
+Enrich = Callable[[Event], Event]
 _STOP = object()
 
 
@@ -73,8 +74,9 @@ class Pipeline:
     """Redacts, merges, persists and publishes events on one background thread."""
 
     def __init__(self, store: Store, redactor: Redactor, batch_size: int = 500, flush_interval: float = 0.0,
-                 merge_window: float = 60.0) -> None:
+                 merge_window: float = 60.0, enrich: Enrich | None = None) -> None:
         self.store = store
+        self.enrich = enrich  # adds evidence (companion.evidence.enrich) before redaction
         self.redactor = redactor
         self.batch_size = batch_size
         self.flush_interval = flush_interval
@@ -167,6 +169,11 @@ class Pipeline:
         settled: list[tuple[_Ticket, str | None]] = []  # known without the commit: merged, or lost
         committing: list[_Ticket] = []  # settled by the commit
         for event, ticket in batch:
+            if self.enrich is not None:
+                try:
+                    event = self.enrich(event)
+                except Exception:  # the event is kept without its evidence
+                    log.exception("enriching %s failed", event.kind)
             try:
                 clean = redact_event(event, self.redactor)
             except Exception:  # never store an event whose redaction failed
