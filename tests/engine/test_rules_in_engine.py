@@ -84,3 +84,49 @@ def test_routine_moments_stay_silent(repo: Path, engine_factory) -> None:
     time.sleep(1.5)  # past the idle pause: with idle_trigger off (the default) nothing wakes the agent
     daemon.pipeline.flush()
     assert engine.stats["triggers"] == 0 and backend.calls == [] and proposals(daemon) == []
+
+
+def _pytest_event(daemon, root: Path, report: Path):
+    """Run real pytest and report it the way the shell hook and capture do: output tail + JUnit failures."""
+    import subprocess
+    import sys
+
+    from companion.evidence.failures import failures_evidence, read_junit
+    from companion.evidence.output import output_evidence
+    from companion.events import Event
+
+    command = f"{sys.executable} -m pytest -q -p no:cacheprovider tests --junitxml={report.name} -o junit_family=xunit1"
+    done = subprocess.run(command, shell=True, cwd=root, capture_output=True, text=True, timeout=120)
+    evidence: dict = {"output": output_evidence(done.stdout + done.stderr, "pty")}
+    if done.returncode:
+        parsed = read_junit(report, root)
+        evidence.update(failures_evidence(parsed.failures, parsed.failure_count))
+    event = Event(source="shell", kind="shell.command", workspace=str(daemon.workspace),
+                  data={"command": command, "cwd": str(root), "dir": ".", "exit_code": done.returncode,
+                        "duration_s": 1.0, "evidence": evidence})
+    daemon.submit(event)
+    return done.returncode
+
+
+def test_a_regression_end_to_end_the_enricher_finds_the_suspect_and_accepting_the_revert_fixes_it(
+        repo: Path, engine_factory) -> None:
+    (repo / "calc.py").write_text("def add(a, b):\n    return a + b\n\n\ndef sub(a, b):\n    return a - b\n")
+    (repo / "tests").mkdir()
+    (repo / "tests" / "test_calc.py").write_text("from calc import add, sub\n\n\ndef test_add():\n    assert add(2, 2) == 4\n"
+                                                 "\n\ndef test_sub():\n    assert sub(3, 1) == 2\n")
+    (repo / "pytest.ini").write_text("[pytest]\npythonpath = .\n")
+    daemon, engine, backend, gate = engine_factory(repo, [reply(None)], quickfix__enabled=True)
+    assert _pytest_event(daemon, repo, repo / "report.xml") == 0  # green: the enricher keeps a snapshot
+    daemon.pipeline.flush()
+    (repo / "calc.py").write_text("def add(a, b):\n    return a * b + 1\n\n\ndef sub(a, b):\n    return a - b\n")
+    assert _pytest_event(daemon, repo, repo / "report.xml") == 1
+    proposal = wait_for(lambda: proposals(daemon), timeout=20)[0]
+    assert proposal.rule == "regression.revert" and proposal.operation == "edit" and proposal.surfaced
+    assert (proposal.path, proposal.line) == ("calc.py", 2)
+    assert proposal.task == "Revert the change to calc.py line 2 that broke test_add"
+    assert proposal.evidence["failure"]["test"].endswith("test_add") and proposal.evidence["suspect"]["path"] == "calc.py"
+    with connect(repo, start=False) as client:
+        answered = client.request("outcome", proposal_id=proposal.id, outcome="accepted", via="test")
+    assert answered["proposal"]["status"] == "accepted"
+    assert (repo / "calc.py").read_text().startswith("def add(a, b):\n    return a + b\n")
+    assert _pytest_event(daemon, repo, repo / "report2.xml") == 0  # the accepted revert fixed the tests
