@@ -15,7 +15,8 @@ from companion.proposals import Proposal
 from lsp_server import present
 from lsp_server.activity import EditorActivity, change_summary
 from lsp_server.book import ProposalBook, visible
-from lsp_server.patch import PatchError, parse_hunks, text_edits
+from companion.patching import PatchError, apply_to_text, parse
+from lsp_server.answers import text_edits
 from lsp_server.settings import EditorSettings, updated
 
 
@@ -55,6 +56,19 @@ def test_any_diff_between_two_texts_turns_one_into_the_other(before_lines: list[
     assert apply_edits(before, text_edits(before, diff)) == after
 
 
+@hypothesis_settings(max_examples=150, deadline=None)
+@given(st.lists(line_text, max_size=20), st.lists(line_text, max_size=20), st.booleans(), st.sampled_from(["\n", "\r\n"]))
+def test_the_editor_and_the_daemon_make_the_same_text(before_lines: list[str], after_lines: list[str],
+                                                     unterminated: bool, newline: str) -> None:
+    """The text edits the editor applies give exactly what the daemon writes for the same patch,
+    whether the file ends with a line break or not, and whatever break it uses."""
+    diff = unified("".join(line + "\n" for line in before_lines), "".join(line + "\n" for line in after_lines))
+    if not diff or (unterminated and before_lines and before_lines[-1] == ""):
+        return  # (an unterminated empty last line is no line at all)
+    before = newline.join(before_lines) + ("" if unterminated else newline if before_lines else "")
+    assert apply_edits(before, text_edits(before, diff)) == apply_to_text(before, diff)
+
+
 def test_a_hunk_that_moved_is_found_nearby() -> None:
     before = "a\nb\nc\nd\n"
     diff = unified(before, "a\nB\nc\nd\n")
@@ -72,8 +86,8 @@ def test_a_patch_that_no_longer_applies_is_refused() -> None:
     diff = unified("a\nb\n", "a\nc\n")
     with pytest.raises(PatchError, match="no longer in the file"):
         text_edits("totally\ndifferent\n", diff)
-    with pytest.raises(PatchError, match="no unified diff"):
-        parse_hunks("just some prose, no diff")
+    with pytest.raises(PatchError, match="not a unified diff"):
+        parse("just some prose, no diff")
 
 
 def test_settings_read_camel_and_snake_case_and_keep_good_values_on_errors() -> None:

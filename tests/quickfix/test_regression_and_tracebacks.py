@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
-from companion.agent.patch import apply_to_file
 from companion.evidence.failures import read_junit
 from companion.evidence.suspects import file_hunks
+from companion.patching import apply
 from tests.quickfix.conftest import PYTHON, by_rule, candidates, command_event, sh, with_evidence
 
 PARSER = """\
@@ -85,7 +85,7 @@ def test_regression_reverts_the_suspect_hunk_and_the_tests_pass_again(project: P
     assert best.evidence["failure"]["message"].startswith("AssertionError")  # the failing assertion is the why
     opens = [c for c in by_rule(found, "regression.revert") if c.operation == "open"]
     assert opens and opens[0].path == "src/pkg/_parser.py" and opens[0].line == 4
-    apply_to_file(project, best.response, best.path)
+    apply(project, best.response, best.path)
     assert parser.read_text() == PARSER
     assert sh(project, run).returncode == 0  # the proposed revert makes the failing tests pass
 
