@@ -52,18 +52,28 @@ def write_calc(repo: Path) -> Path:
     return target
 
 
-def engine_proposal(repo: Path, engine_factory: Callable[..., Any], shape: Shape) -> tuple[Any, Proposal]:
-    """A real daemon with the engine on; a failing command makes it propose `shape`'s edit."""
+def engine_daemon(repo: Path, engine_factory: Callable[..., Any], shape: Shape) -> Any:
+    """A real daemon with the engine on, whose model answers a failing command with `shape`'s edit."""
     write_calc(repo)
-    daemon, engine, _backend, _gate = engine_factory(repo, [reply(shape.task, shape.diff, "edit", path="calc.py",
-                                                                  line=shape.line)])
+    daemon, _engine, _backend, _gate = engine_factory(repo, [reply(shape.task, shape.diff, "edit", path="calc.py",
+                                                                   line=shape.line)])
+    return daemon
+
+
+def propose(daemon: Any, repo: Path, shape: Shape) -> Proposal:
+    """A failing command; the engine's proposal for it (open, surfaced, the file unchanged)."""
     emit_command(daemon, repo, f"{FAILING} # calc.py:{shape.line}")
     proposals = wait_for(lambda: [p for p in daemon.store.proposals(workspace=str(daemon.workspace))
                                   if p.operation == "edit" and p.surfaced], timeout=30)
     proposal = proposals[0]
     assert proposal.status == "open" and proposal.path == "calc.py" and proposal.response.strip() == shape.diff.strip()
     assert (repo / "calc.py").read_text() == CALC  # offering changes nothing
-    return daemon, proposal
+    return proposal
+
+
+def engine_proposal(repo: Path, engine_factory: Callable[..., Any], shape: Shape) -> tuple[Any, Proposal]:
+    daemon = engine_daemon(repo, engine_factory, shape)
+    return daemon, propose(daemon, repo, shape)
 
 
 def answers_of(daemon: Any, proposal_id: str) -> list[Any]:

@@ -21,7 +21,7 @@ from tests.editors.conftest import CLIENTS, cleared, editor, until
 from tests.editors.test_neovim import NVIMS, Nvim, nvim  # noqa: F401  (the fixture)
 from tests.editors.test_units import apply_edits
 from tests.engine.conftest import engine_factory  # noqa: F401  (the fixture)
-from tests.reliability.edit_shapes import CALC, SHAPES, answers_of, engine_proposal
+from tests.reliability.edit_shapes import CALC, SHAPES, answers_of, engine_daemon, engine_proposal, propose
 
 pytestmark = pytest.mark.timeout(240)
 
@@ -104,6 +104,24 @@ async def test_an_edit_the_editor_refuses_is_not_accepted(repo: Path, engine_fac
             await accept_action(client, uri, proposal)
     assert "the editor did not apply the patch (the buffer is read-only). The proposal stays open." in str(refused.value)
     assert daemon.store.proposal(proposal.id).status == "open" and answers_of(daemon, proposal.id) == []
+
+
+async def test_accept_from_the_message_applies_the_edit_once(repo: Path, engine_factory) -> None:
+    """The Accept button of the message an editor shows for a file it is not looking at."""
+    daemon = engine_daemon(repo, engine_factory, SHAPES["B"])
+    EditorService(daemon).start()
+    async with editor("nvim", repo) as client:
+        client.choice = "Accept"
+        proposal = propose(daemon, repo, SHAPES["B"])
+        await until(lambda: client.applied_edits, what="the edit applied from the message")
+        uri = (repo / "calc.py").as_uri()
+        (applied,) = client.applied_edits
+        assert apply_edits(CALC, applied.edit.changes[uri]) == SHAPES["B"].after
+        await until(lambda: daemon.store.proposal(proposal.id).status == "accepted", what="the accept stored")
+        await until(lambda: any("applied the patch to calc.py" in m.message for m in client.messages), what="told")
+    assert "Fix the missing import of sys" in client.message_requests[0].message
+    assert (repo / "calc.py").read_text() == CALC
+    assert [a.via for a in answers_of(daemon, proposal.id)] == ["nvim"]
 
 
 needs_neovim = pytest.mark.skipif(not NVIMS, reason="Neovim is not installed (apt-get install neovim)")
