@@ -23,7 +23,8 @@ from companion.config import Config, ConfigError, load_config
 from companion.events import Event
 from companion.ipc import Connection, IpcError, IpcServer
 from companion.pipeline import Pipeline
-from companion.proposals import Outcome, Proposal
+from companion.outcomes import OutcomeRecorder
+from companion.proposals import Proposal
 from companion.redact import Redactor
 from companion.render import render
 from companion.store import Store
@@ -325,7 +326,8 @@ class Daemon:
         self.add_handler("events", self._op_events)
         self.add_handler("subscribe", self._op_subscribe)
         self.add_handler("proposals", self._op_proposals)
-        self.add_handler("outcome", self._op_outcome)
+        # answers, and the one step that applies an accepted edit (companion/outcomes.py)
+        self.add_handler("outcome", OutcomeRecorder(self.store, self.workspace, self.publish))
         self.add_handler("shutdown", self._op_shutdown)
 
     def _op_emit(self, request: dict[str, Any], _conn: Connection) -> Future[dict[str, Any]]:
@@ -367,16 +369,6 @@ class Daemon:
                                          surfaced=request.get("surfaced"), limit=int(request.get("limit", 100)))
         return {"proposals": [p.to_dict() for p in proposals]}
 
-    def _op_outcome(self, request: dict[str, Any], _conn: Connection) -> dict[str, Any]:
-        outcome = Outcome(proposal_id=str(request["proposal_id"]), outcome=str(request["outcome"]),
-                          answer_s=request.get("answer_s"), via=str(request.get("via", "")))
-        try:
-            proposal = self.store.record_outcome(outcome)
-        except KeyError:
-            raise ValueError(f"no proposal with id {outcome.proposal_id!r}") from None
-        self.publish("proposal", {"proposal": proposal.to_dict(), "change": "answered"})
-        return {"proposal": proposal.to_dict()}
-
     def _op_shutdown(self, _request: dict[str, Any], _conn: Connection) -> dict[str, Any]:
         threading.Thread(target=self.stop, args=("shutdown requested",), daemon=True).start()
         return {"stopping": True}
@@ -394,7 +386,7 @@ def _enricher(workspace: Path, config: Config, redactor: Redactor) -> Any:
     return Enricher.for_workspace(workspace, folder_for(workspace), redactor,
                                   rules.is_ignored, max_file_bytes=config.watch.max_file_bytes,
                                   max_store_bytes=config.evidence.max_store_mb * 2**20,
-                                  max_files=config.evidence.max_files)
+                                  max_files=config.evidence.max_files, ignore_changed=rules.forget_folder)
 
 
 def setup_logging(workspace: Path, verbose: bool = False, to_stderr: bool = True) -> Path:

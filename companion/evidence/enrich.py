@@ -35,7 +35,7 @@ import shlex
 import threading
 import time
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
 from companion.events import Event, thaw
 from companion.evidence.snapshots import Green, Snapshots
@@ -126,9 +126,11 @@ def command_key(words: Iterable[str], directory: Any) -> str:
 class Enricher:
     """Callable on the pipeline thread: `event -> event` with evidence added where it applies."""
 
-    def __init__(self, snapshots: Snapshots, redactor: Redactor) -> None:
+    def __init__(self, snapshots: Snapshots, redactor: Redactor,
+                 ignore_changed: Callable[[str], None] | None = None) -> None:
         self.snapshots = snapshots
         self.redactor = redactor
+        self.ignore_changed = ignore_changed  # told the folder of a .gitignore that changed
         self.stats: dict[str, float] = {"events": 0, "greens": 0, "failures": 0, "seconds": 0.0, "max_s": 0.0}
         self._stop = threading.Event()
         self._primer: threading.Thread | None = None
@@ -136,9 +138,9 @@ class Enricher:
     @classmethod
     def for_workspace(cls, workspace: Path, folder: Path, redactor: Redactor, ignored: Any = None,
                       max_file_bytes: int = 1_000_000, max_store_bytes: int = 64 * 2**20,
-                      max_files: int = 5000) -> "Enricher":
+                      max_files: int = 5000, ignore_changed: Callable[[str], None] | None = None) -> "Enricher":
         return cls(Snapshots(workspace, folder, redactor, ignored, max_file_bytes=max_file_bytes,
-                             max_store_bytes=max_store_bytes, max_files=max_files), redactor)
+                             max_store_bytes=max_store_bytes, max_files=max_files), redactor, ignore_changed)
 
     # -- life cycle -------------------------------------------------------------------------
     def start(self) -> None:
@@ -169,6 +171,8 @@ class Enricher:
 
     # -- the stage --------------------------------------------------------------------------
     def __call__(self, event: Event) -> Event:
+        if event.kind.startswith("file.") and self.ignore_changed is not None:
+            self._gitignores(event)
         if event.kind not in ("shell.command", "tests.failed", "tests.fixed"):
             return event
         began = time.perf_counter()
@@ -181,6 +185,12 @@ class Enricher:
             self.stats["events"] += 1
             self.stats["seconds"] += spent
             self.stats["max_s"] = max(self.stats["max_s"], spent)
+
+    def _gitignores(self, event: Event) -> None:
+        for key in ("path", "old_path"):
+            path = event.data.get(key)
+            if isinstance(path, str) and (path == ".gitignore" or path.endswith("/.gitignore")):
+                self.ignore_changed(path.rpartition("/")[0])  # type: ignore[misc]
 
     def _command(self, event: Event) -> Event:
         data = event.data

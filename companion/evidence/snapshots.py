@@ -93,10 +93,10 @@ class _Entry:
     ref: str  # a blob digest, or "!reason"
 
 
-def _entry_of(ref: str, info: os.stat_result) -> str:
+def _entry_of(ref: str, size: int, mtime_ns: int) -> str:
     """A manifest entry: the blob, or for a file not read "!reason@size:mtime_ns" (so an unchanged
     stat still proves it unchanged)."""
-    return f"{ref}@{info.st_size}:{info.st_mtime_ns}" if ref.startswith("!") else ref
+    return f"{ref}@{size}:{mtime_ns}" if ref.startswith("!") else ref
 
 
 def _reason(entry: str) -> str:
@@ -164,9 +164,13 @@ class Snapshots:
     # -- reading the workspace --------------------------------------------------------------
     def walk(self) -> dict[str, os.stat_result]:
         """Stat of every file the ignore rules keep (links included, not followed), at most max_files."""
+        found, self.walk_truncated = self._walk()
+        return found
+
+    def _walk(self) -> tuple[dict[str, os.stat_result], bool]:
+        """(stats, whether max_files cut the walk short)."""
         found: dict[str, os.stat_result] = {}
         stack = [""]
-        self.walk_truncated = False
         while stack:
             folder = stack.pop()
             try:
@@ -188,9 +192,8 @@ class Snapshots:
                 except OSError:
                     continue
                 if len(found) >= self.max_files:
-                    self.walk_truncated = True
-                    return found
-        return found
+                    return found, True
+        return found, False
 
     def _read(self, path: str, info: os.stat_result) -> str:
         """Read, redact and store a file's content; a blob digest or "!reason"."""
@@ -252,21 +255,29 @@ class Snapshots:
     def snapshot(self, ts: float) -> str:
         """Store the manifest of the workspace as of `ts` (an event's time); return its digest.
 
-        A file modified after `ts` was saved after the run: its entry is taken from the newest
-        earlier manifest when that has one."""
+        A file modified after `ts` was saved after the run (its event came late): its content
+        of the run is the stat cache's copy when that is older than `ts`, else the newest earlier
+        manifest's entry, else (unknown) its content now."""
         with self._lock:
             self._check_forgotten()
             deadline = time.monotonic() + self.read_budget_s
             newest = max(self.greens.values(), key=lambda g: g.ts, default=None)
-            earlier = self.manifest(newest.manifest) if newest is not None else None
+            earlier = (self.manifest(newest.manifest) if newest is not None else None) or {}
+            found, truncated = self._walk()
+            limit_ns = int((ts + MTIME_SLACK_S) * 1e9)
             files: dict[str, str] = {}
-            for path, info in self.walk().items():
-                if earlier is not None and info.st_mtime_ns / 1e9 > ts + MTIME_SLACK_S and path in earlier:
+            for path, info in found.items():
+                cached = self._files.get(path)
+                if info.st_mtime_ns <= limit_ns:
+                    files[path] = _entry_of(self.ref(path, info, deadline), info.st_size, info.st_mtime_ns)
+                elif cached is not None and cached.mtime_ns <= limit_ns:
+                    files[path] = _entry_of(cached.ref, cached.size, cached.mtime_ns)
+                elif path in earlier:
                     files[path] = earlier[path]
                 else:
-                    files[path] = _entry_of(self.ref(path, info, deadline), info)
-            for gone in set(self._files) - set(files):
-                if not self.walk_truncated:
+                    files[path] = _entry_of(self.ref(path, info, deadline), info.st_size, info.st_mtime_ns)
+            if not truncated:
+                for gone in set(self._files) - set(files):
                     del self._files[gone]
             data = json.dumps({"version": MANIFEST_VERSION, "ts": ts, "files": files}, sort_keys=True).encode()
             digest = self.blobs.put(data)
@@ -287,7 +298,7 @@ class Snapshots:
             before = self.manifest(green.manifest)
             if before is None:
                 return []
-            now = self.walk()
+            now, truncated = self._walk()
             candidates: list[tuple[float, str]] = []
             for path, info in now.items():
                 old_ref = before.get(path)
@@ -302,7 +313,7 @@ class Snapshots:
             for mtime, path in sorted(candidates, reverse=True):
                 if len(changed) >= limit:
                     break
-                new_ref = _entry_of(self.ref(path, now[path], deadline), now[path])
+                new_ref = _entry_of(self.ref(path, now[path], deadline), now[path].st_size, now[path].st_mtime_ns)
                 old_ref = before.get(path)
                 if old_ref == new_ref:
                     continue  # same content, or (for files not read) the same size and time
@@ -313,7 +324,7 @@ class Snapshots:
                     changed.append(Changed(path, self.text(old_ref), self.text(new_ref), mtime, note))
                 else:
                     changed.append(Changed(path, self.text(old_ref), self.text(new_ref), mtime))
-            if not self.walk_truncated:
+            if not truncated:
                 for path in sorted(set(before) - set(now))[: max(0, limit - len(changed))]:
                     changed.append(Changed(path, self.text(before[path]), None, time.time(), "deleted"))
             return changed
@@ -357,7 +368,7 @@ class Snapshots:
     def prime(self, stop: threading.Event | None = None) -> int:
         """Fill the stat cache in the background (one file per lock hold), so the first green is cheap."""
         count = 0
-        for path, info in self.walk().items():
+        for path, info in self._walk()[0].items():
             if stop is not None and stop.is_set():
                 break
             self.ref(path, info)

@@ -185,3 +185,25 @@ def test_exported_training_data_carries_the_evidence(rig: Rig, tmp_path: Path) -
     [example] = [json.loads(line) for line in (tmp_path / "out" / "agent.jsonl").read_text().splitlines()]
     assert example["evidence"][0]["green"]["kind"] == "command"
     assert "line 2 changed" in example["messages"][1]["content"]
+
+
+def test_a_changed_gitignore_is_read_again(tmp_path: Path) -> None:
+    from watchers.ignore import IgnoreRules
+
+    ws = tmp_path / "ws"
+    ws.mkdir()
+    (ws / "app.py").write_text("x = 1\n")
+    rules = IgnoreRules(ws)
+    redactor = Redactor()
+    enricher = Enricher.for_workspace(ws, tmp_path / "evidence", redactor, rules.is_ignored,
+                                      ignore_changed=rules.forget_folder)
+
+    def event(kind: str, data: dict) -> Event:
+        return enricher(Event(source=kind.split(".")[0], kind=kind, workspace=str(ws), data=data))
+
+    event("shell.command", {"command": "make", "exit_code": 0, "dir": "."})
+    (ws / "build.log").write_text("noise\n")
+    (ws / ".gitignore").write_text("*.log\n")
+    event("file.created", {"path": ".gitignore"})
+    failed = thaw(event("shell.command", {"command": "make", "exit_code": 2, "dir": "."}).data)["evidence"]
+    assert [s["path"] for s in failed["suspects"]] == [".gitignore"]

@@ -201,3 +201,19 @@ def test_forget_deletes_the_snapshots_and_a_running_store_starts_afresh(workspac
     _later(workspace / "a.py", "x = 3\n")
     [change] = snap.changes_since(snap.greens["cmd:make"])
     assert (change.old, change.new) == ("x = 2\n", "x = 3\n")
+
+
+def test_a_late_green_uses_the_cached_copy_older_than_the_run(tmp_path: Path) -> None:
+    """Without an earlier green, the stat cache (filled at start) still knows the content of the run."""
+    ws = tmp_path / "ws"
+    ws.mkdir()
+    (ws / "a.py").write_text("x = 1\n")
+    old = time.time() - 100
+    os.utime(ws / "a.py", (old, old))
+    snap = _snapshots(tmp_path)
+    assert snap.prime() == 1
+    run_ts = time.time() - 5
+    (ws / "a.py").write_text("x = 2\n")  # saved after the run whose event comes now
+    snap.mark_green("cmd:late", "late", "command", run_ts, snap.snapshot(run_ts))
+    [change] = snap.changes_since(snap.greens["cmd:late"])
+    assert (change.old, change.new) == ("x = 1\n", "x = 2\n")
