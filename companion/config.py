@@ -34,6 +34,9 @@ class ConfigError(ValueError):
 class GeneralConfig:
     max_age_days: int = 90  # events, proposals and outcomes older than this are deleted
     interruption_level: int = 3  # 1 = only the surest proposals … 5 = anything plausible
+    # when the workspace folder is deleted or moved away: "stop" the daemon cleanly, or "wait" for a
+    # folder to be at its path again (watchers off meanwhile; the socket and the store stay up)
+    on_workspace_missing: str = "stop"
 
 
 @dataclass
@@ -60,6 +63,13 @@ class ShellConfig:
     ignore_commands: list[str] = field(default_factory=list)  # regexes of commands never recorded
     history_files: list[str] = field(default_factory=list)  # history files to tail; empty: the shells' defaults
     spool_keep_days: float = 7.0  # spool segments no running daemon has read are deleted after this
+    capture_output: str = "failed"  # keep a command's output tail: failed | all | off
+
+
+@dataclass
+class ResultsConfig:
+    """The `[tests]` section (not named Test* so that pytest never takes it for a test class)."""
+    pytest_report: bool = True  # the shell hook asks pytest for a JUnit report in the spool (PYTEST_ADDOPTS)
 
 
 @dataclass
@@ -137,16 +147,25 @@ class EditorConfig:
 
 
 @dataclass
+class EvidenceConfig:
+    enabled: bool = True  # keep the workspace's content at green runs; give failures their suspect hunks
+    max_store_mb: int = 64  # the snapshot blob store's bound per workspace (oldest greens dropped first)
+    max_files: int = 5000  # files per snapshot walk
+
+
+@dataclass
 class Config:
     general: GeneralConfig = field(default_factory=GeneralConfig)
     redaction: RedactionConfig = field(default_factory=RedactionConfig)
     watch: WatchConfig = field(default_factory=WatchConfig)
     shell: ShellConfig = field(default_factory=ShellConfig)
+    tests: ResultsConfig = field(default_factory=ResultsConfig)
     agent: AgentConfig = field(default_factory=AgentConfig)
     gate: GateConfig = field(default_factory=GateConfig)
     engine: EngineConfig = field(default_factory=EngineConfig)
     quickfix: QuickfixConfig = field(default_factory=QuickfixConfig)
     editor: EditorConfig = field(default_factory=EditorConfig)
+    evidence: EvidenceConfig = field(default_factory=EvidenceConfig)
     sources: list[str] = field(default_factory=list)  # files that were read, for `doctor`
 
 
@@ -259,6 +278,8 @@ def validate(config: Config) -> None:
         raise ConfigError(f"gate.kind must be reward, icl, ollama or openai, got {config.gate.kind!r}")
     if config.gate.encoder not in ("auto", "onnx", "torch"):
         raise ConfigError(f"gate.encoder must be auto, onnx or torch, got {config.gate.encoder!r}")
+    if config.shell.capture_output not in ("failed", "all", "off"):
+        raise ConfigError(f"shell.capture_output must be failed, all or off, got {config.shell.capture_output!r}")
     if config.editor.show_message not in ("off", "unfocused", "always"):
         raise ConfigError(f"editor.show_message must be off, unfocused or always, got {config.editor.show_message!r}")
 
@@ -300,7 +321,7 @@ def update_config_file(path: Path, section: str, updates: Mapping[str, Any]) -> 
     current.setdefault(section, {}).update(updates)
     probe = Config()
     _apply(probe, current, str(path))  # refuse to write something that would not load
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
+    paths.private_dir(path.parent)
+    tmp = paths.private_file(path.with_suffix(".tmp"))
     tmp.write_text(to_toml(current))
     os.replace(tmp, path)

@@ -58,6 +58,8 @@ def agent_examples(items: Sequence[Answered], redactor: Redactor) -> list[dict[s
                    and 0 <= item.proposal.ts - e.outcome.ts <= FEEDBACK_WINDOW_S][-MAX_FEEDBACK:]
         feedback = [{"task": e.proposal.task, "outcome": e.outcome.outcome} for e in earlier]
         example = chat_example(item.observations, reply_target(item.proposal), feedback)
+        if item.evidence:
+            example["evidence"] = item.evidence
         examples.append(redactor.redact_data(example))
     return examples
 

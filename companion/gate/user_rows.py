@@ -8,7 +8,7 @@ rules may have grown since).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Iterable
 
 from companion.proposals import Outcome, Proposal
@@ -22,6 +22,7 @@ class Answered:
     proposal: Proposal
     outcome: Outcome
     observations: list[dict[str, str]]
+    evidence: list[dict[str, Any]] = field(default_factory=list)  # the events' data["evidence"], redacted
 
 
 def redactor_from_config(workspace: str | None = None) -> Redactor:
@@ -53,13 +54,27 @@ def answered(store: Any, workspace: str | None = None, redactor: Redactor | None
         observations = [redactor.redact_data(observation(e)) for e in events]
         if not observations:
             continue  # nothing to learn from: the events were forgotten or pruned
-        result.append(Answered(proposal, outcome, observations))
+        result.append(Answered(proposal, outcome, observations, event_evidence(events, redactor)))
     return result
 
 
+def event_evidence(events: Iterable[Any], redactor: Redactor) -> list[dict[str, Any]]:
+    """The structured evidence of the events that carry it (docs/evidence.md), one dict per event."""
+    from companion.events import thaw
+
+    found = []
+    for event in events:
+        evidence = event.data.get("evidence")
+        if evidence:
+            found.append({"event_id": event.id, "kind": event.kind, **redactor.redact_data(thaw(evidence))})
+    return found
+
+
 def reward_row(item: Answered, redactor: Redactor) -> dict[str, Any]:
-    """ProactiveBench's reward shape: the proposal was right (valid) when the user accepted it."""
-    return {"obs": item.observations, "pred_task": redactor.redact(item.proposal.task) if item.proposal.task else None,
+    """ProactiveBench's reward shape: the proposal was right (valid) when the user accepted it; the
+    events' structured evidence rides along under "evidence" (the sentences in "obs" carry its gist)."""
+    extra = {"evidence": item.evidence} if item.evidence else {}
+    return {**extra, "obs": item.observations, "pred_task": redactor.redact(item.proposal.task) if item.proposal.task else None,
             "valid": item.outcome.outcome == "accepted", "outcome": item.outcome.outcome,
             "answer_s": item.outcome.answer_s, "proposal_id": item.proposal.id}
 
