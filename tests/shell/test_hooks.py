@@ -278,3 +278,11 @@ def test_semantic_marks_frame_prompts_and_commands(shell, terminal, code, worksp
     assert b"cid=" not in raw  # the command's id only goes to companion shell
     if shell != "fish":  # the test's fish prompt is defined after the hook, so the hook cannot wrap it
         assert raw.index(end) < raw.rindex(b"\x1b]" + code + b";A\x07") < raw.rindex(b"\x1b]" + code + b";B\x07")
+
+
+@pytest.mark.parametrize("shell", SHELLS)
+def test_in_a_vscode_terminal_reported_by_the_extension_the_hook_stands_aside(shell, workspace, open_shell):
+    sh = open_shell(shell, workspace, env={"COMPANION_TERMINAL": "vscode", "TERM_PROGRAM": "vscode"})
+    sh.run("echo reported-by-the-extension")
+    assert "junitxml" not in sh.run("echo $PYTEST_ADDOPTS")
+    assert not [r for r in spool_records() if "reported-by-the-extension" in r.command]
