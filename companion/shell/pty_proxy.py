@@ -29,6 +29,7 @@ from pathlib import Path
 from companion.shell.marks import MarkTracker
 
 READ_BYTES = 65536
+BURST_BYTES = 1024 * 1024  # at most this much is gathered into one write to the terminal
 PTY_ENV = "COMPANION_PTY"  # set in the shell's environment: the proxy's pid
 TTY_ENV = "COMPANION_PTY_TTY"  # the terminal the proxy made for the shell (/dev/pts/N)
 
@@ -157,14 +158,14 @@ class PtyProxy:
                 pass
 
     def _loop(self, wake: int) -> int:
-        to_child = bytearray()
-        reading_input = True
+        self.to_child = bytearray()
+        self.reading_input = True
         status: int | None = None
         while True:
-            readers = [self.master, wake] + ([self.stdin] if reading_input else [])
-            writers = [self.master] if to_child else []
+            readers = [self.master, wake] + ([self.stdin] if self.reading_input else [])
+            writers = [self.master] if self.to_child else []
             try:
-                readable, writable, _ = select.select(readers, writers, [])
+                readable, _writable, _ = select.select(readers, writers, [])
             except InterruptedError:
                 continue
             if wake in readable:
@@ -177,49 +178,79 @@ class PtyProxy:
                     self._resize()  # however many came, the size is read once
                 if status is None:
                     status = self._reap()
-            if self.master in readable:
-                try:
-                    data = os.read(self.master, READ_BYTES)
-                except BlockingIOError:
-                    data = None
-                except OSError as exc:  # EIO: every process has closed the shell's terminal
-                    if exc.errno != errno.EIO:
-                        raise
-                    data = b""
-                if data == b"":
-                    break
-                if data:
-                    self.tracker.feed(data)
-                    if reading_input:
-                        try:
-                            _write_all(self.stdout, data)
-                        except OSError:  # the terminal went away: the shell gets its hangup
-                            reading_input = False
-                            self._forward(signal.SIGHUP, None)
+            if self.master in readable and not self._pump_output():
+                break
             if self.stdin in readable:
-                try:
-                    data = os.read(self.stdin, READ_BYTES)
-                except OSError:
-                    data = b""
-                if data:
-                    to_child += data
-                else:  # the terminal went away
-                    reading_input = False
-                    self._forward(signal.SIGHUP, None)
-            if to_child and (self.master in writable or self.master in readable):
-                try:
-                    written = os.write(self.master, to_child)
-                    del to_child[:written]
-                except BlockingIOError:
-                    pass
-                except OSError:
-                    to_child.clear()
+                self._take_input()
+            if self.to_child and self._feed_child():
+                # a key is usually echoed at once: show it now rather than after another select
+                if not self._pump_output():
+                    break
             if status is not None and self.master not in readable:
                 break  # the shell has ended and nothing more is waiting to be shown
         if status is None:
             _pid, raw = os.waitpid(self.pid, 0)
             status = _exit_code(raw)
         return status
+
+    def _pump_output(self) -> bool:
+        """Pass on what the shell printed (if anything is there); False once its terminal is closed."""
+        try:
+            data = os.read(self.master, READ_BYTES)
+        except BlockingIOError:
+            return True
+        except OSError as exc:  # EIO: every process has closed the shell's terminal
+            if exc.errno != errno.EIO:
+                raise
+            return False
+        if not data:
+            return False
+        if len(data) >= 1024:  # a burst: take what else is ready now, and show it in one write
+            parts = [data]
+            size = len(data)
+            while size < BURST_BYTES:
+                try:
+                    more = os.read(self.master, READ_BYTES)
+                except OSError:  # nothing more now (or the end, which the next read reports)
+                    break
+                if not more:
+                    break
+                parts.append(more)
+                size += len(more)
+            data = b"".join(parts)
+        self.tracker.feed(data)
+        if self.reading_input:
+            try:
+                _write_all(self.stdout, data)
+            except OSError:  # the terminal went away: the shell gets its hangup
+                self._hang_up()
+        return True
+
+    def _take_input(self) -> None:
+        try:
+            data = os.read(self.stdin, READ_BYTES)
+        except OSError:
+            data = b""
+        if data:
+            self.to_child += data
+        else:  # the terminal went away
+            self._hang_up()
+
+    def _feed_child(self) -> bool:
+        """Write what was typed to the shell without blocking; True when something was written."""
+        try:
+            written = os.write(self.master, self.to_child)
+        except BlockingIOError:
+            return False
+        except OSError:
+            self.to_child.clear()
+            return False
+        del self.to_child[:written]
+        return written > 0
+
+    def _hang_up(self) -> None:
+        self.reading_input = False
+        self._forward(signal.SIGHUP, None)
 
     def _reap(self) -> int | None:
         try:
