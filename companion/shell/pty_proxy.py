@@ -9,7 +9,9 @@ forwarded (a storm of SIGWINCH coalesces into one), the shell's exit status beco
 the terminal's settings are restored on every way out.
 
 Input to the shell is written without blocking (a paste into a shell that is busy printing would
-otherwise deadlock both sides); output to the terminal blocks, as it would for the shell itself.
+otherwise deadlock both sides); output goes to the terminal through `TerminalWriter`, so that the
+proxy goes on reading the shell while the terminal catches up (with a bounded queue: past it, the
+shell waits, as it would on a slow terminal).
 """
 
 from __future__ import annotations
@@ -20,13 +22,12 @@ import os
 import pty
 import select
 import signal
-import struct
-import sys
 import termios
 import tty
 from pathlib import Path
 
 from companion.shell.marks import MarkTracker
+from companion.shell.terminal_writer import TerminalWriter
 
 READ_BYTES = 65536
 BURST_BYTES = 1024 * 1024  # at most this much is gathered into one write to the terminal
@@ -55,19 +56,6 @@ def _winsize(fd: int) -> bytes | None:
         return fcntl.ioctl(fd, termios.TIOCGWINSZ, b"\0" * 8)
     except OSError:
         return None
-
-
-def _write_all(fd: int, data: bytes | memoryview) -> None:
-    view = memoryview(data)
-    while view:
-        try:
-            written = os.write(fd, view)
-        except BlockingIOError:
-            select.select([], [fd], [])
-            continue
-        except InterruptedError:
-            continue
-        view = view[written:]
 
 
 def _exit_code(status: int) -> int:
@@ -125,11 +113,13 @@ class PtyProxy:
         handlers = {sig: signal.signal(sig, self._forward if sig in (signal.SIGHUP, signal.SIGTERM) else _noop)
                     for sig in (signal.SIGWINCH, signal.SIGCHLD, signal.SIGHUP, signal.SIGTERM)}
         os.set_blocking(self.master, False)
+        self.writer = TerminalWriter(self.stdout, lambda: _wake(wake_write))
         try:
             tty.setraw(self.stdin, termios.TCSANOW)
             self._resize()
             return self._loop(wake_read)
         finally:
+            self.writer.close()
             try:
                 termios.tcsetattr(self.stdin, termios.TCSADRAIN, saved)
             except (OSError, termios.error):  # no terminal left to restore
@@ -162,7 +152,7 @@ class PtyProxy:
         self.reading_input = True
         status: int | None = None
         while True:
-            readers = [self.master, wake] + ([self.stdin] if self.reading_input else [])
+            readers = ([] if self.writer.full else [self.master]) + [wake] + ([self.stdin] if self.reading_input else [])
             writers = [self.master] if self.to_child else []
             try:
                 readable, _writable, _ = select.select(readers, writers, [])
@@ -186,7 +176,7 @@ class PtyProxy:
                 # a key is usually echoed at once: show it now rather than after another select
                 if not self._pump_output():
                     break
-            if status is not None and self.master not in readable:
+            if status is not None and self.master not in readable and not self.writer.full:
                 break  # the shell has ended and nothing more is waiting to be shown
         if status is None:
             _pid, raw = os.waitpid(self.pid, 0)
@@ -221,7 +211,7 @@ class PtyProxy:
         self.tracker.feed(data)
         if self.reading_input:
             try:
-                _write_all(self.stdout, data)
+                self.writer.write(data)
             except OSError:  # the terminal went away: the shell gets its hangup
                 self._hang_up()
         return True
@@ -258,6 +248,13 @@ class PtyProxy:
         except ChildProcessError:
             return 1
         return _exit_code(raw) if pid else None
+
+
+def _wake(fd: int) -> None:
+    try:
+        os.write(fd, b"\0")
+    except OSError:
+        pass
 
 
 def _noop(_signum: int, _frame: object) -> None:
