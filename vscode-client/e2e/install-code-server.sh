@@ -53,7 +53,7 @@ nice -n 10 npm install --no-audit --no-fund --ignore-scripts "code-server@$VERSI
   cd extensions
   nice -n 10 npm install --no-audit --no-fund --omit=dev >&2
 )
-(cd "$CS" && nice -n 10 npm rebuild argon2 >&2)
+(cd "$PREFIX" && nice -n 10 npm rebuild argon2 >&2)  # hoisted to the top node_modules
 touch "$STAMP"
 say "done"
 echo "$CS"

@@ -114,8 +114,20 @@ async function start(context: vscode.ExtensionContext, model: ProposalModel, onO
             stopCapture(context);
         }
     });
+    // start() does not always settle when the server exits during `initialize`
+    // (vscode-languageclient 9): a stop before it answered is a failure too.
+    const stoppedEarly = new Promise<never>((_, reject) => {
+        const watch = starting.onDidChangeState((change) => {
+            if (change.newState === State.Stopped) {
+                watch.dispose();
+                reject(new Error('the server exited before it answered'));
+            } else if (change.newState === State.Running) {
+                watch.dispose();
+            }
+        });
+    });
     try {
-        await starting.start();
+        await Promise.race([starting.start(), stoppedEarly]);
         initialized = true;
     } catch (error) {
         if (client === starting) {
