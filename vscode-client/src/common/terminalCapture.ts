@@ -10,7 +10,7 @@ import { OutputTail, TailSummary } from './outputTail';
 export const TERMINAL_NOTIFICATION = 'companion/terminalCommand';
 /** Set in the integrated terminal's environment while the extension reports its commands:
  *  the shell hook then leaves those commands to us (docs/shell.md). */
-export const CAPTURE_VARIABLE = 'COMPANION_TERMINAL_CAPTURE';
+export const CAPTURE_VARIABLE = 'COMPANION_TERMINAL';
 /** How long to wait, after the end of a command, for the rest of its output stream. */
 const DRAIN_MS = 1000;
 
