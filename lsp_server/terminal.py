@@ -4,7 +4,7 @@ each finished command arrives as a `companion/terminalCommand` notification and 
 (docs/shell.md, the evidence contract in docs/architecture.md).
 
 The extension already strips ANSI and bounds the tail; this side trusts nothing it is sent:
-types are checked, the tail is bounded again, commands outside the workspace, ignored ones
+types are checked, the tail is stripped and bounded again (companion.evidence.output), commands outside the workspace, ignored ones
 (`[shell] ignore_commands`) and leading-space ones are dropped like the shell hook drops them,
 and the output is kept only as `[shell] capture_output` says (failed commands by default).
 Redaction happens in the daemon's pipeline before anything is stored.
@@ -16,24 +16,12 @@ import math
 import time
 from typing import Any, Mapping
 
+from companion.evidence.output import output_evidence
 from companion.shell.attribution import CommandFilter, event_id
 
 NOTIFICATION = "companion/terminalCommand"
-MAX_LINES = 200
-MAX_BYTES = 64 * 1024
 MAX_COMMAND = 16 * 1024
 CAPTURE_MODES = ("failed", "all", "off")
-
-
-def bounded_tail(text: str) -> tuple[str, bool]:
-    """The last MAX_LINES lines and MAX_BYTES bytes of `text`; whether anything was cut."""
-    lines = text.split("\n")
-    cut = len(lines) > MAX_LINES
-    tail = "\n".join(lines[-MAX_LINES:])
-    encoded = tail.encode("utf-8", "replace")
-    if len(encoded) > MAX_BYTES:
-        tail, cut = encoded[-MAX_BYTES:].decode("utf-8", "ignore"), True
-    return tail, cut
 
 
 def _number(value: Any) -> float | None:
@@ -47,12 +35,12 @@ def _count(value: Any) -> int:
     return max(0, int(number)) if number is not None else 0
 
 
-def output_evidence(raw: Any) -> dict[str, Any] | None:
+def terminal_output(raw: Any) -> dict[str, Any] | None:
+    """`evidence.output` from the extension's tail, checked and bounded again (companion.evidence.output)."""
     if not isinstance(raw, Mapping) or not isinstance(raw.get("tail"), str):
         return None
-    tail, cut = bounded_tail(raw["tail"])
-    return {"tail": tail, "lines": _count(raw.get("lines")), "bytes": _count(raw.get("bytes")),
-            "truncated": bool(raw.get("truncated")) or cut, "route": "vscode"}
+    return output_evidence(raw["tail"], "vscode", total_bytes=_count(raw.get("bytes")),
+                           total_lines=_count(raw.get("lines")), dropped=bool(raw.get("truncated")))
 
 
 def command_event(params: Mapping[str, Any], commands: CommandFilter, capture_output: str = "failed",
@@ -79,7 +67,7 @@ def command_event(params: Mapping[str, Any], commands: CommandFilter, capture_ou
     if params.get("confidence") in ("low", "medium", "high"):
         data["command_confidence"] = params["confidence"]
     keep_output = capture_output == "all" or (capture_output == "failed" and exit_code not in (0, None))
-    output = output_evidence(params.get("output")) if keep_output else None
+    output = terminal_output(params.get("output")) if keep_output else None
     if output is not None and output["tail"]:
         data["evidence"] = {"output": output}
     return {"source": "shell", "kind": "shell.command", "ts": start,

@@ -14,6 +14,7 @@ from pytest_lsp import LanguageClient
 
 from companion.render import render
 from companion.shell.attribution import CommandFilter
+from companion.evidence.output import MAX_BYTES
 from lsp_server import terminal
 from tests.editors.conftest import until
 
@@ -55,7 +56,8 @@ async def test_a_failed_terminal_command_becomes_one_shell_event_with_its_output
     assert SECRET not in json.dumps(failed.to_dict()), "the output is redacted before it is stored"
     assert "evidence" not in listed.data, "a command that succeeded keeps no output (capture_output = failed)"
     assert listed.data["dir"] == "src"
-    assert render(failed) == "The user ran `python benchmark/run.py` in the workspace root; it failed (exit 1) after 2.5 s."
+    assert render(failed) == ("The user ran `python benchmark/run.py` in the workspace root; it failed (exit 1) after 2.5 s: "
+                              "ModuleNotFoundError: No module named 'pytomlpp'."), "the output reaches the observation"
 
 
 def test_the_server_bounds_and_checks_what_the_extension_sends(tmp_path: Path) -> None:
@@ -66,7 +68,7 @@ def test_the_server_bounds_and_checks_what_the_extension_sends(tmp_path: Path) -
     output = event["data"]["evidence"]["output"]
     assert output["truncated"] is True and output["tail"].split("\n")[0] == "line 800"
     wide = terminal.command_event(note(tmp_path, "make", 2, "é" * 70000), commands, "all")
-    assert wide is not None and len(wide["data"]["evidence"]["output"]["tail"].encode()) <= terminal.MAX_BYTES
+    assert wide is not None and len(wide["data"]["evidence"]["output"]["tail"].encode()) <= MAX_BYTES
     assert terminal.command_event(note(tmp_path, "secret deploy", 1, "x"), commands) is None
     assert terminal.command_event(note(tmp_path, "make", 1, "x"), commands, "off")["data"].get("evidence") is None
     assert terminal.command_event(note(tmp_path, "make", 0, "ok"), commands, "all")["data"]["evidence"]["output"]["tail"] == "ok"
