@@ -169,6 +169,18 @@ class World {
         return this.companionProcesses().filter((p) => p.argv.includes('lsp'));
     }
 
+    /** A command that failed, recorded as the shell hook records it (through the daemon's `emit`). */
+    emitFailedCommand(command, exitCode = 1) {
+        const event = { source: 'shell', kind: 'shell.command', ts: Date.now() / 1000,
+            data: { command, cwd: this.repo, dir: '.', exit_code: exitCode, duration_s: 0.4, shell: 'bash', session: 'e2e', origin: 'hook' } };
+        const done = spawnSync(PYTHON, ['-c', 'import sys, json\nfrom companion.client import connect\n' +
+            'c = connect(sys.argv[1], start=False, timeout=10)\nc.request("emit", events=[json.loads(sys.argv[2])], wait=True)',
+        this.repo, JSON.stringify(event)], { env: this.env, encoding: 'utf8' });
+        if (done.status !== 0) {
+            throw new Error(`emit failed: ${done.stderr}`);
+        }
+    }
+
     stopDaemon() {
         spawnSync(PYTHON, ['-c', 'import sys\nfrom companion.client import connect\n' +
             'c = connect(sys.argv[1], start=False, timeout=5)\nc.request("shutdown")', this.repo], { env: this.env });
@@ -351,11 +363,11 @@ class Workbench {
         await this.key('Control', 'p');
         await this.page.waitForSelector('.quick-input-widget:not([style*="display: none"]) input', { timeout: 15000 });
         await this.page.keyboard.type(name, { delay: 5 });
-        await until(async () => this.page.$$eval('.quick-input-list .monaco-list-row', (rows) => rows.some((r) => (r.textContent || '').includes(path.basename(name)))),
+        const base = path.basename(name);
+        await until(async () => this.page.$$eval('.quick-input-list .monaco-list-row', (rows, wanted) => rows.some((r) => (r.textContent || '').includes(wanted)), base),
             15000, `quick open finding ${name}`);
         await this.page.keyboard.press('Enter');
-        await until(async () => this.page.$$eval('.tab.active', (tabs) => tabs.map((t) => t.textContent || '').join(' ')).then((t) => t.includes(path.basename(name))),
-            15000, `${name} open`);
+        await until(async () => (await this.textOf('.tab.active')).join(' ').includes(base), 15000, `${name} open`);
         await this.page.waitForSelector('.monaco-editor .view-lines', { timeout: 15000 });
     }
 
