@@ -110,7 +110,7 @@ def _checked(moment: Moment, diff: str, path: str) -> bool:
 
     try:
         check(moment.workspace, diff, path)
-    except PatchError:
+    except (PatchError, OSError, UnicodeDecodeError):  # a rule never raises: no revert is offered
         return False
     return True
 

@@ -179,3 +179,19 @@ def test_doctor_checks_for_the_editors(repo: Any) -> None:
     server, plugin = language_server(repo), neovim_plugin(repo)
     assert server.ok and "pygls 2" in server.detail
     assert plugin.ok and plugin.detail.startswith(str(Path(__file__).resolve().parents[2] / "lsp_server" / "nvim"))
+
+
+def test_the_why_of_a_rule_proposal_shows_the_evidence_and_the_rule() -> None:
+    evidence = {"failure": {"test": "tests/test_a.py::test_x", "message": "AssertionError: assert 1 == 2",
+                            "path": "tests/test_a.py", "line": 4},
+                "suspect": {"path": "src/a.py", "line": 7, "removed": ["x = 1"], "added": ["x = 2"]}}
+    proposal = _proposal(path="src/a.py", line=7, task="Open src/a.py:7", response="src/a.py:7 changed",
+                         operation="open", rule="regression.revert", evidence=evidence)
+    related = present.diagnostic(proposal, "file:///w/src/a.py", None, "hint", True).related_information
+    why = related[-1].message
+    assert why.startswith("Why: tests/test_a.py::test_x failed: AssertionError: assert 1 == 2 (tests/test_a.py:4)")
+    assert "src/a.py line 7: `x = 1` → `x = 2`" in why and why.endswith("rule: regression.revert")
+    plain = present.diagnostic(proposal, "file:///w/src/a.py", None, "hint", False).message
+    assert "\nWhy: tests/test_a.py::test_x failed" in plain
+    page = present.markdown_page(proposal)
+    assert "## Why\n\n- tests/test_a.py::test_x failed" in page and "- rule: regression.revert" in page
