@@ -34,6 +34,9 @@ class ConfigError(ValueError):
 class GeneralConfig:
     max_age_days: int = 90  # events, proposals and outcomes older than this are deleted
     interruption_level: int = 3  # 1 = only the surest proposals … 5 = anything plausible
+    # when the workspace folder is deleted or moved away: "stop" the daemon cleanly, or "wait" for a
+    # folder to be at its path again (watchers off meanwhile; the socket and the store stay up)
+    on_workspace_missing: str = "stop"
 
 
 @dataclass
@@ -311,7 +314,7 @@ def update_config_file(path: Path, section: str, updates: Mapping[str, Any]) -> 
     current.setdefault(section, {}).update(updates)
     probe = Config()
     _apply(probe, current, str(path))  # refuse to write something that would not load
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
+    paths.private_dir(path.parent)
+    tmp = paths.private_file(path.with_suffix(".tmp"))
     tmp.write_text(to_toml(current))
     os.replace(tmp, path)
