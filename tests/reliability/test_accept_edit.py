@@ -12,8 +12,10 @@ from typing import Any
 
 import pytest
 
+from companion import paths
 from companion.ipc import Client, IpcError
 from companion.proposals import Proposal
+from companion.store import Store
 from companion.tui.app import CompanionApp
 from companion.tui.screens.confirm_patch import ConfirmPatchScreen
 from tests.conftest import run_cli
@@ -61,19 +63,24 @@ def test_cli_refuses_a_patch_that_no_longer_applies_and_the_proposal_stays_open(
 
 
 @pytest.mark.parametrize("shape", sorted(SHAPES))
-def test_a_daemon_without_the_engine_applies_an_accepted_edit(repo: Path, daemon_factory, shape: str,
-                                                              monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("COMPANION_ENGINE_ENABLED", "false")
+def test_a_daemon_without_the_engine_applies_an_accepted_edit(repo: Path, daemon_process, shape: str) -> None:
     write_calc(repo)
-    daemon = daemon_factory(repo, services=False)  # what `companion run --no-engine` starts
-    assert daemon.services == [] and "suggest" not in daemon.handlers
-    proposal = daemon.offer(Proposal(task=SHAPES[shape].task, response=SHAPES[shape].diff, operation="edit",
-                                     path="calc.py", line=SHAPES[shape].line, surfaced=True, score=0.9))
+    daemon = daemon_process(repo, "--no-engine")  # a real `companion run --no-engine`
+    with Client(paths.socket_file(repo)) as client:
+        status = client.request("status")["status"]
+    assert "engine" not in status and status["services"] == []
+    proposal = Proposal(task=SHAPES[shape].task, response=SHAPES[shape].diff, operation="edit", path="calc.py",
+                        line=SHAPES[shape].line, surfaced=True, score=0.9, workspace=str(repo))
+    with Store() as store:  # as an earlier daemon with the engine on left it
+        store.save_proposal(proposal)
     done = run_cli("accept", proposal.id, cwd=repo)
     assert done.returncode == 0, done.stderr
-    assert done.stdout.splitlines()[-1] == "patched calc.py"
+    assert done.stdout.splitlines() == [f"accepted: {SHAPES[shape].task}", "patched calc.py"]
     assert (repo / "calc.py").read_text() == SHAPES[shape].after
-    assert [a.via for a in answers_of(daemon, proposal.id)] == ["cli"]
+    with Store() as store:
+        assert store.proposal(proposal.id).status == "accepted"
+        assert [o.via for p, o in store.outcomes() if p.id == proposal.id] == ["cli"]
+    assert daemon.poll() is None
 
 
 def recording(app: CompanionApp) -> list[tuple[str, str, str]]:
