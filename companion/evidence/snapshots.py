@@ -18,8 +18,10 @@ workspace now and yields the changed files with their old and new text, for the 
 
 Bounds: at most `max_files` files per walk, files over `max_file_bytes` are not read, one walk
 reads for at most `read_budget_s` (the rest is read at the next one), at most `max_greens`
-greens (oldest dropped), and the blob store stays under `max_store_bytes`: blobs no green and no
-cache entry refers to are deleted, and the oldest greens go first when the store is too big.
+greens (oldest dropped) over at most MAX_MANIFESTS distinct tree states, and the blob store
+stays under `max_store_bytes`: once 1/PRUNE_EVERY of it was written since the last prune, blobs
+no green and no cache entry refers to are deleted, and the oldest greens go first when the store
+is too big (between prunes it can exceed the bound by less than that 1/16 and one walk's reads).
 """
 
 from __future__ import annotations
@@ -43,6 +45,8 @@ from companion.redact import Redactor
 log = logging.getLogger(__name__)
 Ignored = Callable[[str, bool], bool]
 MANIFEST_VERSION = 1
+PRUNE_EVERY = 16  # prune once 1/16 of the bound was written since the last prune
+MAX_MANIFESTS = 64  # distinct tree states kept (greens of older ones are dropped)
 MTIME_SLACK_S = 1.0  # a file modified this long after a green's time was saved after the run
 ALWAYS_SKIPPED_DIRS = {".git", ".hg", ".svn", ".jj"}
 
@@ -93,10 +97,10 @@ class _Entry:
     ref: str  # a blob digest, or "!reason"
 
 
-def _entry_of(ref: str, info: os.stat_result) -> str:
+def _entry_of(ref: str, size: int, mtime_ns: int) -> str:
     """A manifest entry: the blob, or for a file not read "!reason@size:mtime_ns" (so an unchanged
     stat still proves it unchanged)."""
-    return f"{ref}@{info.st_size}:{info.st_mtime_ns}" if ref.startswith("!") else ref
+    return f"{ref}@{size}:{mtime_ns}" if ref.startswith("!") else ref
 
 
 def _reason(entry: str) -> str:
@@ -120,11 +124,11 @@ class Snapshots:
         self.max_greens = max_greens
         self.read_budget_s = read_budget_s
         self.state_path = self.folder / "state.json"
+        self._ignore_cache: dict[str, bool] = {}  # the rules' answers for files, until forget_ignores()
         self.greens: dict[str, Green] = {}
         self._files: dict[str, _Entry] = {}
         self._manifests: dict[str, dict[str, str]] = {}
         self._lock = threading.RLock()
-        self._written = 0  # blobs written since the last prune
         self.walk_truncated = False
         self._load()
 
@@ -162,11 +166,21 @@ class Snapshots:
             write_private(self.state_path, json.dumps(raw, separators=(",", ":")).encode())
 
     # -- reading the workspace --------------------------------------------------------------
+    def forget_ignores(self) -> None:
+        """The ignore rules changed (a .gitignore was saved): ask them again."""
+        self._ignore_cache = {}
+
     def walk(self) -> dict[str, os.stat_result]:
         """Stat of every file the ignore rules keep (links included, not followed), at most max_files."""
+        found, self.walk_truncated = self._walk()
+        return found
+
+    def _walk(self) -> tuple[dict[str, os.stat_result], bool]:
+        """(stats, whether max_files cut the walk short)."""
         found: dict[str, os.stat_result] = {}
         stack = [""]
-        self.walk_truncated = False
+        if len(self._ignore_cache) > 4 * self.max_files:  # files come and go: start the answers over
+            self._ignore_cache = {}
         while stack:
             folder = stack.pop()
             try:
@@ -179,7 +193,13 @@ class Snapshots:
                     is_dir = entry.is_dir(follow_symlinks=False)
                     if is_dir and entry.name in ALWAYS_SKIPPED_DIRS:
                         continue
-                    if self.ignored(rel, is_dir):
+                    if is_dir:  # folders are asked every time (a virtual environment can appear in one)
+                        decided = bool(self.ignored(rel, True))
+                    else:
+                        decided = self._ignore_cache.get(rel)
+                        if decided is None:
+                            decided = self._ignore_cache[rel] = bool(self.ignored(rel, False))
+                    if decided:
                         continue
                     if is_dir:
                         stack.append(rel)
@@ -188,9 +208,8 @@ class Snapshots:
                 except OSError:
                     continue
                 if len(found) >= self.max_files:
-                    self.walk_truncated = True
-                    return found
-        return found
+                    return found, True
+        return found, False
 
     def _read(self, path: str, info: os.stat_result) -> str:
         """Read, redact and store a file's content; a blob digest or "!reason"."""
@@ -212,7 +231,6 @@ class Snapshots:
         text, _bad = decode(raw)
         if text is None:
             return "!binary"
-        self._written += 1
         return self.blobs.put(self.redactor.redact(text).encode("utf-8", errors="replace"))
 
     def ref(self, path: str, info: os.stat_result, deadline: float | None = None) -> str:
@@ -252,21 +270,29 @@ class Snapshots:
     def snapshot(self, ts: float) -> str:
         """Store the manifest of the workspace as of `ts` (an event's time); return its digest.
 
-        A file modified after `ts` was saved after the run: its entry is taken from the newest
-        earlier manifest when that has one."""
+        A file modified after `ts` was saved after the run (its event came late): its content
+        of the run is the stat cache's copy when that is older than `ts`, else the newest earlier
+        manifest's entry, else (unknown) its content now."""
         with self._lock:
             self._check_forgotten()
             deadline = time.monotonic() + self.read_budget_s
             newest = max(self.greens.values(), key=lambda g: g.ts, default=None)
-            earlier = self.manifest(newest.manifest) if newest is not None else None
+            earlier = (self.manifest(newest.manifest) if newest is not None else None) or {}
+            found, truncated = self._walk()
+            limit_ns = int((ts + MTIME_SLACK_S) * 1e9)
             files: dict[str, str] = {}
-            for path, info in self.walk().items():
-                if earlier is not None and info.st_mtime_ns / 1e9 > ts + MTIME_SLACK_S and path in earlier:
+            for path, info in found.items():
+                cached = self._files.get(path)
+                if info.st_mtime_ns <= limit_ns:
+                    files[path] = _entry_of(self.ref(path, info, deadline), info.st_size, info.st_mtime_ns)
+                elif cached is not None and cached.mtime_ns <= limit_ns:
+                    files[path] = _entry_of(cached.ref, cached.size, cached.mtime_ns)
+                elif path in earlier:
                     files[path] = earlier[path]
                 else:
-                    files[path] = _entry_of(self.ref(path, info, deadline), info)
-            for gone in set(self._files) - set(files):
-                if not self.walk_truncated:
+                    files[path] = _entry_of(self.ref(path, info, deadline), info.st_size, info.st_mtime_ns)
+            if not truncated:
+                for gone in set(self._files) - set(files):
                     del self._files[gone]
             data = json.dumps({"version": MANIFEST_VERSION, "ts": ts, "files": files}, sort_keys=True).encode()
             digest = self.blobs.put(data)
@@ -279,6 +305,12 @@ class Snapshots:
             if len(self.greens) > self.max_greens:
                 for old in sorted(self.greens, key=lambda n: self.greens[n].ts)[: len(self.greens) - self.max_greens]:
                     del self.greens[old]
+            newest: dict[str, float] = {}
+            for green in self.greens.values():
+                newest[green.manifest] = max(green.ts, newest.get(green.manifest, 0.0))
+            if len(newest) > MAX_MANIFESTS:
+                dropped = set(sorted(newest, key=newest.__getitem__)[: len(newest) - MAX_MANIFESTS])
+                self.greens = {n: g for n, g in self.greens.items() if g.manifest not in dropped}
 
     def changes_since(self, green: Green, limit: int = 50) -> list[Changed]:
         """Files that differ between the green's manifest and the workspace now, newest first."""
@@ -287,7 +319,7 @@ class Snapshots:
             before = self.manifest(green.manifest)
             if before is None:
                 return []
-            now = self.walk()
+            now, truncated = self._walk()
             candidates: list[tuple[float, str]] = []
             for path, info in now.items():
                 old_ref = before.get(path)
@@ -302,7 +334,7 @@ class Snapshots:
             for mtime, path in sorted(candidates, reverse=True):
                 if len(changed) >= limit:
                     break
-                new_ref = _entry_of(self.ref(path, now[path], deadline), now[path])
+                new_ref = _entry_of(self.ref(path, now[path], deadline), now[path].st_size, now[path].st_mtime_ns)
                 old_ref = before.get(path)
                 if old_ref == new_ref:
                     continue  # same content, or (for files not read) the same size and time
@@ -313,7 +345,7 @@ class Snapshots:
                     changed.append(Changed(path, self.text(old_ref), self.text(new_ref), mtime, note))
                 else:
                     changed.append(Changed(path, self.text(old_ref), self.text(new_ref), mtime))
-            if not self.walk_truncated:
+            if not truncated:
                 for path in sorted(set(before) - set(now))[: max(0, limit - len(changed))]:
                     changed.append(Changed(path, self.text(before[path]), None, time.time(), "deleted"))
             return changed
@@ -322,9 +354,9 @@ class Snapshots:
     def prune(self, force: bool = False) -> dict[str, int]:
         """Delete blobs nothing refers to; drop the oldest greens while the store is too big."""
         with self._lock:
-            if not force and self._written == 0:
+            if not force and self.blobs.written <= self.max_store_bytes // PRUNE_EVERY:
                 return {}
-            self._written = 0
+            self.blobs.written = 0
             deleted = 0
             while True:
                 in_greens: set[str] = set()
@@ -357,7 +389,7 @@ class Snapshots:
     def prime(self, stop: threading.Event | None = None) -> int:
         """Fill the stat cache in the background (one file per lock hold), so the first green is cheap."""
         count = 0
-        for path, info in self.walk().items():
+        for path, info in self._walk()[0].items():
             if stop is not None and stop.is_set():
                 break
             self.ref(path, info)
