@@ -224,6 +224,8 @@ class CodeServer {
             'extensions.autoCheckUpdates': false,
             'update.mode': 'none',
             'terminal.integrated.shellIntegration.enabled': true,
+            'terminal.integrated.gpuAcceleration': 'off',  // the DOM renderer: the terminal's text can be read
+            'terminal.integrated.enablePersistentSessions': false,
             'terminal.integrated.defaultProfile.linux': 'bash',
             'window.restoreWindows': 'none',
             'files.autoSave': 'off',

@@ -176,14 +176,15 @@ for (const [title, stored, task, response] of ANSWERS) {
 
 test('a run_command is shown, never run', async () => {
     const marker = path.join(world.repo, 'ran-by-companion');
-    const proposal = await propose(reply('Install the missing dependency', `touch ${marker}`, 'run_command', { path: 'calc.py', line: 1 }));
+    const command = 'touch ran-by-companion && python3 calc.py';
+    const proposal = await propose(reply('Run calc.py again once it is fixed', command, 'run_command', { path: 'calc.py', line: 1 }));
     await until(async () => (await statusCount()) === 1, 30000, 'the proposal shown');
     await quickFixes(1);
     await chooseQuickFix('Accept');
     await until(() => outcomeOf(proposal.id)?.status === 'accepted', 20000, 'the outcome stored');
     const shown = await until(async () => {
-        const page = (await bench.textOf('.editor-instance .view-lines')).join('\n');
-        return page.includes(`touch ${marker}`) && page;
+        const page = (await bench.textOf('.editor-instance .view-lines')).join('\n').replace(/\u00a0/g, ' ');
+        return page.includes(command) && page;
     }, 20000, 'the command shown in an editor', async () => JSON.stringify(await bench.textOf('.tab')));
     assert.ok(shown);
     await bench.screenshot('run-command');

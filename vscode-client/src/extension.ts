@@ -152,6 +152,10 @@ function startCapture(context: vscode.ExtensionContext, running: LanguageClient)
     });
     const variables = context.environmentVariableCollection;
     variables.persistent = false;
+    if (vscode.workspace.getConfiguration('terminal.integrated').get<boolean>('shellIntegration.enabled', true) === false) {
+        log.info('terminal shell integration is off: the shell hook records the integrated terminal');
+        return;  // no executions will come: the hook must not stand aside
+    }
     variables.description = 'Companion records the commands of this terminal through shell integration.';
     variables.replace(CAPTURE_VARIABLE, 'vscode');
 }
