@@ -118,6 +118,7 @@ test('a proposal shows on its line, in Problems, in the Companion view and in th
         'the proposal in the Companion view', async () => JSON.stringify(await bench.textOf('.pane-body .monaco-list-row')));
     await bench.screenshot('companion-view');
 
+    await bench.command('Notifications: Clear All Notifications');
     const fixes = await quickFixes(shape.line);
     assert.deepEqual(fixes.filter((f) => f !== 'Quick Fix').slice(0, 3).map((f) => f.replace(/\s+/g, ' ')),
         [`Accept: ${shape.task}`, `Reject (${shape.task})`, `Snooze 30 min (${shape.task})`]);
