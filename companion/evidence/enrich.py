@@ -268,6 +268,8 @@ class Enricher:
 
     # -- greens and failures ----------------------------------------------------------------
     def _green(self, ts: float, names: list[tuple[str, str, str]]) -> None:
+        if not self.snapshots.workspace.is_dir():
+            return  # the workspace is gone (or its disk): an empty tree is no green moment
         manifest = self.snapshots.snapshot(ts)
         for name, key, kind in names:
             self.snapshots.mark_green(name, key, kind, ts, manifest)
@@ -284,7 +286,7 @@ class Enricher:
         return max(found, key=lambda g: g.ts, default=None)
 
     def _with_suspects(self, event: Event, green: Green | None) -> Event:
-        if green is None:
+        if green is None or not self.snapshots.workspace.is_dir():
             return event
         self.stats["failures"] += 1
         hunks, unread = suspects(self.snapshots.changes_since(green))
