@@ -31,7 +31,7 @@ from typing import Any, Iterable, Iterator, Mapping
 
 from detect_secrets.plugins.base import RegexBasedDetector
 
-from companion.redact_rules import CONTEXT_RULES, Rule
+from companion.redact_rules import CONTEXT_RULES, CUT_TOKEN, Rule
 
 __all__ = ["Redactor", "Rule", "default_redactor", "shannon_entropy", "SECRET_FILE_PATTERNS"]
 
@@ -94,7 +94,7 @@ class Redactor:
             except re.error as exc:
                 raise ValueError(f"redaction pattern {source!r} is not a valid regex: {exc}") from None
         # in order of specificity: a merged span takes the kind of its earliest rule
-        self._rules = (*_PROVIDER_RULES, *plugins, *CONTEXT_RULES, *custom)
+        self._rules = (*_PROVIDER_RULES, *plugins, CUT_TOKEN, *CONTEXT_RULES, *custom)
         self._entropy = entropy
         self._secret_files = tuple(SECRET_FILE_PATTERNS) + tuple(secret_files)
         # Event strings repeat a lot (paths, kinds, the same command run again); ~70 regular

@@ -34,8 +34,10 @@ class Rule:
 
 
 # One shell word: quoted pieces (an unclosed quote runs to the end of its line) and unquoted
-# characters (never a shell metacharacter), joined: `'a b'`, `"x\"y"`, `$'..'`, `pa'ss'"wd"`.
+# characters (never a shell metacharacter), joined: `'a b'`, `"x\"y"`, `$'..'`, `pa'ss'"wd"`;
+# also inside a Python repr of the command (a traceback's `subprocess.run('...')`).
 WORD = (r"(?:'[^'\n]*'?|\"(?:[^\"\\\n]|\\.)*\"?|\$'(?:[^'\\\n]|\\.)*'?"
+        r"|\\'[^\n]*?\\'|\\\"[^\n]*?\\\""  # quotes escaped by a Python repr: 'mysql -p\'a b\''
         r"|(?:[^\s'\"\\;|&<>()`]|\\.)+)+")
 # A value in code or YAML/JSON after `name:`: quoted, or up to the end of the line's value
 # (`password: my pass phrase  # comment`), never a type (`password: str`).
@@ -75,7 +77,13 @@ def _scoped(needles: tuple[str, ...], programs: str, option: str, value: str = W
 
 
 _USER_PASS = (r"(?:'[^'\n:]*:(?P<secret>[^'\n]+)'|\"[^\"\n:]*:(?P<secret2>[^\"\n]+)\""
-              r"|[^\s:'\"]*:(?P<secret3>[^\s'\"]+))")
+              r"|(?:'[^'\n:]*'|\"[^\"\n:]*\"|[^\s:'\"])*:(?P<secret3>" + WORD + "))")
+
+# A provider token cut short where a watcher truncated its text (a hunk header's context line,
+# a TODO, a summary): too short for its full pattern, still part of a secret.
+CUT_TOKEN = Rule("cut-token", whole_token=True, pattern=re.compile(
+    r"(?<![A-Za-z0-9])(?:gh[pousr]_|github_pat_|glpat-|[sr]k_(?:live|test)_|xox[abposr]-|A[KS]IA|AIza"
+    r"|sk-(?:proj-|svcacct-|admin-)?|eyJ|SG\.|npm_|pypi-)[A-Za-z0-9_.-]{4,}\Z"))
 
 CONTEXT_RULES = (
     # HTTP headers, in a curl -H, a log line, a Python dict or JSON: `Authorization: Bearer X`
@@ -86,8 +94,10 @@ CONTEXT_RULES = (
         r"(?i)(?<![\w-])(?:x-api-key|api-key|x-auth-token|x-access-token|private-token|x-vault-token|(?:set-)?cookie)"
         r"['\"]?\s*:\s*['\"]?(?P<secret>[^\r\n'\"]+)")),
     Rule("authorization", needles=("bearer",), pattern=re.compile(r"\bBearer\s+(?=[\w.~+/=-]*\d)(?P<secret>[\w.~+/=-]{8,})")),
-    # scheme://user:password@host (postgresql, mysql, mongodb+srv, redis with no user, amqp, https)
-    Rule("password", needles=("://",), pattern=re.compile(r"://[^/\s:@'\"]*:(?P<secret>[^\s/'\"]+)@")),
+    # scheme://user:password@host (postgresql, mysql, mongodb+srv, redis with no user, amqp,
+    # https), also when the text was cut before the @ (a hunk header is cut at 80 characters)
+    Rule("password", needles=("://",), pattern=re.compile(
+        r"://[^/\s:@'\"]*:(?:(?P<secret>[^\s/'\"]+)@|(?![0-9]+\Z)(?P<secret2>[^\s/'\"@]+)\Z)")),  # :8080 is a port
     # --password X, --password=X, --api-token X, -storepass X, openssl -passin pass:X (not --no-password)
     Rule("password", needles=("pass", "token", "secret", "key", "bearer"), pattern=re.compile(r"(?<![\w-])--?(?!no-)(?:[A-Za-z0-9]+-)*(?i:" + _OPTION_WORDS + r")(?:=|\s+)(?!-)(?P<secret>"
                                 + WORD + ")")),
