@@ -93,7 +93,8 @@ class Daemon:
         self.store = store or Store()
         self.redactor = Redactor(self.config.redaction.patterns, self.config.redaction.entropy,
                                  self.config.redaction.secret_files)
-        self.pipeline = Pipeline(self.store, self.redactor)
+        self.enricher = _enricher(self.workspace, self.config, self.redactor)
+        self.pipeline = Pipeline(self.store, self.redactor, enrich=self.enricher)
         self.socket_path = paths.socket_file(self.workspace)
         self.server = IpcServer(self.socket_path, self._handle)
         self.lock = WorkspaceLock(self.workspace)
@@ -126,6 +127,9 @@ class Daemon:
             raise
         try:
             self.store.prune(self.config.general.max_age_days)
+            if self.enricher is not None:
+                self.enricher.start()
+                self.status_providers.append(self.enricher.status)
             self.pipeline.start()
             self.pipeline.subscribe(lambda event: self.publish("event", {"event": event_payload(event)}))
             context = WatchContext(workspace=self.workspace, config=self.config, emit=self.pipeline.submit,
@@ -187,6 +191,8 @@ class Daemon:
                                        data={"workspace": str(self.workspace), "reason": reason}))
         self.pipeline.flush(5.0)
         self.pipeline.stop()
+        if self.enricher is not None:
+            self.enricher.stop()
         self.server.stop()
         self.lock.release()
         self._finished.set()
@@ -313,6 +319,21 @@ class Daemon:
     def _op_shutdown(self, _request: dict[str, Any], _conn: Connection) -> dict[str, Any]:
         threading.Thread(target=self.stop, args=("shutdown requested",), daemon=True).start()
         return {"stopping": True}
+
+
+def _enricher(workspace: Path, config: Config, redactor: Redactor) -> Any:
+    """The pipeline's evidence stage (companion.evidence.enrich), or None when `[evidence] enabled = false`."""
+    if not config.evidence.enabled:
+        return None
+    from companion.evidence.enrich import Enricher
+    from companion.evidence.snapshots import folder_for
+    from watchers.ignore import IgnoreRules
+
+    rules = IgnoreRules(workspace, config.watch.ignore)
+    return Enricher.for_workspace(workspace, folder_for(workspace), redactor,
+                                  rules.is_ignored, max_file_bytes=config.watch.max_file_bytes,
+                                  max_store_bytes=config.evidence.max_store_mb * 2**20,
+                                  max_files=config.evidence.max_files, ignore_changed=rules.forget_folder)
 
 
 def setup_logging(workspace: Path, verbose: bool = False, to_stderr: bool = True) -> Path:

@@ -24,6 +24,7 @@ from companion.store import Store
 
 log = logging.getLogger(__name__)
 Subscriber = Callable[[Event], None]
+Enrich = Callable[[Event], Event]
 _STOP = object()
 
 
@@ -42,8 +43,9 @@ class Pipeline:
     """Redacts, merges, persists and publishes events on one background thread."""
 
     def __init__(self, store: Store, redactor: Redactor, batch_size: int = 500, flush_interval: float = 0.0,
-                 merge_window: float = 60.0) -> None:
+                 merge_window: float = 60.0, enrich: Enrich | None = None) -> None:
         self.store = store
+        self.enrich = enrich  # adds evidence (companion.evidence.enrich) before redaction
         self.redactor = redactor
         self.batch_size = batch_size
         self.flush_interval = flush_interval
@@ -121,6 +123,11 @@ class Pipeline:
     def _process(self, batch: list[Event]) -> None:
         ready: list[Event] = []
         for event in batch:
+            if self.enrich is not None:
+                try:
+                    event = self.enrich(event)
+                except Exception:  # the event is kept without its evidence
+                    log.exception("enriching %s failed", event.kind)
             try:
                 clean = redact_event(event, self.redactor)
             except Exception:  # never store an event whose redaction failed

@@ -2,7 +2,7 @@
 
 WAL mode with synchronous=NORMAL: a committed write survives the process being killed at any
 moment, readers (the CLI, the TUI) never block the daemon's writer, and a crashed process leaves
-a database that opens cleanly. Writes are batched in one transaction each (see EventWriter).
+a database that opens cleanly. Events are written in batches, one transaction each (`add_events`, called by the pipeline).
 The schema version lives in `PRAGMA user_version`; MIGRATIONS upgrades older files in place.
 """
 

@@ -246,10 +246,18 @@ class CompanionApp(App[None]):
 
     # -- screens ------------------------------------------------------------------------
     def action_help(self) -> None:
+        from companion.tui.screens.confirm_patch import ConfirmPatchScreen
+        from companion.tui.screens.details import DetailsScreen
         from companion.tui.screens.help import HelpScreen
+        from companion.tui.screens.models import ModelsScreen
+        from companion.tui.screens.settings import SettingsScreen
+        from companion.tui.screens.stats import StatsScreen
 
         if not isinstance(self.screen, HelpScreen):
-            self.push_screen(HelpScreen())
+            self.push_screen(HelpScreen((("everywhere", self.BINDINGS), ("main", MainScreen.BINDINGS),
+                                         ("details", DetailsScreen.BINDINGS), ("apply patch", ConfirmPatchScreen.BINDINGS),
+                                         ("stats", StatsScreen.BINDINGS), ("models", ModelsScreen.BINDINGS),
+                                         ("settings", SettingsScreen.BINDINGS))))
 
     def action_open_screen(self, name: str) -> None:
         from companion.tui.screens.models import ModelsScreen

@@ -5,8 +5,10 @@ Secrets come from a corpus (provider tokens, everyday passwords) and from genera
 each is typed the way people type it (`mysql -p'..'`, `PGPASSWORD=..`, `export X='a b'`,
 `curl -u bob:..`, `Authorization: Bearer ..`, `postgresql://app:..@db`...) and put into a field
 of an event kind: a saved file's hunk headers and TODOs (built by the file watcher's own
-`summarize`), a commit summary, a stash or merge message, a shell command with its captured
-output tail and failures (the evidence contract), a test failure, an editor event's path. The
+`summarize`), a commit summary (also read by the git watcher's reader from a real commit), a
+stash or merge message, a shell command with its captured output tail and failures (the evidence
+contract, built by `companion.evidence` from a terminal's bytes), a test failure, an editor
+event's path. The
 events go through a real Pipeline into a real SQLite store; what the database holds is read back
 raw. No 6-character piece of the secret as typed may be there (so a key cut into two markers,
 or a password half redacted, fails too).
@@ -30,6 +32,8 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from companion.events import Event
+from companion.evidence.failures import failures_evidence, parse_short_summary
+from companion.evidence.output import output_evidence
 from companion.pipeline import Pipeline
 from companion.redact import Redactor
 from companion.store import Store
@@ -200,36 +204,34 @@ def file_saved(text: str) -> Event:
     return Event("file", "file.saved", {"path": "deploy/run.py", **data}, WORKSPACE)
 
 
-def _output_tail(text: str) -> str:
-    """What a failing command printed (ANSI stripped): pytest, a `set -x` trace, an env dump."""
-    return "\n".join([
-        "============================= test session starts ==============================",
-        "collected 12 items", "", "tests/test_orders.py ....F.......                                     [100%]",
-        "=================================== FAILURES ===================================",
-        "________________________________ test_connect __________________________________",
-        "    def test_connect():", ">       run_deploy()", "", "tests/test_orders.py:47: ",
+def _terminal_output(text: str) -> bytes:
+    """What a failing pytest run printed in a terminal: colours, a `set -x` trace, the summary."""
+    red, bold, reset = "\x1b[31m", "\x1b[1m", "\x1b[0m"
+    return "\r\n".join([
+        f"{bold}============================= test session starts =============================={reset}",
+        "collected 12 items", "", f"tests/test_orders.py ....{red}F{reset}.......                              [100%]",
+        f"=================================== FAILURES ===================================",
+        f"{red}{bold}_________________________________ test_connect _________________________________{reset}",
+        "    def test_connect():", ">       run_deploy()", "",
         "----------------------------- Captured stderr call -----------------------------",
-        f"+ {text}", "ERROR 1045 (28000): Access denied for user 'root'@'localhost' (using password: YES)",
-        f"E       subprocess.CalledProcessError: Command '{text}' returned non-zero exit status 1.",
+        f"+ {bold}{text}{reset}", "ERROR 1045 (28000): Access denied for user 'root'@'localhost' (using password: YES)",
+        f"{red}E       subprocess.CalledProcessError: Command '{text}' returned non-zero exit status 1.{reset}", "",
+        "tests/test_orders.py:47: CalledProcessError",
         "=========================== short test summary info ============================",
-        "FAILED tests/test_orders.py::test_connect - subprocess.CalledProcessError: Command returned 1",
-        "========================= 1 failed, 11 passed in 0.42s =========================",
-    ])
+        f"FAILED tests/test_orders.py::test_connect - subprocess.CalledProcessError: Command '{text}' returned 1",
+        f"{red}========================= 1 failed, 11 passed in 0.42s ========================={reset}", "",
+    ]).encode("utf-8")
 
 
 def shell_command(text: str) -> Event:
-    tail = _output_tail(text)
-    failure = {"test": "tests/test_orders.py::test_connect",
-               "message": f"subprocess.CalledProcessError: Command '{text}' returned non-zero exit status 1.",
-               "path": "tests/test_orders.py", "line": 47,
-               "traceback": f"tests/test_orders.py:47: in test_connect\n    run_deploy()\ndeploy/run.py:12: in run_deploy\n"
-                            f"    subprocess.run({text!r}, shell=True, check=True)"}
+    """A shell.command with its evidence built by capture's own code from the terminal's bytes."""
+    output = output_evidence(_terminal_output(text), "pty")
+    failures, count = parse_short_summary(output["tail"])
+    assert failures, output["tail"]  # the failure (and its message with the secret) was found
     return Event("shell", "shell.command", {
         "command": text, "cwd": WORKSPACE, "dir": ".", "exit_code": 1, "duration_s": 0.42, "shell": "bash",
-        "session": "4f2a9c1e", "origin": "pty",
-        "evidence": {"output": {"tail": tail, "lines": tail.count("\n") + 1, "bytes": len(tail), "truncated": False,
-                                "route": "pty"},
-                     "failures": [failure], "failure_count": 1}}, WORKSPACE)
+        "session": "4f2a9c1e", "origin": "pty", "evidence": {"output": output, **failures_evidence(failures, count)}},
+        WORKSPACE)
 
 
 def git_commit(text: str) -> Event:

@@ -1,7 +1,9 @@
-"""`companion export dataset|ollama` and `companion train agent|svd`: personalisation commands.
+"""`companion export dataset|ollama` and `companion train reward|agent|svd`: personalisation commands.
 
-The heavy lifting lives in training/; these are thin wrappers that turn its results into
-printed figures (or one JSON object with --json) and its data shortages into clear errors.
+They live with the training code they wrap, and reach the `companion` command as a plug-in (the
+`companion.commands` entry point in pyproject.toml), so the run-time packages never import
+training/. These are thin wrappers that turn its results into printed figures (or one JSON object
+with --json) and its data shortages into clear errors.
 """
 
 from __future__ import annotations
@@ -10,7 +12,8 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from companion.cli._common import print_json
+from companion.cli import CommandError
+from companion.cli._common import NOT_ENOUGH_ANSWERS, print_json
 
 
 def _workspace(args: argparse.Namespace) -> str | None:
@@ -20,8 +23,6 @@ def _workspace(args: argparse.Namespace) -> str | None:
 
 
 def _error(exc: Exception) -> Exception:
-    from companion.cli import CommandError
-
     return CommandError(str(exc))
 
 
@@ -74,6 +75,7 @@ def export_ollama(args: argparse.Namespace) -> int:
 
 # -- train ------------------------------------------------------------------------------------
 def register_train(subparsers: Any) -> None:
+    _register_train_reward(subparsers)
     agent = subparsers.add_parser("agent", help="LoRA fine-tune the agent on your accepted proposals (+ ProactiveBench)")
     agent.add_argument("--rollback", action="store_true", help="return to the previously active adapter")
     agent.add_argument("--base-only", action="store_true", help="train on ProactiveBench examples only")
@@ -101,7 +103,7 @@ def register_train(subparsers: Any) -> None:
 
 
 def train_agent(args: argparse.Namespace) -> int:
-    from training import adapters
+    from companion.agent import adapters
 
     if args.rollback:
         try:
@@ -163,4 +165,50 @@ def train_svd(args: argparse.Namespace) -> int:
               f"(validation {best['val']:.3f}, test {best['test']:.3f}) -> {report['plan_file']}")
     else:
         print(f"no pruning beat the unpruned judge on validation; saved an empty plan -> {report['plan_file']}")
+    return 0
+
+
+# -- train reward ------------------------------------------------------------------------------
+def _register_train_reward(subparsers: Any) -> None:
+    parser = subparsers.add_parser("reward", help="retrain the reward gate on the base data plus your own answers",
+                                   description="Retrain the reward gate on ProactiveBench's data plus your accepted, "
+                                               "rejected and ignored proposals; the new model replaces the current "
+                                               "one only if it is not worse on a held-out part of your answers.")
+    parser.add_argument("--rollback", action="store_true", help="restore the previous reward model")
+    parser.add_argument("--workspace", metavar="PATH", help="use only the answers given in this workspace")
+    parser.add_argument("--seed", type=int, default=1234)
+    parser.add_argument("--json", action="store_true", help="print one JSON object")
+    parser.set_defaults(func=run_train)
+
+
+def run_train(args: argparse.Namespace) -> int:
+    from training.reward import personal
+
+    if args.rollback:
+        try:
+            message = personal.rollback()
+        except FileNotFoundError as exc:
+            raise CommandError(str(exc)) from None
+        print_json({"rolled_back": True, "message": message}) if args.json else print(message)
+        return 0
+    from companion.paths import workspace_root
+    from companion.store import Store
+
+    workspace = str(workspace_root(args.workspace)) if args.workspace else None
+    with Store() as store:
+        try:
+            report = personal.retrain(store, workspace=workspace, seed=args.seed)
+        except personal.NotEnoughOutcomes as exc:
+            if args.json:
+                print_json({"replaced": False, "error": str(exc), "more_needed": exc.more})
+                return NOT_ENOUGH_ANSWERS
+            raise CommandError(str(exc), code=NOT_ENOUGH_ANSWERS) from None
+    if args.json:
+        print_json(report.to_dict())
+        return 0
+    verdict = "replaced the current model" if report.replaced else "kept the current model (the new one was worse)"
+    print(f"trained on {report.rows - report.held_out} of your {report.rows} answers, judged on {report.held_out} held out")
+    print(f"held-out accuracy: current {report.old['accuracy']:.3f}, new {report.new['accuracy']:.3f} -> {verdict}")
+    if report.replaced:
+        print("undo with: companion train reward --rollback")
     return 0

@@ -19,7 +19,8 @@ from typing import Any
 
 from companion import paths
 
-SHIPPED = Path(__file__).resolve().parent.parent / "companion" / "agent" / "adapter"
+SHIPPED = Path(__file__).resolve().parent / "adapter"
+AGENT_OBSERVATION_TOKENS = 160  # the observation budget of fine-tuning runs: sequences stay short on a CPU
 
 
 def agent_dir() -> Path:
@@ -90,8 +91,6 @@ def for_agent(setting: str = "") -> Path | None:
 def prompt_settings(folder: Path) -> dict[str, Any]:
     """The agent prompt an adapter was trained on, which the agent must then use: no few-shot turns
     (training/dataset.chat_example) and the observation budget of its training run."""
-    from training.dataset import AGENT_OBSERVATION_TOKENS
-
     tokens = AGENT_OBSERVATION_TOKENS
     try:
         config = json.loads((folder / "training.json").read_text()).get("config", {})
@@ -112,7 +111,7 @@ def _weights_digest(folder: Path) -> str:
 
 def write_gguf(folder: Path, model_gguf: Path, out: Path) -> Path:
     """Convert the adapter for llama.cpp into `out`, with a note of the weights it was made from."""
-    from training.adapter_gguf import convert
+    from companion.agent.adapter_gguf import convert
 
     convert(folder, out, model_gguf)
     out.with_name(out.name + ".json").write_text(json.dumps({"source_sha256": _weights_digest(folder), "base": model_gguf.name}))

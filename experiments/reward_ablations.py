@@ -1,7 +1,7 @@
 """The experiment log of docs/reward-gate.md, reproducible: which inputs and which head layout
 the gate should have, under cross-validation grouped by trace, by history, or not at all.
 
-    python -m training.reward.ablations [--group-by trace history row] [--variants ...]
+    python -m experiments.reward_ablations [--group-by trace history row] [--variants ...]
 
 Every variant uses the same MLP ensemble trainer as the shipped heads (train.py) and the shipped
 base-set embeddings, so a run costs CPU seconds per variant and fold, not an encoder pass.

@@ -4,7 +4,7 @@ No training: k demonstrations (the user's own accepted and rejected proposals, o
 ProactiveBench judgements while the user has none) are written before the question, and the
 model's preference for " accepted" over " rejected" as the next word is the score. It works from
 the first few outcomes, and follows the user as their answers change. The demonstrations are
-run through the model once and reused for every question (see icl_model.PrefixScorer), so a
+run through the model once and reused for every question (see icl_forward.PrefixScorer), so a
 score costs one short forward pass.
 
 A bare 135M model is a biased judge, so scores are calibrated contextually (Zhao et al. 2021,
@@ -141,7 +141,7 @@ class IclJudge:
     """Model + demonstrations → calibrated probabilities. Shared by the gate and the SVD search."""
 
     def __init__(self, model: Any, tokenizer: Any, demos: Sequence[Demo]) -> None:
-        from companion.gate.icl_model import PrefixScorer
+        from companion.gate.icl_forward import PrefixScorer
 
         self.scorer = PrefixScorer(model, tokenizer)
         self.set_demos(demos)
@@ -184,7 +184,7 @@ class IclGate:
         self.plan: list[Any] = []
         self.plan_error: str | None = None
         if apply_svd_plan and plan_file().is_file():
-            from companion.gate.icl_model import apply_plan, load_plan
+            from companion.gate.icl_forward import apply_plan, load_plan
 
             try:
                 self.plan = load_plan(plan_file())
@@ -206,7 +206,7 @@ class IclGate:
             from companion.store import Store
 
             self._store = Store()
-        from training.dataset import reward_rows
+        from companion.gate.user_rows import reward_rows
 
         rows = reward_rows(self._store, self.workspace, outcomes=("accepted", "rejected"))
         self._outcome_count = len(rows)

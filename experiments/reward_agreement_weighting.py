@@ -1,6 +1,6 @@
 """Experiment E17–E20: does the memory head learn better when rows the annotators agreed on count more?
 
-    python -m training.reward.agreement_weighting      # about 20 CPU-minutes the first time
+    python -m experiments.reward_agreement_weighting      # about 20 CPU-minutes the first time
 
 ProactiveBench's labels are noisy (on rows with three annotators one disagrees with the other two
 about a third of the time), and its held-out split draws unanimous rows first. So a memory head

@@ -1,7 +1,9 @@
-"""`companion doctor`: checks of the set-up, each a small function registered with `@check`.
+"""The set-up checks registry: each check is a small function registered with `@check`.
 
-Other modules register their own checks (a backend can check its server) by importing
-`check` from here; `companion.cli.doctor` imports the modules that carry checks.
+The registry lives in the core so that every layer can register checks (a watcher its inotify
+limits, a backend its server) without importing the command that runs them; `companion doctor`
+(companion/cli/doctor.py) imports the areas' `checks` modules and runs what registered. The
+core's own checks (python, config, store, git, torch, default models) are here too.
 """
 
 from __future__ import annotations
@@ -33,27 +35,8 @@ def check(function: Check) -> Check:
     return function
 
 
-def load_check_modules() -> None:
-    """Import every `checks` module of the project's packages and of companion's subpackages
-    (e.g. lsp_server.checks, companion.shell.checks) so their @check functions register; a new
-    area adds checks without editing this file."""
-    import importlib
-    import pkgutil
-
-    import companion
-
-    names = [f"companion.{i.name}.checks" for i in pkgutil.iter_modules(companion.__path__) if i.ispkg]
-    names += [f"{package}.checks" for package in ("watchers", "lsp_server", "training")]
-    for name in names:
-        try:
-            importlib.import_module(name)
-        except ModuleNotFoundError as exc:
-            if exc.name not in (name, name.rsplit(".", 1)[0]):
-                raise
-
-
 def run_checks(workspace: Path) -> list[CheckResult]:
-    load_check_modules()
+    """Every registered check, in registration order; a check that raises is a failed check."""
     results = []
     for function in CHECKS:
         try:
@@ -117,13 +100,3 @@ def default_models(_workspace: Path) -> CheckResult:
         return CheckResult("default models", True, f"agent {smollm2_gguf().name}, gate {minilm_dir().parent.name}")
     except ModelMissing as exc:
         return CheckResult("default models", False, str(exc))
-
-
-@check
-def daemon(workspace: Path) -> CheckResult:
-    from companion.daemon import is_running
-
-    reply = is_running(workspace)
-    if reply:
-        return CheckResult("daemon", True, f"running (pid {reply['pid']}) at {paths.socket_file(workspace)}", required=False)
-    return CheckResult("daemon", True, f"not running for {workspace}; `companion run` starts it", required=False)
