@@ -42,7 +42,7 @@ def _database_bytes(path: Path) -> bytes:
 
 def test_issue_forms_never_reach_the_database(repo: Path, daemon_factory, open_shell) -> None:  # noqa: F811
     daemon = daemon_factory(repo, config=_config())
-    wait_for(lambda: next(w for w in daemon.watchers if w.name == "file").ready.is_set())
+    wait_for(lambda: next(w for w in daemon.watchers if w.name == "file").ready.is_set(), timeout=60)
     shell = open_shell("bash", repo)
     for line, _ in FORMS:
         shell.run(line)
@@ -66,7 +66,7 @@ def test_issue_forms_never_reach_the_database(repo: Path, daemon_factory, open_s
         commits = [e for e in events if e.kind == "git.commit"]
         return bool(saves) and len(commits) >= 3
 
-    wait_for(recorded, timeout=60)
+    wait_for(recorded, timeout=90)
     daemon.pipeline.flush()
     events = daemon.store.events(workspace=str(daemon.workspace))
     saved = next(e for e in events if e.kind == "file.saved" and e.data.get("todos_added"))
