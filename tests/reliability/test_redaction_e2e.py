@@ -6,7 +6,6 @@ whatever table or page it could have reached."""
 from __future__ import annotations
 
 import os
-import time
 from pathlib import Path
 
 from companion.config import Config
@@ -52,7 +51,8 @@ def test_issue_forms_never_reach_the_database(repo: Path, daemon_factory, open_s
     script = repo / "deploy.sh"
     old = "".join(f"{line}\n\n\n\n\necho step {n}\n" for n, (line, _) in enumerate(FORMS))
     script.write_text(old)
-    time.sleep(0.3)
+    wait_for(lambda: [e for e in daemon.store.events(workspace=str(daemon.workspace), sources=["file"])
+                      if e.data.get("path") == "deploy.sh"], timeout=60)  # its first version is known
     new = old.replace("echo step", "echo stage") + "".join(f"# TODO: {line}\n" for line, _ in FORMS)
     temp = repo / ".deploy.sh.tmp"
     temp.write_text(new)
