@@ -75,7 +75,7 @@ def test_issue_forms_never_reach_the_database(repo: Path, daemon_factory, open_s
     assert any("mysql -u root -p[REDACTED:password] shop" in hunk for hunk in saved.data["hunks"])
     commands = {e.data["command"] for e in events if e.kind == "shell.command"}
     assert "export DB_PASSWORD=[REDACTED:secret-assignment]" in commands
-    assert f"echo [REDACTED:stripe-access-key]" in commands  # one marker for the whole long key
+    assert "echo [REDACTED:stripe-access-key]" in commands  # one marker for the whole long key
     raw = _database_bytes(daemon.store.path)
     for _, secret in FORMS:
         assert secret.encode() not in raw, secret

@@ -210,7 +210,7 @@ def _terminal_output(text: str) -> bytes:
     return "\r\n".join([
         f"{bold}============================= test session starts =============================={reset}",
         "collected 12 items", "", f"tests/test_orders.py ....{red}F{reset}.......                              [100%]",
-        f"=================================== FAILURES ===================================",
+        "=================================== FAILURES ===================================",
         f"{red}{bold}_________________________________ test_connect _________________________________{reset}",
         "    def test_connect():", ">       run_deploy()", "",
         "----------------------------- Captured stderr call -----------------------------",
