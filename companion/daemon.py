@@ -22,7 +22,8 @@ from companion.config import Config, load_config
 from companion.events import Event
 from companion.ipc import Connection, IpcError, IpcServer
 from companion.pipeline import Pipeline
-from companion.proposals import Outcome, Proposal
+from companion.outcomes import OutcomeRecorder
+from companion.proposals import Proposal
 from companion.redact import Redactor
 from companion.render import render
 from companion.store import Store
@@ -273,7 +274,8 @@ class Daemon:
         self.add_handler("events", self._op_events)
         self.add_handler("subscribe", self._op_subscribe)
         self.add_handler("proposals", self._op_proposals)
-        self.add_handler("outcome", self._op_outcome)
+        # answers, and the one step that applies an accepted edit (companion/outcomes.py)
+        self.add_handler("outcome", OutcomeRecorder(self.store, self.workspace, self.publish))
         self.add_handler("shutdown", self._op_shutdown)
 
     def _op_emit(self, request: dict[str, Any], _conn: Connection) -> dict[str, Any]:
@@ -305,16 +307,6 @@ class Daemon:
         proposals = self.store.proposals(workspace=str(self.workspace), statuses=request.get("statuses"),
                                          surfaced=request.get("surfaced"), limit=int(request.get("limit", 100)))
         return {"proposals": [p.to_dict() for p in proposals]}
-
-    def _op_outcome(self, request: dict[str, Any], _conn: Connection) -> dict[str, Any]:
-        outcome = Outcome(proposal_id=str(request["proposal_id"]), outcome=str(request["outcome"]),
-                          answer_s=request.get("answer_s"), via=str(request.get("via", "")))
-        try:
-            proposal = self.store.record_outcome(outcome)
-        except KeyError:
-            raise ValueError(f"no proposal with id {outcome.proposal_id!r}") from None
-        self.publish("proposal", {"proposal": proposal.to_dict(), "change": "answered"})
-        return {"proposal": proposal.to_dict()}
 
     def _op_shutdown(self, _request: dict[str, Any], _conn: Connection) -> dict[str, Any]:
         threading.Thread(target=self.stop, args=("shutdown requested",), daemon=True).start()

@@ -20,7 +20,6 @@ from pathlib import Path
 from typing import Any, Callable
 
 from companion.agent.backends import Backend, BackendUnavailable, load_backend
-from companion.agent.patch import PatchError, apply_to_file
 from companion.agent.runner import Agent
 from companion.engine.budget import InterruptionBudget
 from companion.engine.proposer import Proposer, StepOutcome, load_gate
@@ -75,8 +74,6 @@ class Engine:
         self.daemon.add_handler("suggest", self._op_suggest)
         self.daemon.add_handler("pause", self._op_pause)
         self.daemon.add_handler("resume", self._op_resume)
-        self._core_outcome = self.daemon.handlers.get("outcome")
-        self.daemon.add_handler("outcome", self._op_outcome)
         self.daemon.status_providers.append(self.status)
 
     def stop(self) -> None:
@@ -350,20 +347,6 @@ class Engine:
     def _op_resume(self, _request: dict[str, Any], _conn: Any) -> dict[str, Any]:
         self.budget.resume()
         return {"paused_until": None}
-
-    def _op_outcome(self, request: dict[str, Any], conn: Any) -> dict[str, Any]:
-        """An accepted `edit` applies its patch first (unless the client applies it itself: apply=false)."""
-        if request.get("outcome") == "accepted" and request.get("apply", True):
-            proposal = self.store.proposal(str(request.get("proposal_id", "")))
-            if proposal is not None and proposal.operation == "edit" and proposal.status in ("open", "silent", "snoozed"):
-                try:
-                    target = apply_to_file(self.workspace, proposal.response, proposal.path)
-                except (PatchError, OSError, UnicodeDecodeError) as exc:
-                    raise ValueError(f"the patch no longer applies to {proposal.path}: {exc}; "
-                                     "the proposal stays open (reject it or edit the file yourself)") from None
-                reply = self._core_outcome(request, conn) if self._core_outcome else {}
-                return {**reply, "applied": str(target)}
-        return self._core_outcome(request, conn) if self._core_outcome else {}
 
     def status(self) -> dict[str, Any]:
         """The engine's figures, plus `agent` and `gate` objects that clients (the dashboard's

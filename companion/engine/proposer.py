@@ -139,7 +139,7 @@ class Proposer:
         ranked = [candidates[i] for i in order]
         best, score = ranked[0], scores[order[0]]
         proposal = self._proposal(ctx, best, score, ranked)
-        note = "" if proposal.surfaced else f"the gate kept it back (score {score:.2f} < {self.threshold():.2f})"
+        note = "" if proposal.surfaced else f"the gate kept it back (score {proposal.score:.2f} < {self.threshold():.2f})"
         return StepOutcome(proposal, None, note=note, candidates=ranked)
 
     def _scores(self, ctx: StepContext, candidates: Sequence[Candidate]) -> list[float | None]:
@@ -161,10 +161,23 @@ class Proposer:
         threshold = self.threshold()
         return score is None or threshold is None or score >= threshold
 
-    def _proposal(self, ctx: StepContext, best: Candidate, score: float | None, ranked: Sequence[Candidate],
+    @staticmethod
+    def surfacing_score(candidate: Candidate, gate_score: float | None) -> float | None:
+        """A rule's candidate is judged on two estimates: the rule's confidence (how surely the evidence
+        points to this help) and the gate's (whether this user accepts help here). Either may vouch for
+        it (noisy-OR): the shipped gate, trained on ProactiveBench, scores `git status` for `gti status`
+        near 0, and must not hide what the evidence makes plain; a trained gate raises good help further."""
+        if gate_score is None:
+            return None
+        return 1.0 - (1.0 - candidate.confidence) * (1.0 - gate_score)
+
+    def _proposal(self, ctx: StepContext, best: Candidate, gate_score: float | None, ranked: Sequence[Candidate],
                   keep: Proposal | None = None) -> Proposal:
+        score = self.surfacing_score(best, gate_score)
         passed = self._passes(score)
         evidence = dict(best.evidence)
+        if gate_score is not None:
+            evidence["gate_score"] = round(gate_score, 4)
         others = [c for c in ranked if c is not best][:MAX_ALTERNATIVES]
         if others:
             evidence["alternatives"] = [{k: c.to_dict()[k] for k in ("rule", "task", "operation", "response", "path", "line")}
@@ -203,7 +216,8 @@ class Proposer:
         if chosen is None or first.proposal is None:
             log.info("the model's answer %r matches no rule candidate; the rules' proposal stays", reply.task)
             return None
-        scores = self._scores(ctx, [chosen]) if chosen is not first.candidates[0] else [first.proposal.score]
+        scores = self._scores(ctx, [chosen]) if chosen is not first.candidates[0] else \
+            [first.proposal.evidence.get("gate_score")]
         proposal = self._proposal(ctx, chosen, scores[0], first.candidates, keep=first.proposal)
         words = [t for t in (reply.purpose, reply.thoughts) if t and not is_echo(t)]
         if words:

@@ -146,9 +146,7 @@ def _junit_failure(case: ElementTree.Element, problem: ElementTree.Element, root
         line = case.get("line")
         # pytest's xunit1 `line` is the 0-based line of the test's definition
         fallback = (relative(file, root), int(line) + 1 if line and line.isdigit() else None)
-    message = problem.get("message") or ""
-    if problem.tag == "error" and not message:
-        message = "error"
+    message = problem.get("message") or one_line(text) or problem.get("type") or problem.tag
     return failure_item(test, message, text, root, fallback)
 
 

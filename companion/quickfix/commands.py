@@ -43,13 +43,33 @@ def aliases(home: Path) -> set[str]:
     return found
 
 
-def closest(word: str, pools: Iterable[Iterable[str]], cutoff: float = 0.6) -> str | None:
-    """The closest name, trying each pool in turn (the user's own history before PATH)."""
+def edit_distance(a: str, b: str) -> int:
+    """Optimal string alignment distance: insertions, deletions, substitutions and swaps of two
+    neighbours (`gti` → `git` is one edit, as a typist sees it)."""
+    rows = [[0] * (len(b) + 1) for _ in range(len(a) + 1)]
+    for i in range(len(a) + 1):
+        rows[i][0] = i
+    for j in range(len(b) + 1):
+        rows[0][j] = j
+    for i in range(1, len(a) + 1):
+        for j in range(1, len(b) + 1):
+            cost = 0 if a[i - 1] == b[j - 1] else 1
+            rows[i][j] = min(rows[i - 1][j] + 1, rows[i][j - 1] + 1, rows[i - 1][j - 1] + cost)
+            if i > 1 and j > 1 and a[i - 1] == b[j - 2] and a[i - 2] == b[j - 1]:
+                rows[i][j] = min(rows[i][j], rows[i - 2][j - 2] + 1)
+    return rows[-1][-1]
+
+
+def closest(word: str, pools: Iterable[Iterable[str]]) -> str | None:
+    """The closest name within a typo's reach (1 edit for short words, 2 from 6 letters), trying each
+    pool in turn (the user's own history before aliases before PATH); ties go to the likelier name."""
+    reach = 1 if len(word) < 6 else 2
     for pool in pools:
-        names = [n for n in set(pool) if n and n != word]
-        match = difflib.get_close_matches(word, names, n=1, cutoff=cutoff)
-        if match:
-            return match[0]
+        names = {n for n in pool if n and n != word and abs(len(n) - len(word)) <= reach}
+        scored = [(edit_distance(word, n), -difflib.SequenceMatcher(None, word, n).ratio(), len(n), n) for n in names]
+        scored = [s for s in scored if s[0] <= reach]
+        if scored:
+            return min(scored)[3]
     return None
 
 

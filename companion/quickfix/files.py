@@ -65,6 +65,9 @@ def no_such_file(moment: Moment) -> Iterator[Candidate]:
         missing = _first(match)
         if not missing or len(missing) > 500:
             continue
+        if Path(missing).is_absolute() and missing not in moment.command:
+            relative = os.path.relpath(missing, moment.cwd)
+            missing = relative if relative in moment.command else missing
         found = closest_path(moment, missing)
         if found is None:
             continue

@@ -106,11 +106,11 @@ def revert_diff(suspect: dict[str, Any]) -> str:
 
 
 def _checked(moment: Moment, diff: str, path: str) -> bool:
-    from companion.agent.patch import PatchError, check_patch
+    from companion.patching import PatchError, check
 
     try:
-        check_patch(moment.workspace, diff, path)
-    except (PatchError, OSError, UnicodeDecodeError, ValueError):
+        check(moment.workspace, diff, path)
+    except (PatchError, OSError, UnicodeDecodeError):  # a rule never raises: no revert is offered
         return False
     return True
 

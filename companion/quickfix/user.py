@@ -27,6 +27,13 @@ EXITS = ("error", "any")  # "any": also Ctrl-C'd runs and commands without an ex
 USER_OPERATIONS = ("run_command", "explain", "open")
 
 
+class RuleTemplate(string.Template):
+    """`${name}`, `${1}` (a numbered group), `$$` for a literal `$`."""
+
+    idpattern = r"(?a:[_a-z0-9][_a-z0-9]*)"
+    flags = re.IGNORECASE
+
+
 class UserRuleError(ValueError):
     """A user rule that cannot be used; the message names the key."""
 
@@ -66,7 +73,7 @@ def check_rule(raw: Any, where: str) -> None:
     if isinstance(confidence, bool) or not isinstance(confidence, (int, float)) or not 0 <= confidence <= 1:
         raise UserRuleError(f"{where}.confidence: expected a number from 0 to 1, got {confidence!r}")
     try:
-        string.Template(raw["response"]).get_identifiers()
+        RuleTemplate(raw["response"]).get_identifiers()
     except ValueError as exc:
         raise UserRuleError(f"{where}.response: not a valid template ({exc})") from None
 
@@ -89,7 +96,7 @@ def _matches_exit(wanted: str, code: int | None) -> bool:
 def make_rule(raw: Mapping[str, Any], where: str) -> Rule:
     check_rule(raw, where)
     command_re, output_re = _compile(raw, "command", where), _compile(raw, "output", where)
-    template = string.Template(raw["response"])
+    template = RuleTemplate(raw["response"])
     wanted = str(raw.get("exit", "error"))
     operation = str(raw.get("operation", "run_command"))
     rule_id = f"user.{raw['id']}"
@@ -110,7 +117,7 @@ def make_rule(raw: Mapping[str, Any], where: str) -> Rule:
             if pattern is output_re:
                 lines.append(found.group(0)[:300])
         response = template.safe_substitute(values).strip()
-        task = string.Template(str(raw.get("task") or "")).safe_substitute(values).strip() or f"Run `{response[:80]}`"
+        task = RuleTemplate(str(raw.get("task") or "")).safe_substitute(values).strip() or f"Run `{response[:80]}`"
         yield Candidate(rule_id, task, operation, response=response, confidence=float(raw.get("confidence", 0.8)),
                         evidence={"output_lines": lines, "command": moment.command, "user_rule": raw["id"]})
 

@@ -129,10 +129,12 @@ def tmux_output(socket: str, pane: str, command: str) -> dict[str, Any] | None:
     first = command.strip().split("\n")[0].strip()
     typed = next((i for i in range(len(lines) - 1, -1, -1) if first and first in lines[i]), None)
     if typed is not None:
-        prompt = lines[typed].split(first, 1)[0]
+        prompt = lines[typed].split(first, 1)[0].rstrip()
         lines = lines[typed + 1:]
-        if lines and prompt.strip() and lines[-1].startswith(prompt.rstrip()):
-            lines.pop()  # the next prompt
+        if prompt:  # stop at the next prompt: what follows belongs to later commands
+            after = next((i for i, line in enumerate(lines) if line.startswith(prompt)), None)
+            if after is not None:
+                lines = lines[:after]
     elif lines:
         lines.pop()  # without the typed line, at least not the next prompt
     text = "\n".join(lines)

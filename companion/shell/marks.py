@@ -43,7 +43,9 @@ class MarkTracker:
         while True:
             start = buf.find(_OSC, pos)
             if start < 0:
-                self._keep(buf, pos, len(buf))
+                cut = len(buf) - 1 if buf.endswith(b"\x1b") else len(buf)  # a mark may begin with the next read
+                self._keep(buf, pos, cut)
+                self.pending = buf[cut:]
                 return
             end = _terminator(buf, start)
             if end is None:

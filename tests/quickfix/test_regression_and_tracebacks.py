@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import difflib
-import re
 import shutil
-import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from companion.agent.patch import apply_to_file
+from companion.evidence.failures import read_junit
+from companion.evidence.suspects import file_hunks
+from companion.patching import apply
 from tests.quickfix.conftest import PYTHON, by_rule, candidates, command_event, sh, with_evidence
 
 PARSER = """\
@@ -42,42 +41,13 @@ def test_tab():
 
 
 def suspects_between(path: str, old: str, new: str, saved_ts: float = 1.0) -> list[dict[str, Any]]:
-    """What the `changes` helper records: the hunks of the diff since the last green run (contract shape)."""
-    diff = list(difflib.unified_diff(old.splitlines(), new.splitlines(), lineterm="", n=3))
-    found, hunk = [], None
-    for line in diff[2:]:
-        header = re.match(r"@@ -(\d+)(?:,(\d+))? \+(\d+)(?:,(\d+))? @@", line)
-        if header:
-            hunk = {"path": path, "old_start": int(header[1]), "old_count": int(header[2] or 1),
-                    "new_start": int(header[3]), "new_count": int(header[4] or 1), "removed": [], "added": [],
-                    "hunk": line, "saved_ts": saved_ts, "line": None}
-            found.append(hunk)
-            continue
-        hunk["hunk"] += "\n" + line
-        if line.startswith("-"):
-            hunk["removed"].append(line[1:])
-        elif line.startswith("+"):
-            hunk["added"].append(line[1:])
-            hunk["line"] = hunk["line"] or hunk["new_start"] + sum(
-                1 for l in hunk["hunk"].splitlines()[1:-1] if not l.startswith("-"))
-    for hunk in found:
-        hunk["line"] = hunk["line"] or hunk["new_start"]
-    return found
+    """What the changes helper records since the last green run (companion.evidence.suspects)."""
+    return file_hunks(old, new, path, saved_ts)
 
 
 def junit_failures(report: Path) -> list[dict[str, Any]]:
-    """The failures of a real pytest JUnit report (xunit1), in the contract's shape."""
-    failures = []
-    for case in ET.parse(report).getroot().iter("testcase"):
-        failure = case.find("failure")
-        if failure is None:
-            continue
-        path = case.get("file") or ""
-        text = failure.text or ""
-        located = re.findall(rf"^{re.escape(path)}:(\d+):", text, re.MULTILINE)
-        failures.append({"test": f"{path}::{case.get('name')}", "message": (failure.get("message") or "")[:300],
-                         "path": path, "line": int(located[-1]) if located else None, "traceback": text[-3000:]})
-    return failures
+    """The failures of a real pytest JUnit report, as the capture helper reads them."""
+    return read_junit(report, report.parent).failures
 
 
 @pytest.fixture
@@ -115,7 +85,7 @@ def test_regression_reverts_the_suspect_hunk_and_the_tests_pass_again(project: P
     assert best.evidence["failure"]["message"].startswith("AssertionError")  # the failing assertion is the why
     opens = [c for c in by_rule(found, "regression.revert") if c.operation == "open"]
     assert opens and opens[0].path == "src/pkg/_parser.py" and opens[0].line == 4
-    apply_to_file(project, best.response, best.path)
+    apply(project, best.response, best.path)
     assert parser.read_text() == PARSER
     assert sh(project, run).returncode == 0  # the proposed revert makes the failing tests pass
 

@@ -58,13 +58,15 @@ __companion_append() {  # $1: one record without its newline; call __companion_d
 
 __companion_last_history() {  # the newest history entry, into __companion_h
     # Through a small per-shell scratch file in the private spool folder rather than $(...): a
-    # subshell costs a fork, milliseconds in a busy interactive shell. Emptied again once read, so
-    # no command stays at rest there; a NUL ends the entry. The subshell is only the fallback.
-    local scratch=$__companion_d/.bash-$__companion_session
+    # subshell costs a fork, milliseconds in a busy interactive shell. Written in place (a NUL ends
+    # the entry) and blanked in place once read, so no command stays at rest there; not truncated,
+    # which on ext4 forces a flush costing milliseconds. The subshell is only the fallback.
+    local scratch=$__companion_d/.bash-$__companion_session pad
     __companion_h=
-    if { { HISTTIMEFORMAT= builtin history 1; builtin printf '\0'; } >| "$scratch"; } 2>/dev/null; then
+    if { { HISTTIMEFORMAT= builtin history 1; builtin printf '\0'; } 1<> "$scratch"; } 2>/dev/null; then
         IFS= builtin read -r -d '' __companion_h < "$scratch"
-        { builtin : >| "$scratch"; } 2>/dev/null
+        builtin printf -v pad '%*s' $(( ${#__companion_h} * 4 + 1 )) ''  # >= the entry's bytes, whatever its characters
+        { builtin printf '%s' "$pad" 1<> "$scratch"; } 2>/dev/null
     else
         __companion_h=$(HISTTIMEFORMAT= builtin history 1 2>/dev/null)
     fi
