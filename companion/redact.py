@@ -179,9 +179,13 @@ def _secret_span(match: re.Match[str], shape: bool) -> tuple[int, int]:
 
 
 def _whole_token(text: str, start: int, end: int) -> tuple[int, int]:
-    """Grow a shape's span to the token it sits in (letters and digits before it; also _+=- after)."""
-    while start > 0 and text[start - 1] in _TOKEN_HEAD:
-        start -= 1
+    """Grow a shape's span to the token it sits in (letters and digits before it; also _+=- after),
+    but not over a short option it is glued to (`-pAKIA…` keeps its `-p`)."""
+    head = start
+    while head > 0 and text[head - 1] in _TOKEN_HEAD:
+        head -= 1
+    if not (head == start - 1 and head > 0 and text[head - 1] == "-" and (head == 1 or not text[head - 2].isalnum())):
+        start = head
     while end < len(text) and text[end] in _TOKEN_TAIL:
         end += 1
     return start, end

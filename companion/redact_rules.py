@@ -39,6 +39,9 @@ class Rule:
 WORD = (r"(?:'[^'\n]*'?|\"(?:[^\"\\\n]|\\.)*\"?|\$'(?:[^'\\\n]|\\.)*'?"
         r"|\\'[^\n]*?\\'|\\\"[^\n]*?\\\""  # quotes escaped by a Python repr: 'mysql -p\'a b\''
         r"|(?:[^\s'\"\\;|&<>()`]|\\.)+)+")
+# The value of `NAME=`: a shell word, where ( ) ` may also stand inside the value (`password=)x(`
+# in a libpq string or a config file is literal) but not close it (`f(password=pw)` keeps its `)`).
+ASSIGNED = WORD.replace(r"[^\s'\"\\;|&<>()`]", r"[^\s'\"\\;|&<>()`]|[()`](?=[^\s'\"\\;|&<>,:()`])")
 # A value in code or YAML/JSON after `name:`: quoted, or up to the end of the line's value
 # (`password: my pass phrase  # comment`), never a type (`password: str`).
 _CODE_VALUE = (r"(?!(?:str|int|bytes|bool|None|null|true|false|string|number|Optional|Any|any|SecretStr"
@@ -47,7 +50,7 @@ _CODE_VALUE = (r"(?!(?:str|int|bytes|bool|None|null|true|false|string|number|Opt
 # A command's own arguments (up to the next `;`, `|`, `&` or line end), before the option.
 _ARGS = r"(?=\s)[^\n;|&]*?\s"
 # A program's name standing as a word (also `/usr/bin/mysql`, `sudo mysql`, `docker exec db mysql`).
-_PROGRAM = r"(?<![\w.-])(?:{})"
+_PROGRAM = r"(?:(?<![\w.-])|(?<=\\[nt]))(?:{})"  # also after a repr's \n
 
 # Names whose value is a secret. Glued words may have anything before them (PGPASSWORD,
 # _authToken, GITHUBTOKEN) but only `_SEGMENTS` or a CamelCase tail after (not max_tokens,
@@ -124,10 +127,14 @@ CONTEXT_RULES = (
     Rule("secret-assignment", needles=_NAME_NEEDLES, pattern=re.compile(r"\bset\s+(?:--?[A-Za-z-]+\s+)*\w*?" + SECRET_NAME
                                          + r"\s+(?P<secret>" + WORD + r"(?:[ \t]+" + WORD + r")*)")),
     Rule("secret-assignment", needles=_NAME_NEEDLES, pattern=re.compile(r"\bsetenv\s+\w*?" + SECRET_NAME + r"\s+(?P<secret>" + WORD + ")")),
+    # NAME=value inside a quoted string (a libpq "host=db password=a&b;c", docker -e "X_TOKEN=a|b"):
+    # there ; & | < > ( ) are part of the value, which runs to a blank or a quote
+    Rule("secret-assignment", needles=_NAME_NEEDLES, pattern=re.compile(
+        r"[\"'][^\"'\n]*?" + SECRET_NAME + r"[ \t]*=(?![=~])[ \t]*(?P<secret>[^\s\"']+)")),
     # NAME=value before a command, in an export, env, docker -e, libpq "password=..", a query
     # string (a Python default `password=None)` is no secret); name: value in YAML, JSON, logs,
     # Python dicts (not `x::y` test ids or `:=`). One pattern, so the name is looked for once.
     Rule("secret-assignment", needles=_NAME_NEEDLES, pattern=re.compile(
-        SECRET_NAME + r"['\"]?[ \t]*(?:=(?![=~])[ \t]*(?!(?:None|null|nil|True|False)[,)])(?P<secret>" + WORD + ")"
+        SECRET_NAME + r"['\"]?[ \t]*(?:=(?![=~])[ \t]*(?!(?:None|null|nil|True|False)[,)])(?P<secret>" + ASSIGNED + ")"
         r"|:(?![:=/])[ \t]*(?P<secret2>" + _CODE_VALUE + "))")),
 )
