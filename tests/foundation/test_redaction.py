@@ -71,6 +71,9 @@ SHELL_FORMS = [
     ("docker login -u bob -p hunter2 registry.example.com", "hunter2", "password"),
     ("openssl enc -aes256 -pass pass:hunter2 -in a", "pass:hunter2", "password"),
     ("7z a -pS3cret99 backup.7z src", "S3cret99", "password"),
+    ('psql "host=db password=a&b;c|d dbname=shop"', "a&b;c|d", "secret-assignment"),
+    ('docker run -e "API_TOKEN=x(y)z" app', "x(y)z", "secret-assignment"),
+    ("mysql -u root -pAKIAIOSFODNN7EXAMPLE shop", "AKIAIOSFODNN7EXAMPLE", "aws-access-key"),
 ]
 
 KEEP = [
@@ -179,3 +182,19 @@ def test_nested_event_data_is_redacted(redactor: Redactor) -> None:
                                          ("env.py", False), ("keys.py", False), ("README.md", False)])
 def test_secret_files_by_name(redactor: Redactor, name: str, secret: bool) -> None:
     assert redactor.is_secret_file(f"some/dir/{name}") is secret
+
+
+def test_the_file_watcher_never_hands_redaction_a_cut_key(redactor: Redactor) -> None:
+    """Hunk context lines (80 characters) and TODOs (200) are cut at a blank, not inside a key:
+    here a plain cut would leave `ghp_a`, too short for any rule and part of the key."""
+    from watchers.changes import summarize
+
+    key = "ghp_aBcDeFgHiJkLmNoPqRsTuVwXyZ0123456789"
+    line = "deploy = run(" + "x " * 31 + key + ")"  # the key starts at column 75
+    todo = "TODO: " + "y " * 97 + key  # the key starts at character 200 - 5
+    old = f"import os\n\n{line}\n\n\n\n\nvalue = 1\n"
+    new = old.replace("value = 1", "value = 2") + f"# {todo}\n"
+    data = summarize(old, new, "deploy.py")
+    texts = [redactor.redact(text) for text in (*data["hunks"], *data["todos_added"])]
+    assert len(texts) == 2 and all(len(text) <= 220 for text in texts)
+    assert not any(key[:5] in text for text in texts), texts
