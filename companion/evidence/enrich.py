@@ -202,6 +202,8 @@ class Enricher:
 
     # -- the stage --------------------------------------------------------------------------
     def __call__(self, event: Event) -> Event:
+        if event.kind in ("file.saved", "file.created", "file.moved") and isinstance(event.data.get("path"), str):
+            self.snapshots.touch(event.data["path"])
         if event.kind.startswith("file.") and self.ignore_changed is not None:
             self._gitignores(event)
         if event.kind not in ("shell.command", "tests.failed", "tests.fixed"):
