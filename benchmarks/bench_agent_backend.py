@@ -45,7 +45,6 @@ def measure(kind: str, tokens: int) -> dict:
 
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     from companion.agent.prompt import build_messages
-    from companion.agent.runner import Agent
     from companion.config import Config
 
     messages = build_messages(OBSERVATIONS)
