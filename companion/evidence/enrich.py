@@ -47,6 +47,7 @@ from companion.redact import Redactor
 
 log = logging.getLogger(__name__)
 INTERRUPTED = 130
+PRIME_DELAY_S = 10.0  # priming starts this long after the daemon, and reads half the time
 _ASSIGNMENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*=")
 _PREFIXES = {"time", "command", "nohup", "exec", "builtin", "noglob", "nice"}
 _WRAPPERS = (("uv", "run"), ("poetry", "run"), ("pipenv", "run"), ("pdm", "run"), ("hatch", "run"),
@@ -170,15 +171,18 @@ class Enricher:
 
     # -- life cycle -------------------------------------------------------------------------
     def start(self) -> None:
-        """Fill the stat cache in the background, so the first green run costs a stat walk."""
+        """Fill the stat cache in the background, so the first green run costs a stat walk (after
+        PRIME_DELAY_S, at half duty: a big tree's one-off read must not slow the daemon's start)."""
         def prime() -> None:
             try:
                 os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 10)  # this thread only (Linux)
             except (AttributeError, OSError):
                 pass
+            if self._stop.wait(PRIME_DELAY_S):  # the daemon's own start-up (the file watcher's walk) first
+                return
             try:
                 began = time.monotonic()
-                count = self.snapshots.prime(self._stop)
+                count = self.snapshots.prime(self._stop, duty=0.5)
                 self.snapshots.save()  # the next daemon start finds these copies by their stat
                 log.info("evidence: %d files read in %.2f s", count, time.monotonic() - began)
             except Exception:
@@ -202,6 +206,8 @@ class Enricher:
 
     # -- the stage --------------------------------------------------------------------------
     def __call__(self, event: Event) -> Event:
+        if event.kind in ("file.saved", "file.created", "file.moved") and isinstance(event.data.get("path"), str):
+            self.snapshots.touch(event.data["path"])
         if event.kind.startswith("file.") and self.ignore_changed is not None:
             self._gitignores(event)
         if event.kind not in ("shell.command", "tests.failed", "tests.fixed"):
@@ -268,6 +274,8 @@ class Enricher:
 
     # -- greens and failures ----------------------------------------------------------------
     def _green(self, ts: float, names: list[tuple[str, str, str]]) -> None:
+        if not self.snapshots.workspace.is_dir():
+            return  # the workspace is gone (or its disk): an empty tree is no green moment
         manifest = self.snapshots.snapshot(ts)
         for name, key, kind in names:
             self.snapshots.mark_green(name, key, kind, ts, manifest)
@@ -284,7 +292,7 @@ class Enricher:
         return max(found, key=lambda g: g.ts, default=None)
 
     def _with_suspects(self, event: Event, green: Green | None) -> Event:
-        if green is None:
+        if green is None or not self.snapshots.workspace.is_dir():
             return event
         self.stats["failures"] += 1
         hunks, unread = suspects(self.snapshots.changes_since(green))
