@@ -32,6 +32,23 @@ TARGETS = {  # figure: (comparison, target)
 }
 
 
+def default_repos_dir() -> Path:
+    """$COMPANION_MOMENTS_REPOS, else ../shared/data/repos beside this checkout (or beside the main
+    checkout, for a git worktree elsewhere)."""
+    if os.environ.get("COMPANION_MOMENTS_REPOS"):
+        return Path(os.environ["COMPANION_MOMENTS_REPOS"])
+    roots = [ROOT]
+    common = subprocess.run(["git", "rev-parse", "--path-format=absolute", "--git-common-dir"], cwd=ROOT,
+                            capture_output=True, text=True)
+    if common.returncode == 0 and common.stdout.strip():
+        roots.append(Path(common.stdout.strip()).parent)
+    for root in roots:
+        candidate = root.parent / "shared" / "data" / "repos"
+        if candidate.is_dir():
+            return candidate
+    return ROOT.parent / "shared" / "data" / "repos"
+
+
 def repositories(folder: Path) -> list[Path]:
     found = sorted(folder.glob("*.bundle"))
     found += sorted(p for p in folder.iterdir() if p.is_dir() and (p / ".git").exists())
@@ -46,8 +63,8 @@ def met(value: float | None, comparison: str, target: float) -> bool:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--repos-dir", type=Path,
-                        default=Path(os.environ.get("COMPANION_MOMENTS_REPOS") or ROOT.parent / "shared" / "data" / "repos"))
+    parser.add_argument("--repos-dir", type=Path, default=None,
+                        help="the repositories folder (default: $COMPANION_MOMENTS_REPOS, else ../shared/data/repos)")
     parser.add_argument("--moments", type=int, default=45)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--setup", default="default", choices=["default", "model_only", "rules_only", "all"])
@@ -55,6 +72,7 @@ def main() -> int:
     parser.add_argument("--json", action="store_true", help="print the whole report as one JSON object")
     parser.add_argument("extra", nargs="*", help="more options for `companion eval moments` (after --)")
     args = parser.parse_args()
+    args.repos_dir = args.repos_dir or default_repos_dir()
     if not args.repos_dir.is_dir():
         print(f"bench_moments: no repositories folder at {args.repos_dir}; pass --repos-dir or set "
               "COMPANION_MOMENTS_REPOS", file=sys.stderr)

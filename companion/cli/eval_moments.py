@@ -80,7 +80,7 @@ def run(args: argparse.Namespace) -> int:
     config = load_config(Path.cwd())
     if args.backend:
         config.agent.backend = args.backend
-    say = (lambda line: None) if args.json else (lambda line: print(line, file=sys.stderr, flush=True))
+    say = (lambda line: print(line, file=sys.stderr, flush=True))  # stdout is the report (or the JSON object)
     setups = list(SETUPS) if args.setup == "all" else [args.setup]
     reports: dict[str, dict] = {}
     exports = []
@@ -116,7 +116,10 @@ def run(args: argparse.Namespace) -> int:
     problems = reporting.failed_thresholds(main, limits)
     for problem in problems:
         print(f"companion: {problem}", file=sys.stderr)
-    if main["moments"] and main["errors"] == main["moments"]:
+    if not main["moments"]:
+        print("companion: no moment could be built; see the repositories' errors above", file=sys.stderr)
+        return 2
+    if main["errors"] == main["moments"]:
         print("companion: no moment could be driven; see the errors above", file=sys.stderr)
         return 2
     return 1 if problems else 0

@@ -170,7 +170,7 @@ class _Finder(ast.NodeVisitor):
     def generic_visit(self, node: ast.AST) -> None:
         for name in ("body", "orelse", "finalbody"):
             body = getattr(node, name, None)
-            if isinstance(body, list) and len(body) > 1:
+            if isinstance(body, list):  # `pass` in place of any statement is still valid Python
                 for statement in body:
                     if isinstance(statement, (ast.Expr, ast.Assign, ast.AugAssign, ast.AnnAssign)) \
                             and self._line_ok(statement) and not _is_docstring(statement):

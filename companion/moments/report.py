@@ -77,7 +77,17 @@ def summary(outcome: Outcome) -> dict[str, Any]:
         "latency_p50_s": overall["latency_p50_s"], "latency_p95_s": overall["latency_p95_s"],
         "errors": overall["errors"], "seconds": outcome.seconds, "by_category": by_category,
         "failures": {c: by_category[c]["n"] for c in FAILURE_CATEGORIES if c in by_category},
+        "details": [detail(r) for r in outcome.results],
     }
+
+
+def detail(result: Result) -> dict[str, Any]:
+    """One moment in the report: what it was, what surfaced, how it scored (or why it could not run)."""
+    proposal = scored_proposal(result.run) or {}
+    return {"id": result.moment.id, "category": result.moment.category, "note": result.moment.note,
+            "error": result.run.error, "seconds": result.run.seconds, "task": proposal.get("task"),
+            "operation": proposal.get("operation"), "rule": proposal.get("rule"),
+            **{k: v for k, v in result.score.to_dict().items() if k != "error"}}
 
 
 def _cell(value: Any) -> str:
@@ -110,6 +120,9 @@ def text(report: dict[str, Any]) -> str:
             f"{'on' if report['rules'] else 'off'}, model {'on' if report['model_on'] else 'off'}) in {report['seconds']:.0f} s")
     lines = [head, f"helpful recall {_cell(report['helpful_recall'])}, false alarms {_cell(report['false_alarm'])}, "
                    f"{report['errors']} moments could not be driven", "", table(report)]
+    for moment in report.get("details", []):
+        if moment["error"]:
+            lines.append(f"- {moment['id']} ({moment['category']}) could not be driven: {moment['error'][:300]}")
     for repo in report["repos"]:
         if not repo.get("ok"):
             lines.append(f"- {repo['source']}: {repo['error']}")
