@@ -17,7 +17,7 @@ PER_REPO = 15
 
 
 def register_eval(subparsers: argparse._SubParsersAction) -> None:
-    from companion.moments.runner import SETUPS
+    from companion.moments import SETUP_NAMES  # the package's __init__ only: building the parser stays cheap
 
     parser = subparsers.add_parser("moments", help="replay real moments in a repository and score the help it gets",
                                    description=__doc__)
@@ -29,7 +29,7 @@ def register_eval(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--seed", type=int, default=0, help="chooses the mutants and moments (default: %(default)s)")
     parser.add_argument("--jobs", type=int, default=max(1, min(os.cpu_count() or 1, 4)),
                         help="moments at a time (default: the cores, at most 4)")
-    parser.add_argument("--setup", choices=[*SETUPS, "all"], default="default",
+    parser.add_argument("--setup", choices=[*SETUP_NAMES, "all"], default="default",
                         help="default (the configured set-up), model_only (no rules), rules_only (no model), "
                              "or all three, reported side by side")
     parser.add_argument("--backend", choices=["transformers", "llama_cpp", "ollama", "scripted"],
@@ -72,7 +72,8 @@ def parse_sets(items: list[str]) -> dict[str, dict[str, object]]:
 def run(args: argparse.Namespace) -> int:
     from companion.config import load_config
     from companion.moments import report as reporting
-    from companion.moments.runner import SETUPS, Options
+    from companion.moments import SETUP_NAMES
+    from companion.moments.runner import Options
     from companion.moments.runner import run as run_moments
 
     if args.moments is not None and args.moments < 1:
@@ -81,7 +82,7 @@ def run(args: argparse.Namespace) -> int:
     if args.backend:
         config.agent.backend = args.backend
     say = (lambda line: print(line, file=sys.stderr, flush=True))  # stdout is the report (or the JSON object)
-    setups = list(SETUPS) if args.setup == "all" else [args.setup]
+    setups = list(SETUP_NAMES) if args.setup == "all" else [args.setup]
     reports: dict[str, dict] = {}
     exports = []
     for setup in setups:

@@ -19,3 +19,5 @@ FAILURE_CATEGORIES = ("regression_hook", "regression_pty", "missing_module", "ty
                       "merge_conflict", "dirty_switch", "syntax_error")
 ROUTINE_CATEGORIES = ("routine_tests_pass", "routine_commit", "routine_edits")
 CATEGORIES = FAILURE_CATEGORIES + ROUTINE_CATEGORIES
+# the set-ups a run compares: the configured one, the model without the rules, the rules without the model
+SETUP_NAMES = ("default", "model_only", "rules_only")

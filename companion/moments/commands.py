@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 from typing import Callable
 
-from companion.moments.mutants import find_mutants
+from companion.moments.mutants import Mutant, compiles, find_mutants
 from companion.moments.scenarios import Expect, Moment, Step
 
 if sys.version_info >= (3, 11):
@@ -126,17 +126,22 @@ def push_no_upstream(moment_id: str, repo: str, rng: random.Random) -> Moment:
 
 def _two_versions(base: Path, path: str, rng: random.Random) -> tuple[int, str, str, str] | None:
     """A line of `path` and two different edits of it, each still valid Python."""
-    text = (base / path).read_text(encoding="utf-8")
-    mutants = find_mutants(path, text)
-    by_line: dict[int, list[str]] = {}
-    for mutant in mutants:
-        by_line.setdefault(mutant.line, []).append(mutant.new)
-    lines = sorted(n for n, news in by_line.items() if len(set(news)) >= 2)
-    if not lines:
+    try:
+        text = (base / path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
         return None
-    line = rng.choice(lines)
-    first, second = rng.sample(sorted(set(by_line[line])), 2)
-    return line, text.splitlines()[line - 1], first, second
+    numbers = list(range(1, len(text.splitlines()) + 1))
+    rng.shuffle(numbers)
+    for start in range(0, min(len(numbers), 400), 40):  # a few lines at a time: big files stay quick
+        by_line: dict[int, list[Mutant]] = {}
+        for mutant in find_mutants(path, text, set(numbers[start:start + 40]), check=False):
+            by_line.setdefault(mutant.line, []).append(mutant)
+        for line in sorted(by_line):
+            usable = {m.new: m for m in by_line[line] if compiles(m, text)}
+            if len(usable) >= 2:
+                first, second = rng.sample(sorted(usable), 2)
+                return line, text.splitlines()[line - 1], first, second
+    return None
 
 
 def _replace_line(text: str, line: int, new: str) -> str:

@@ -186,8 +186,10 @@ def _is_docstring(statement: ast.stmt) -> bool:
         and isinstance(statement.value.value, str)
 
 
-def find_mutants(path: str, text: str, lines: set[int] | None = None) -> list[Mutant]:
-    """Every mutant of `text` (the file at `path`) on the given lines (all lines when None) that compiles."""
+def find_mutants(path: str, text: str, lines: set[int] | None = None, check: bool = True) -> list[Mutant]:
+    """Every mutant of `text` (the file at `path`) on the given lines (all lines when None) that
+    compiles. `check=False` leaves the compile check (a whole-file compile per mutant, slow on big
+    files) to `compiles`, for callers that use only a few of them."""
     try:
         tree = ast.parse(text)
     except (SyntaxError, ValueError):
@@ -197,10 +199,10 @@ def find_mutants(path: str, text: str, lines: set[int] | None = None) -> list[Mu
     unique: dict[str, Mutant] = {}
     for mutant in finder.found:
         unique.setdefault(mutant.key, mutant)
-    return [m for m in unique.values() if _compiles(m, text)]
+    return [m for m in unique.values() if not check or compiles(m, text)]
 
 
-def _compiles(mutant: Mutant, text: str) -> bool:
+def compiles(mutant: Mutant, text: str) -> bool:
     try:
         compile(mutant.apply(text), mutant.path, "exec")
     except (SyntaxError, ValueError):

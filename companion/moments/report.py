@@ -57,12 +57,7 @@ def figures(results: list[Result]) -> dict[str, Any]:
 def summary(outcome: Outcome) -> dict[str, Any]:
     """The `--json` object."""
     overall = figures(outcome.results)
-    config = outcome.config
-    quickfix = getattr(config, "quickfix", None)
-    setup_rules = {"default": None, "model_only": False, "rules_only": True}[outcome.setup]
-    rules_on = bool(getattr(quickfix, "enabled", False)) if setup_rules is None else setup_rules
-    if quickfix is None:
-        rules_on = False
+    agent = outcome.moment_config.get("agent", {})
     by_category = {}
     for category in CATEGORIES:
         chosen = [r for r in outcome.results if r.moment.category == category]
@@ -70,8 +65,9 @@ def summary(outcome: Outcome) -> dict[str, Any]:
             by_category[category] = figures(chosen)
     return {
         "moments": len(outcome.results), "repos": outcome.repos, "setup": outcome.setup,
-        "backend": config.agent.backend, "model": config.agent.model or "default", "gate": config.gate.kind,
-        "rules": rules_on, "model_on": outcome.setup != "rules_only", "pty_route": outcome.pty,
+        "backend": agent.get("backend", outcome.config.agent.backend), "model": outcome.model,
+        "gate": outcome.moment_config.get("gate", {}).get("kind", outcome.config.gate.kind),
+        "rules": outcome.rules, "model_on": outcome.model != "none", "pty_route": outcome.pty,
         "helpful_recall": overall["helpful"], "surfaced": overall["surfaced"], "grounded": overall["grounded"],
         "localized": overall["localized"], "fixed": overall["fixed"], "false_alarm": overall["false_alarm"],
         "latency_p50_s": overall["latency_p50_s"], "latency_p95_s": overall["latency_p95_s"],

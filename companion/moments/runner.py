@@ -8,6 +8,7 @@ were in. Moments run `jobs` at a time (each is a daemon, a shell and the tests: 
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 import shutil
 import signal
@@ -30,12 +31,14 @@ from companion.moments.scoring import Score, score
 from companion.moments.selection import (Baseline, cache_key, load_cached, run_baseline, save_cached,
                                          select_mutants)
 
+SILENT_MODEL = "@SILENT_MODEL@"  # replaced by a scripted backend's reply file: a model that never proposes
 # Config switches of each set-up the report compares; a set-up whose keys this version's config
-# does not have is reported as unavailable rather than run wrongly.
+# does not have is reported as unavailable rather than run wrongly. "No model" is a scripted
+# backend that always answers "no task": the rules' proposals stand as they are, nothing is loaded.
 SETUPS: dict[str, dict[str, dict[str, Any]]] = {
     "default": {},
     "model_only": {"quickfix": {"enabled": False}},
-    "rules_only": {"quickfix": {"enabled": True, "model": False}},
+    "rules_only": {"quickfix": {"enabled": True, "refine": False}, "agent": {"backend": "scripted", "script": SILENT_MODEL}},
 }
 
 
@@ -73,6 +76,22 @@ class Outcome:
     setup: str
     seconds: float
     pty: bool
+    moment_config: dict[str, dict[str, Any]] = field(default_factory=dict)  # what every moment's daemon ran with
+
+    @property
+    def rules(self) -> bool:
+        quickfix = self.moment_config.get("quickfix")
+        return bool(quickfix and quickfix.get("enabled", True))
+
+    @property
+    def model(self) -> str:
+        agent = self.moment_config.get("agent", {})
+        if agent.get("backend") == "scripted" and SILENT_MODEL in self.setup_script():
+            return "none"
+        return str(agent.get("model") or "default")
+
+    def setup_script(self) -> str:
+        return str(SETUPS[self.setup].get("agent", {}).get("script", ""))
 
 
 def missing_switches(setup: dict[str, dict[str, Any]], config: Config) -> list[str]:
@@ -85,8 +104,9 @@ def missing_switches(setup: dict[str, dict[str, Any]], config: Config) -> list[s
     return missing
 
 
-def moment_config(config: Config, options: Options) -> dict[str, dict[str, Any]]:
-    """The effective config of this run (user file, env) as every moment's config file, engine on."""
+def moment_config(config: Config, options: Options, root: Path | None = None) -> dict[str, dict[str, Any]]:
+    """The effective config of this run (user file, env) as every moment's config file, engine on,
+    with the set-up's switches (its silent model's reply file written under `root`)."""
     sections: dict[str, dict[str, Any]] = {}
     for item in dataclasses.fields(config):
         value = getattr(config, item.name)
@@ -96,6 +116,10 @@ def moment_config(config: Config, options: Options) -> dict[str, dict[str, Any]]
         for section, values in extra.items():
             sections.setdefault(section, {}).update(values)
     sections["engine"].update({"enabled": True, "idle_s": options.idle_s})
+    if sections.get("agent", {}).get("script") == SILENT_MODEL:
+        script = (root or Path(tempfile.gettempdir())) / "silent-model.json"
+        script.write_text(json.dumps([{"purpose": "", "thoughts": "", "task": None, "response": "", "operation": None}]))
+        sections["agent"]["script"] = str(script)
     return sections
 
 
@@ -151,7 +175,7 @@ def run(options: Options, config: Config | None = None, say: Callable[[str], Non
         env = git_env(write_identity(root / "harness"))
         env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
         wrapper = pty_wrapper()
-        settings = Settings(config=moment_config(config, options), test_python=Path(sys.executable).parent,
+        settings = Settings(config=moment_config(config, options, root), test_python=Path(sys.executable).parent,
                             models_dir=paths.models_dir(), idle_s=options.idle_s, step_timeout_s=options.step_timeout_s,
                             command_timeout_s=options.command_timeout_s, pty_wrapper=wrapper)
         plans, repo_rows = _prepare_all(options, root, env, say)
@@ -165,7 +189,7 @@ def run(options: Options, config: Config | None = None, say: Callable[[str], Non
             row["notes"] = repo_plan.notes
         results = _drive_all(moments[:options.moments], options, settings, root, reaper)
         return Outcome(results=results, repos=repo_rows, config=config, setup=options.setup,
-                       seconds=round(time.monotonic() - started, 1), pty=bool(wrapper))
+                       seconds=round(time.monotonic() - started, 1), pty=bool(wrapper), moment_config=settings.config)
     except KeyboardInterrupt:
         reaper.kill_all()
         raise

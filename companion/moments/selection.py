@@ -17,7 +17,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Callable
 
-from companion.moments.mutants import OPERATORS, Mutant, find_mutants
+from companion.moments.mutants import OPERATORS, Mutant, compiles, find_mutants
 from companion.moments.repo import Repo
 from companion.moments.testrun import TestReport, lines_to_tests, run_tests
 
@@ -106,7 +106,7 @@ def candidates(repo: Repo, baseline: Baseline, seed: int) -> list[tuple[Mutant, 
         except (OSError, UnicodeDecodeError):
             continue
         usable = {int(n) for n, tests in lines.items() if tests and not broken & set(tests)}
-        for mutant in find_mutants(path, text, usable):
+        for mutant in find_mutants(path, text, usable, check=False):
             per_operator[mutant.operator].append((mutant, lines[str(mutant.line)]))
     rng = random.Random(seed)
     for group in per_operator.values():
@@ -146,7 +146,7 @@ def select_mutants(repo: Repo, baseline: Baseline, command: str, env: dict[str, 
     for mutant, tests in candidates(repo, baseline, seed):
         if len(kept) >= count or time.monotonic() - started > budget_s:
             break
-        if (mutant.path, mutant.line) in seen_lines:
+        if (mutant.path, mutant.line) in seen_lines or not compiles(mutant, (repo.base / mutant.path).read_text(encoding="utf-8")):
             continue
         report = judge(mutant, tests, repo, scratch, command, env, baseline, timeout)
         failing = [t for t in report.failed if t not in baseline.failing]
