@@ -11,7 +11,7 @@ evaluating a file) and once with the events already cached (candidate tasks for 
 events were embedded as they arrived), with the gate's default number of encoder threads
 (--threads compares others); a third scores a ProactiveBench-style held-out split (drawn as
 training/reward/heldout.py draws it, cold cache), what `companion eval reward` does on the test
-file. `--encoder numpy` measures the fallback runtime instead of ONNX Runtime. Load is measured
+file. `--encoder torch` measures the fallback runtime instead of ONNX Runtime. Load is measured
 in a fresh interpreter (imports included), as a daemon would pay it. The machine's load average
 is printed alongside: on a shared machine the figures are only as good as its quietness.
 """
@@ -71,7 +71,8 @@ def main() -> None:
 
     from companion.gate.encoder import SentenceEncoder, default_threads
     from companion.gate.reward import RewardGate
-    from training.reward import base_set, heldout
+    from companion.gate import base_set
+    from training.reward import heldout
 
     rows = base_set.load_rows()
     load_s = measure_load(args.encoder)

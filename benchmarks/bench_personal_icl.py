@@ -21,7 +21,7 @@ def main() -> None:
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    from companion.gate.icl import IclGate, balanced_demos, proactivebench_rows
+    from companion.gate.icl_gate import IclGate, balanced_demos, proactivebench_rows
 
     rows = proactivebench_rows(packaged=True)
     started = time.monotonic()

@@ -34,6 +34,9 @@ class ConfigError(ValueError):
 class GeneralConfig:
     max_age_days: int = 90  # events, proposals and outcomes older than this are deleted
     interruption_level: int = 3  # 1 = only the surest proposals … 5 = anything plausible
+    # when the workspace folder is deleted or moved away: "stop" the daemon cleanly, or "wait" for a
+    # folder to be at its path again (watchers off meanwhile; the socket and the store stay up)
+    on_workspace_missing: str = "stop"
 
 
 @dataclass
@@ -60,6 +63,13 @@ class ShellConfig:
     ignore_commands: list[str] = field(default_factory=list)  # regexes of commands never recorded
     history_files: list[str] = field(default_factory=list)  # history files to tail; empty: the shells' defaults
     spool_keep_days: float = 7.0  # spool segments no running daemon has read are deleted after this
+    capture_output: str = "failed"  # keep a command's output tail: failed | all | off
+
+
+@dataclass
+class ResultsConfig:
+    """The `[tests]` section (not named Test* so that pytest never takes it for a test class)."""
+    pytest_report: bool = True  # the shell hook asks pytest for a JUnit report in the spool (PYTEST_ADDOPTS)
 
 
 @dataclass
@@ -93,7 +103,7 @@ class GateConfig:
     timeout_s: float = 20.0  # ollama gate: seconds per judgement before the reward gate answers instead
     ollama_host: str = ""  # ollama gate: empty means agent.ollama_host, then OLLAMA_HOST
     memory: bool = True  # reward gate: recall answered situations (ProactiveBench's and yours) before generalising
-    encoder: str = "auto"  # reward gate's MiniLM runtime: auto (onnx when installed) | onnx | numpy
+    encoder: str = "auto"  # reward gate's MiniLM runtime: auto (onnx when it runs) | onnx | torch
 
 
 @dataclass
@@ -106,8 +116,23 @@ class EngineConfig:
     quiet_hours: str = ""  # e.g. "22:00-07:00"
     snooze_s: float = 1800.0  # a snoozed proposal (and its kind of help) stays away this long
     idle_s: float = 20.0  # a pause after a burst of edits
+    # Routine moments stay silent: these two triggers wake the agent only when switched on (on the
+    # moments benchmark they produced generic help, not help that names what to do).
+    idle_trigger: bool = False  # a pause after a burst of edits (idle_s) calls the agent
+    todo_trigger: bool = False  # a new TODO/FIXME in a saved file calls the agent
     repeat_window_s: float = 3600.0  # a task offered or answered this recently is not offered again
     preload: bool = True  # load the agent model when the daemon starts, not at the first trigger
+
+
+@dataclass
+class QuickfixConfig:
+    """Rules that turn a failure's evidence into concrete help (companion/quickfix, docs/quickfix.md)."""
+
+    enabled: bool = True
+    rules: list[dict] = field(default_factory=list)  # the user's own: [[quickfix.rules]] id, command, output, response
+    disabled: list[str] = field(default_factory=list)  # rule ids switched off, e.g. "ports.in_use"
+    refine: bool = True  # the model may choose among the rules' candidates and explain them, after they are shown
+    max_evidence_tokens: int = 400  # budget for the evidence and candidates in the agent prompt
 
 
 @dataclass
@@ -116,15 +141,25 @@ class EditorConfig:
 
 
 @dataclass
+class EvidenceConfig:
+    enabled: bool = True  # keep the workspace's content at green runs; give failures their suspect hunks
+    max_store_mb: int = 64  # the snapshot blob store's bound per workspace (oldest greens dropped first)
+    max_files: int = 5000  # files per snapshot walk
+
+
+@dataclass
 class Config:
     general: GeneralConfig = field(default_factory=GeneralConfig)
     redaction: RedactionConfig = field(default_factory=RedactionConfig)
     watch: WatchConfig = field(default_factory=WatchConfig)
     shell: ShellConfig = field(default_factory=ShellConfig)
+    tests: ResultsConfig = field(default_factory=ResultsConfig)
     agent: AgentConfig = field(default_factory=AgentConfig)
     gate: GateConfig = field(default_factory=GateConfig)
     engine: EngineConfig = field(default_factory=EngineConfig)
+    quickfix: QuickfixConfig = field(default_factory=QuickfixConfig)
     editor: EditorConfig = field(default_factory=EditorConfig)
+    evidence: EvidenceConfig = field(default_factory=EvidenceConfig)
     sources: list[str] = field(default_factory=list)  # files that were read, for `doctor`
 
 
@@ -164,6 +199,18 @@ def _apply(config: Config, raw: Mapping[str, Any], origin: str) -> None:
             if key not in types:
                 raise ConfigError(f"{origin}: unknown key {name}.{key} (known: {', '.join(types)})")
             setattr(section, key, _check_type(value, types[key], f"{origin}: {name}.{key}"))
+            if (name, key) == ("quickfix", "rules"):
+                _check_user_rules(value, origin)
+
+
+def _check_user_rules(rules: list[Any], origin: str) -> None:
+    """A user quick-fix rule with a broken regex or a missing key is an error naming the file and key."""
+    from companion.quickfix.user import UserRuleError, check_rules
+
+    try:
+        check_rules(rules, f"{origin}: quickfix.rules")
+    except UserRuleError as exc:
+        raise ConfigError(str(exc)) from None
 
 
 def _parse_env_value(text: str, annotation: Any, where: str) -> Any:
@@ -222,8 +269,10 @@ def validate(config: Config) -> None:
         raise ConfigError(f"agent.dtype must be float32 or bfloat16, got {config.agent.dtype!r}")
     if config.gate.kind not in ("reward", "icl", "ollama"):
         raise ConfigError(f"gate.kind must be reward, icl or ollama, got {config.gate.kind!r}")
-    if config.gate.encoder not in ("auto", "onnx", "numpy"):
-        raise ConfigError(f"gate.encoder must be auto, onnx or numpy, got {config.gate.encoder!r}")
+    if config.gate.encoder not in ("auto", "onnx", "torch"):
+        raise ConfigError(f"gate.encoder must be auto, onnx or torch, got {config.gate.encoder!r}")
+    if config.shell.capture_output not in ("failed", "all", "off"):
+        raise ConfigError(f"shell.capture_output must be failed, all or off, got {config.shell.capture_output!r}")
     if config.editor.show_message not in ("off", "unfocused", "always"):
         raise ConfigError(f"editor.show_message must be off, unfocused or always, got {config.editor.show_message!r}")
 
@@ -265,7 +314,7 @@ def update_config_file(path: Path, section: str, updates: Mapping[str, Any]) -> 
     current.setdefault(section, {}).update(updates)
     probe = Config()
     _apply(probe, current, str(path))  # refuse to write something that would not load
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
+    paths.private_dir(path.parent)
+    tmp = paths.private_file(path.with_suffix(".tmp"))
     tmp.write_text(to_toml(current))
     os.replace(tmp, path)

@@ -40,6 +40,9 @@ class Proposal:
     ts: float = field(default_factory=time.time)
     id: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
     answered_ts: float | None = None
+    rule: str | None = None  # the quick-fix rule that produced it (companion/quickfix); None for the model's own
+    evidence: dict[str, Any] = field(default_factory=dict)  # the "why": the evidence items it rests on
+    confidence: float | None = None  # the rule's confidence (None for the model's own)
 
     def __post_init__(self) -> None:
         if self.operation is not None and self.operation not in OPERATIONS:

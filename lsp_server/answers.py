@@ -1,10 +1,14 @@
-"""Answering a proposal from the editor: record the outcome, then do what an accept means.
+"""Answering a proposal from the editor: record the outcome, and do what an accept means.
 
-The outcome is stored first (with the seconds since this editor showed the proposal), so the
-user's answer is never lost to a patch that no longer applies; then an accepted `edit` is
-applied by the editor as a WorkspaceEdit, an `explain` or `run_command` opens its response
-(a markdown page, or a message where the editor cannot show documents), an `open` shows the
-file at its line. Nothing is ever run: a command is only shown.
+An accepted `edit` is applied by the editor, never by the daemon: its hunks are located in the
+editor's buffer by the one patch engine (companion/patching.py), sent as a WorkspaceEdit (so the
+change lands in the editor's undo history), and only once the editor says it applied them is the
+accept recorded, with `applied_by: "client"`. A patch that no longer applies to the buffer, or
+that the editor refuses, is answered with the reason and records nothing: the proposal stays open.
+Every other answer is stored first (with the seconds since this editor showed the proposal); then
+an `explain` or `run_command` opens its response (a markdown page, or a message where the editor
+cannot show documents) and an `open` shows the file at its line. Nothing is ever run: a command
+is only shown.
 """
 
 from __future__ import annotations
@@ -15,11 +19,10 @@ from typing import TYPE_CHECKING, Any
 
 from lsprotocol import types
 
-from companion import paths
+from companion import paths, patching
 from companion.ipc import IpcError
 from lsp_server import present
 from lsp_server.book import Entry
-from lsp_server.patch import PatchError, text_edits
 
 if TYPE_CHECKING:
     from lsp_server.server import CompanionLanguageServer
@@ -59,57 +62,105 @@ def resolve(ls: "CompanionLanguageServer", args: tuple[Any, ...]) -> Entry:
 
 
 async def answer(ls: "CompanionLanguageServer", entry: Entry, outcome: str) -> dict[str, Any]:
-    """Store the outcome with the time it took to answer, then carry out an accept."""
+    """Store the outcome with the time it took to answer, and carry out an accept."""
     proposal = entry.proposal
     answer_s = round(max(0.0, time.time() - entry.shown_at), 3)
-    try:
-        reply = await ls.request("outcome", proposal_id=proposal.id, outcome=outcome, answer_s=answer_s, via=ls.via)
-    except IpcError as exc:
-        ls.show(types.MessageType.Error, f"Companion could not record your answer: {exc}")
-        raise AnswerError(f"the answer was not recorded: {exc}") from None
-    ls.book.remove(proposal.id)
-    ls.refresh({proposal.path} if proposal.path else set())
-    ls.notify_proposal(type(proposal).from_dict(reply["proposal"]), "answered")
-    ls.send_status()
+    if outcome == "accepted" and proposal.operation == "edit":
+        return await accept_edit(ls, entry, answer_s)
+    await record(ls, entry, outcome, answer_s)
     result: dict[str, Any] = {"proposal_id": proposal.id, "outcome": outcome, "answer_s": answer_s}
     if outcome == "accepted":
         result["effect"] = await carry_out(ls, proposal)
     return result
 
 
+async def record(ls: "CompanionLanguageServer", entry: Entry, outcome: str, answer_s: float,
+                 **fields: Any) -> dict[str, Any]:
+    """The outcome in the daemon's store; the proposal leaves this editor once it is recorded."""
+    proposal = entry.proposal
+    try:
+        reply = await ls.request("outcome", proposal_id=proposal.id, outcome=outcome, answer_s=answer_s, via=ls.via,
+                                 **fields)
+    except IpcError as exc:
+        raise AnswerError(f"Companion could not record your answer: {exc}") from None
+    ls.book.remove(proposal.id)
+    ls.refresh({proposal.path} if proposal.path else set())
+    ls.notify_proposal(type(proposal).from_dict(reply["proposal"]), "answered")
+    ls.send_status()
+    return reply
+
+
+async def accept_edit(ls: "CompanionLanguageServer", entry: Entry, answer_s: float) -> dict[str, Any]:
+    """Apply the patch in the editor, then record the accept; refuse both with the reason."""
+    proposal = entry.proposal
+    task = proposal.task or "the proposal"
+    try:
+        path = proposal.path or patching.parse(proposal.response).path
+        if not path:
+            raise patching.PatchError("the patch does not name a file")
+        text = ls.document_text(path)
+        if text is None:
+            raise patching.PatchError(f"{path} cannot be read")
+        edits = text_edits(text, proposal.response)
+    except patching.PatchError as exc:
+        raise AnswerError(f"Companion did not accept “{task}”: the patch no longer applies: {exc}. "
+                          "The proposal stays open.") from None
+    params = types.ApplyWorkspaceEditParams(label=f"Companion: {task}",
+                                            edit=types.WorkspaceEdit(changes={ls.uri_of(path): edits}))
+    applied = await ls.workspace_apply_edit_async(params)
+    if not applied.applied:
+        raise AnswerError(f"Companion did not accept “{task}”: the editor did not apply the patch "
+                          f"({applied.failure_reason or 'refused'}). The proposal stays open.")
+    try:
+        await record(ls, entry, "accepted", answer_s, applied_by="client")
+    except AnswerError as exc:
+        raise AnswerError(f"The patch is in your editor (undo takes it back), but {exc}") from None
+    message = f"Companion applied the patch to {path} (not saved yet; undo takes it back)."
+    ls.show(types.MessageType.Info, message)
+    return {"proposal_id": proposal.id, "outcome": "accepted", "answer_s": answer_s, "effect": "applied",
+            "path": path, "message": message}
+
+
+def text_edits(text: str, diff: str) -> list[types.TextEdit]:
+    """The diff's hunks, located in `text` by the patch engine, as LSP text edits (positions in
+    UTF-16 code units); applied together they give exactly `patching.apply_to_text(text, diff)`."""
+    lines, breaks = patching.split_lines(text)
+    newline = patching.newline_of(breaks)
+    ends = not text or bool(breaks[-1])  # the text ends with a line break (or is empty)
+    edits: list[types.TextEdit] = []
+    for change in patching.locate(text, patching.parse(diff)):
+        new_text = "".join(line + newline for line in change.new)
+        start = types.Position(line=change.first, character=0)
+        if change.last < len(lines) or ends:
+            end = types.Position(line=change.last, character=0)
+        else:  # the change reaches the last line, which has no line break: keep it without one
+            end = types.Position(line=len(lines) - 1, character=_utf16_len(lines[-1]))
+            new_text = new_text[:-len(newline)] if new_text else new_text
+            if change.first == len(lines):  # an insertion after that last line
+                start = end
+                new_text = newline + new_text
+            elif not new_text and change.first > 0:  # the last lines go: so does the break before them
+                start = types.Position(line=change.first - 1, character=_utf16_len(lines[change.first - 1]))
+        edits.append(types.TextEdit(range=types.Range(start=start, end=end), new_text=new_text))
+    return edits
+
+
+def _utf16_len(text: str) -> int:
+    return len(text.encode("utf-16-le")) // 2
+
+
 async def carry_out(ls: "CompanionLanguageServer", proposal: Any) -> str:
     operation = proposal.operation
     try:
-        if operation == "edit" and proposal.path:
-            return await apply_patch(ls, proposal)
         if operation == "open" and proposal.path:
             return await show_file(ls, proposal)
-        if operation in ("explain", "run_command", "edit") or proposal.response:
+        if operation in ("explain", "run_command") or proposal.response:
             return await show_response(ls, proposal)
     except Exception as exc:  # the answer is stored; the editor gets a message, not a crash
         log.exception("carrying out proposal %s failed", proposal.id)
         ls.show(types.MessageType.Error, f"Companion could not carry out the proposal: {exc}")
         return "failed"
     return "none"
-
-
-async def apply_patch(ls: "CompanionLanguageServer", proposal: Any) -> str:
-    text = ls.document_text(proposal.path)
-    if text is None:
-        ls.show(types.MessageType.Error, f"Companion cannot read {proposal.path} to apply the patch.")
-        return "failed"
-    try:
-        edits = text_edits(text, proposal.response)
-    except PatchError as exc:
-        ls.show(types.MessageType.Error, f"Companion's patch for {proposal.path} no longer applies: {exc}")
-        return "failed"
-    params = types.ApplyWorkspaceEditParams(label=f"Companion: {proposal.task}",
-                                            edit=types.WorkspaceEdit(changes={ls.uri_of(proposal.path): edits}))
-    result = await ls.workspace_apply_edit_async(params)
-    if not result.applied:
-        ls.show(types.MessageType.Error, f"The editor did not apply companion's patch: {result.failure_reason or 'refused'}")
-        return "failed"
-    return "applied"
 
 
 def _can_show_documents(ls: "CompanionLanguageServer") -> bool:
@@ -152,5 +203,6 @@ async def ask(ls: "CompanionLanguageServer", entry: Entry) -> None:
         return
     try:
         await answer(ls, entry, outcome)
-    except AnswerError as exc:
+    except AnswerError as exc:  # no command reply carries it: the message is what the user sees
         log.warning("%s", exc)
+        ls.show(types.MessageType.Error, str(exc))

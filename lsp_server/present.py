@@ -12,6 +12,7 @@ from pathlib import Path
 from lsprotocol import types
 
 from companion.proposals import Proposal
+from companion.quickfix.why import why_lines, why_text
 from lsp_server.book import line_span
 
 SOURCE = "companion"
@@ -56,6 +57,13 @@ def diagnostic(proposal: Proposal, uri: str, lines: list[str] | None, severity: 
                 location=types.Location(uri=uri, range=where), message=f"{label}: {response}")]
         else:
             message = f"{message}\n{label}: {response}"
+    why = why_text(proposal.evidence, proposal.rule)
+    if why:  # the evidence it rests on and the rule that fired
+        if related_information:
+            related = (related or []) + [types.DiagnosticRelatedInformation(
+                location=types.Location(uri=uri, range=where), message=clip(f"Why: {why}", 600))]
+        else:
+            message = f"{message}\nWhy: {clip(why, 600)}"
     return types.Diagnostic(
         range=where, message=message, source=SOURCE, code=proposal.id,
         severity=types.DiagnosticSeverity.Hint if severity == "hint" else types.DiagnosticSeverity.Information,
@@ -99,6 +107,9 @@ def markdown_page(proposal: Proposal) -> str:
         parts.append(proposal.response.strip())
     if proposal.purpose:
         parts += ["", f"*Why: {proposal.purpose.strip()}*"]
+    lines = why_lines(proposal.evidence, proposal.rule)
+    if lines:
+        parts += ["", "## Why", ""] + [f"- {line}" for line in lines]
     return "\n".join(parts) + "\n"
 
 

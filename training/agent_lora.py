@@ -13,7 +13,7 @@ traces are left out: they are what `companion eval agent` measures.
 Like nanoGPT's train.py: a config dataclass, `main(cfg)`, fixed seeds, a progress bar, and
 checkpoints that carry the config, the step, the optimizer and the metrics, so an interrupted
 run resumes where it stopped. A new adapter becomes active only when its held-out figures are
-not worse than the current agent's (training/adapters.py keeps the history for rollback).
+not worse than the current agent's (companion/agent/adapters.py keeps the history for rollback).
 
     python -m training.agent_lora --steps 200 --base-only
 """
@@ -34,7 +34,7 @@ import torch
 from tqdm import tqdm
 
 from companion.agent.prompt import STOCK_REASONS
-from training import adapters
+from companion.agent import adapters
 from training.dataset import chat_example, read_jsonl
 
 MIN_USER_EXAMPLES = 10  # accepted proposals needed before a personal fine-tune is worth it
@@ -73,7 +73,7 @@ class NotEnoughData(ValueError):
 
 def base_examples(count: int, seed: int, observation_tokens: int = 160) -> list[dict[str, Any]]:
     """Chat examples from ProactiveBench reward rows judged right: task (CD) or silence (CR)."""
-    from companion.gate.icl import proactivebench_rows
+    from companion.gate.icl_gate import proactivebench_rows
 
     rows = proactivebench_rows()
     if not rows:
@@ -99,7 +99,8 @@ def user_examples(cfg: AgentLoraConfig) -> list[dict[str, Any]]:
     if cfg.data:
         return [{**row, "source": "user"} for row in read_jsonl(Path(cfg.data))]
     from companion.store import Store
-    from training.dataset import agent_examples, answered, redactor_from_config
+    from companion.gate.user_rows import answered, redactor_from_config
+    from training.dataset import agent_examples
 
     with Store() as store:
         redactor = redactor_from_config(cfg.workspace)

@@ -16,72 +16,17 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
 from companion import paths
-from companion.proposals import Outcome, Proposal
+from companion.agent.adapters import AGENT_OBSERVATION_TOKENS
+from companion.gate.user_rows import Answered, answered, redactor_from_config, reward_row
+from companion.proposals import Proposal
 from companion.redact import Redactor
 
 FEEDBACK_WINDOW_S = 3600.0  # earlier answers within this time are shown as feedback, as at run time
 MAX_FEEDBACK = 3
-AGENT_OBSERVATION_TOKENS = 160  # keep fine-tuning sequences short (CPU)
-
-
-@dataclass
-class Answered:
-    """One answered proposal with the observations the agent saw (redacted)."""
-
-    proposal: Proposal
-    outcome: Outcome
-    observations: list[dict[str, str]]
-
-
-def redactor_from_config(workspace: str | None = None) -> Redactor:
-    from companion.config import load_config
-
-    settings = load_config(workspace).redaction
-    return Redactor(settings.patterns, entropy=settings.entropy, secret_files=settings.secret_files)
-
-
-def answered(store: Any, workspace: str | None = None, redactor: Redactor | None = None,
-             outcomes: Iterable[str] = ("accepted", "rejected", "ignored")) -> list[Answered]:
-    """Answered proposals (oldest first) with the rendered, redacted observations they were made on.
-
-    A proposal answered twice (snoozed, then accepted) counts with its last answer.
-    """
-    from companion.render import observation
-
-    redactor = redactor or Redactor()
-    wanted = set(outcomes)
-    latest: dict[str, tuple[Proposal, Outcome]] = {}
-    for proposal, outcome in store.outcomes(workspace):
-        latest.pop(proposal.id, None)
-        latest[proposal.id] = (proposal, outcome)
-    result: list[Answered] = []
-    for proposal, outcome in latest.values():
-        if outcome.outcome not in wanted:
-            continue
-        events = store.events(ids=proposal.event_ids) if proposal.event_ids else []
-        observations = [redactor.redact_data(observation(e)) for e in events]
-        if not observations:
-            continue  # nothing to learn from: the events were forgotten or pruned
-        result.append(Answered(proposal, outcome, observations))
-    return result
-
-
-def reward_row(item: Answered, redactor: Redactor) -> dict[str, Any]:
-    """ProactiveBench's reward shape: the proposal was right (valid) when the user accepted it."""
-    return {"obs": item.observations, "pred_task": redactor.redact(item.proposal.task) if item.proposal.task else None,
-            "valid": item.outcome.outcome == "accepted", "outcome": item.outcome.outcome,
-            "answer_s": item.outcome.answer_s, "proposal_id": item.proposal.id}
-
-
-def reward_rows(store: Any, workspace: str | None = None, outcomes: Iterable[str] = ("accepted", "rejected", "ignored"),
-                redactor: Redactor | None = None) -> list[dict[str, Any]]:
-    redactor = redactor or Redactor()
-    return [reward_row(item, redactor) for item in answered(store, workspace, redactor, outcomes)]
 
 
 def reply_target(proposal: Proposal) -> dict[str, Any]:
@@ -113,6 +58,8 @@ def agent_examples(items: Sequence[Answered], redactor: Redactor) -> list[dict[s
                    and 0 <= item.proposal.ts - e.outcome.ts <= FEEDBACK_WINDOW_S][-MAX_FEEDBACK:]
         feedback = [{"task": e.proposal.task, "outcome": e.outcome.outcome} for e in earlier]
         example = chat_example(item.observations, reply_target(item.proposal), feedback)
+        if item.evidence:
+            example["evidence"] = item.evidence
         examples.append(redactor.redact_data(example))
     return examples
 

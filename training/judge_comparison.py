@@ -26,7 +26,7 @@ from typing import Any, Sequence
 import numpy as np
 import torch
 
-from companion.gate.data import RewardRow, parse_row
+from companion.gate.reward_data import RewardRow, parse_row
 from training.svd_icl import SvdConfig, auc, make_splits, search
 
 REPORTS = Path(__file__).resolve().parents[1] / "docs" / "svd-icl"
@@ -157,7 +157,7 @@ def icl_figures(rerun: bool) -> dict[str, dict[str, dict[str, float]]]:
 
 
 def compare(rerun_icl: bool = False) -> dict[str, Any]:
-    from training.reward import base_set
+    from companion.gate import base_set
 
     splits = held_out()
     excluded = [r for parts in splits.values() for rows in parts.values() for r in rows]

@@ -24,7 +24,7 @@ from typing import Any, Sequence
 import torch
 
 from companion import paths
-from training import adapters
+from companion.agent import adapters
 
 # ChatML as Ollama's Go template: every message (the SYSTEM below becomes the first one), then
 # the assistant's turn is opened, as `apply_chat_template(..., add_generation_prompt=True)` does.

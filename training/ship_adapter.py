@@ -4,7 +4,7 @@ The issue's rule, made executable so the shipped adapter can be rebuilt and re-j
 way: the adapter ships when, on the same replay (same traces, same `--max-steps`), its F1 is
 higher, its share of well-formed JSON replies is not lower, and any rise in false alarms comes
 with a rise in recall. The adapter's files go to companion/agent/adapter/ (where
-`training.adapters.shipped_adapter()` finds them), with `adapter.gguf` (the same adapter for
+`companion.agent.adapters.shipped_adapter()` finds them), with `adapter.gguf` (the same adapter for
 llama.cpp, the default backend) and `card.json`: how it was trained, on what,
 the before/after figures and the exact commands that rebuild and re-judge it.
 
@@ -21,7 +21,7 @@ import shutil
 from pathlib import Path
 from typing import Any, Sequence
 
-from training.adapters import GGUF_NAME, SHIPPED, is_adapter, write_gguf
+from companion.agent.adapters import GGUF_NAME, SHIPPED, is_adapter, write_gguf
 
 FILES = ("adapter_config.json", "adapter_model.safetensors", "training.json")
 SUMMARY = ("Recall", "Precision", "Accuracy", "False-Alarm", "F1", "counts", "well_formed_json", "proposed",

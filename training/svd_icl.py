@@ -29,9 +29,9 @@ from typing import Any, Sequence
 import torch
 from tqdm import tqdm
 
-from companion.gate.icl import (CONTENT_FREE, Demo, balanced_demos, plan_file, proactivebench_rows, prompt_prefix,
+from companion.gate.icl_gate import (CONTENT_FREE, Demo, balanced_demos, plan_file, proactivebench_rows, prompt_prefix,
                                 question, recent_user_demos)
-from companion.gate.icl_model import PlanStep, PrefixScorer, load_plan, low_rank, module_weights, save_plan
+from companion.gate.icl_forward import PlanStep, PrefixScorer, load_plan, low_rank, module_weights, save_plan
 
 RATIOS = (1.0, 0.9, 0.5, 0.25, 0.1, 0.05, 0.01, 0.005)
 USER_CATEGORIES = {True: "accepted", False: "rejected"}
@@ -109,7 +109,7 @@ def make_splits(cfg: SvdConfig, store: Any = None) -> Splits:
     source = cfg.demos
     user_rows: list[dict[str, Any]] = []
     if source in ("auto", "user"):
-        from training.dataset import reward_rows
+        from companion.gate.user_rows import reward_rows
 
         if store is None:
             from companion.store import Store

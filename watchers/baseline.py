@@ -13,7 +13,7 @@ import subprocess
 from collections import OrderedDict
 from pathlib import Path
 
-from watchers.changes import decode
+from companion.evidence.text import decode
 
 
 class Baselines:

@@ -19,6 +19,8 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from companion.evidence.text import decode
+
 MAX_HUNKS = 20
 MAX_NAMES = 20
 MAX_TODOS = 10
@@ -34,20 +36,6 @@ class FileText:
     size: int
     skipped: str | None = None  # "secret" | "binary" | "too large" | "unreadable" | "symlink"
     encoding_errors: bool = False
-
-
-def decode(raw: bytes) -> tuple[str | None, bool]:
-    """(text, had_invalid_bytes); text is None for binary content."""
-    if b"\0" in raw[:8192]:
-        return None, False
-    try:
-        return raw.decode("utf-8"), False
-    except UnicodeDecodeError:
-        text = raw.decode("utf-8", errors="replace")
-        bad = text.count("\ufffd")
-        if bad > max(8, len(text) // 20):  # mostly undecodable: some binary format without NULs
-            return None, False
-        return text, True
 
 
 def read_text(path: str, max_bytes: int) -> FileText:

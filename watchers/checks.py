@@ -1,11 +1,11 @@
 """`companion doctor` checks of the watchers: how many folders this workspace needs watched,
-against the inotify limit. Found by `companion.doctor.load_check_modules`."""
+against the inotify limit. Found by `companion.cli.doctor.load_check_modules`."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from companion.doctor import CheckResult, check
+from companion.checks import CheckResult, check
 from watchers.ignore import IgnoreRules
 from watchers.tree import WatchedTree, inotify_watch_limit
 

@@ -3,7 +3,7 @@
 Built on watchdog's inotify layer (Linux): one inotify descriptor with a watch per folder that
 git does not ignore (watchers.tree, watchers.ignore); elsewhere on watchdog's platform observer
 (watchers.portable). Raw operations are debounced into user-level
-changes (watchers.debounce), and each save described by what it changed (watchers.describe
+changes (watchers.debounce), and each save described by what it changed (watchers.file_content
 and watchers.changes, against the previous version from watchers.baseline).
 
 Events (paths relative to the workspace, POSIX separators):
@@ -36,7 +36,7 @@ from typing import Any
 
 from watchers.base import WatchContext, Watcher
 from watchers.baseline import Baselines
-from watchers.describe import Describer
+from watchers.file_content import Describer
 from watchers.debounce import Change, Coalescer
 from watchers.ignore import IgnoreRules
 

@@ -4,7 +4,10 @@ Every daemon reads the whole spool (several workspaces share it) with its own of
 so a command typed while this workspace's daemon was down is read when it starts, and a command
 typed while it runs arrives within a poll interval. Commands whose working directory is outside
 the workspace are skipped. Event ids are derived from the record, so reading a line twice (a
-crash between storing and saving the offset) stores it once.
+crash between storing and saving the offset) stores it once. A command's evidence (output tail,
+test failures: `companion.shell.capture`) joins its event's data under `evidence` before the
+pipeline redacts and stores it. Spool segments are sealed as soon as they are read and deleted once
+every running daemon has read them (`companion.shell.spool`), so commands do not stay at rest.
 """
 
 from __future__ import annotations
@@ -15,14 +18,14 @@ from pathlib import Path
 from typing import Any
 
 from companion.events import Event
-from companion.shell import spool
+from companion.shell import capture, spool
 from companion.shell.attribution import CommandFilter, event_id
 from companion.shell.tail import Position, read_new
 from watchers.base import WatchContext, Watcher
 
 log = logging.getLogger(__name__)
 POLL_S = 0.25
-CLEANUP_EVERY_S = 30.0
+CLEANUP_EVERY_S = 5.0
 HEARTBEAT_S = 60.0
 
 
@@ -48,6 +51,8 @@ class ShellSpoolWatcher(Watcher):
         self._hook_seen: set[str] = set()
         self.commands = 0
         self.skipped_outside = 0
+        self.capture_mode = context.config.shell.capture_output
+        self.pytest_report = context.config.tests.pytest_report
 
     # -- the loop ---------------------------------------------------------------------------
     def run(self) -> None:
@@ -113,7 +118,7 @@ class ShellSpoolWatcher(Watcher):
         except FileNotFoundError:
             return
         mine = self.positions.get(spool.file_key(stat))
-        if stat.st_size > self.rotate_bytes and mine is not None and mine.offset >= stat.st_size:
+        if stat.st_size > max(self.rotate_bytes, 0) and mine is not None and mine.offset >= stat.st_size:
             try:
                 spool.rotate(self.directory, self.rotate_bytes)
             except OSError as exc:
@@ -130,18 +135,36 @@ class ShellSpoolWatcher(Watcher):
                 self.skipped_outside += 1
                 continue
             if self.filter.ignored(record.command):
+                capture.discard(record, self.directory)
                 continue
             self._note_hook(spool.HelloRecord(record.shell, record.session, record.ts))
+            data = {"command": record.command, "cwd": record.cwd, "dir": directory,
+                    "exit_code": record.exit_code,
+                    "duration_s": round(record.duration_s, 3) if record.duration_s is not None else None,
+                    "shell": record.shell, "session": record.session,
+                    "origin": "pty" if (record.flags or {}).get("pty") else "hook"}
+            evidence = self._evidence(record)
+            if evidence:
+                data["evidence"] = evidence
             self.context.emit(Event(
                 source="shell", kind="shell.command", workspace=self.workspace, ts=record.ts,
                 id=event_id(self.workspace, record.session, record.start or record.end, record.command),
-                data={"command": record.command, "cwd": record.cwd, "dir": directory,
-                      "exit_code": record.exit_code,
-                      "duration_s": round(record.duration_s, 3) if record.duration_s is not None else None,
-                      "shell": record.shell, "session": record.session, "origin": "hook"}))
+                data=data))
             emitted += 1
             self.commands += 1
         return emitted
+
+    def _evidence(self, record: spool.CommandRecord) -> dict[str, Any]:
+        """Output and failures of a command; a bad file or a stuck tmux costs the evidence, never the event."""
+        if record.command_id is None and not record.flags:
+            return {}
+        try:
+            return capture.gather(record, self.directory, self.context.workspace, self.capture_mode, self.pytest_report)
+        except Exception as exc:
+            log.exception("gathering a command's evidence failed")
+            self.context.report_error(self.name, f"could not read a command's output or test report: {exc}")
+            capture.discard(record, self.directory)
+            return {}
 
     def _note_hook(self, record: spool.HelloRecord) -> None:
         """Remember (for all workspaces) that this shell has the hook, so its history file is not read too."""
@@ -163,6 +186,7 @@ class ShellSpoolWatcher(Watcher):
             readers = self.context.store.state_entries(spool.STATE_KEY)
             spool.remove_consumed(self.directory, readers, self.keep_s)
             spool.remove_stale_scratch(self.directory)
+            spool.remove_orphans(self.directory)
         except OSError as exc:
             self.context.report_error(self.name, f"could not clean the spool: {exc}", str(self.directory))
 

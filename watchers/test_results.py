@@ -16,21 +16,18 @@ import json
 import logging
 import os
 import time
-import xml.etree.ElementTree as ElementTree
 from pathlib import Path
+from typing import Any
 
+from companion.evidence import failures
+from companion.evidence.failures import ReportError
 from watchers.base import WatchContext, Watcher
 
 log = logging.getLogger(__name__)
 POLL_S = 1.0
 RESCAN_S = 20.0
-MAX_REPORT_BYTES = 50_000_000
 LASTFAILED = Path(".pytest_cache") / "v" / "cache" / "lastfailed"
 SKIP_DIRS = {"node_modules", ".git", ".venv", "venv", "__pycache__", ".tox", ".nox", ".mypy_cache", "site-packages"}
-
-
-class ReportError(ValueError):
-    """A report that cannot be read (yet): half written, or not the expected format."""
 
 
 def read_lastfailed(path: Path) -> tuple[set[str], set[str]]:
@@ -44,28 +41,10 @@ def read_lastfailed(path: Path) -> tuple[set[str], set[str]]:
     return {str(k) for k, v in raw.items() if v}, set()
 
 
-def read_junit(path: Path) -> tuple[set[str], set[str]]:
+def read_junit(path: Path, root: Path | None = None) -> tuple[set[str], set[str]]:
     """(failing, passing) test ids of a JUnit XML report; ids are `classname::name`."""
-    failing: set[str] = set()
-    passing: set[str] = set()
-    try:
-        if path.stat().st_size > MAX_REPORT_BYTES:
-            raise ReportError(f"{path}: larger than {MAX_REPORT_BYTES} bytes")
-        for _event, element in ElementTree.iterparse(path, events=("end",)):
-            if element.tag != "testcase":
-                continue
-            name = element.get("name") or "?"
-            group = element.get("classname") or element.get("file") or ""
-            test = f"{group}::{name}" if group else name
-            outcomes = {child.tag for child in element}
-            if outcomes & {"failure", "error"}:
-                failing.add(test)
-            elif "skipped" not in outcomes:
-                passing.add(test)
-            element.clear()
-    except (OSError, ElementTree.ParseError) as exc:
-        raise ReportError(f"{path}: {exc}") from None
-    return failing, passing
+    report = failures.read_junit(path, root)
+    return report.failing, report.passing
 
 
 class RunnerResultsWatcher(Watcher):
@@ -133,8 +112,13 @@ class RunnerResultsWatcher(Watcher):
 
     def _read(self, path: Path) -> int:
         is_pytest = path.name == "lastfailed" and path.parent.parent.parent.name == ".pytest_cache"
+        details: list[dict[str, Any]] = []
         try:
-            failing, passing = read_lastfailed(path) if is_pytest else read_junit(path)
+            if is_pytest:
+                failing, passing = read_lastfailed(path)
+            else:
+                report = failures.read_junit(path, self.root)
+                failing, passing, details = report.failing, report.passing, report.failures
         except ReportError as exc:
             log.debug("skipping a test report for now: %s", exc)
             return 0
@@ -150,8 +134,12 @@ class RunnerResultsWatcher(Watcher):
         runner = "pytest" if is_pytest else "junit"
         for kind, tests in (("tests.failed", newly), ("tests.fixed", fixed)):
             if tests:
-                self.context.event("tests", kind, {"tests": tests, "count": len(tests), "failing": len(failing),
-                                                   "runner": runner, "report": report})
+                data: dict[str, Any] = {"tests": tests, "count": len(tests), "failing": len(failing),
+                                        "runner": runner, "report": report}
+                if kind == "tests.failed" and details:
+                    # the report's first failures, with their messages: evidence for the engine
+                    data["evidence"] = failures.failures_evidence(details, len(failing))
+                self.context.event("tests", kind, data)
         self._save(path, failing)
         return int(bool(newly)) + int(bool(fixed))
 

@@ -32,10 +32,6 @@ HAVE_INOTIFY = InotifyFD is not None
 _CALLBACK_ID = 1  # one callback per watch: ours
 
 
-class WatchLimitReached(OSError):
-    """The kernel's inotify watch limit (fs.inotify.max_user_watches) is exhausted."""
-
-
 class WatchedTree:
     """Watches on kept folders (relative POSIX paths, "" is the workspace) and the files seen in them."""
 

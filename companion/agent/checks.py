@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from companion.doctor import CheckResult, check
+from companion.checks import CheckResult, check
 
 
 @check
@@ -56,7 +56,7 @@ def _adapter_check(agent) -> CheckResult | None:
     """The default model with a LoRA adapter (the trained one or the one shipped): llama.cpp runs it
     as a GGUF LoRA when llama-cpp-python is installed, transformers merges it otherwise."""
     from companion.agent.backends.llama_cpp import available
-    from training.adapters import SHIPPED, for_agent
+    from companion.agent.adapters import SHIPPED, for_agent
 
     try:
         adapter = for_agent(agent.adapter)

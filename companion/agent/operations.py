@@ -14,7 +14,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from companion.agent.parse import AgentReply
-from companion.agent.patch import PatchError, check_patch, resolve_target
+from companion.patching import PatchError, check, target_of
 
 _FENCED = re.compile(r"```[a-zA-Z0-9_-]*\s*\n?(.*?)(?:```|$)", re.DOTALL)
 
@@ -32,11 +32,6 @@ def clean_command(text: str) -> str:
     return ""
 
 
-def _relative(workspace: Path, path: str) -> str:
-    target = resolve_target(workspace, path)
-    return str(target.relative_to(workspace.resolve()))
-
-
 def validate_reply(reply: AgentReply, workspace: Path | None) -> AgentReply:
     """The reply as it may be offered (possibly downgraded), or with task None if nothing is left."""
     if not reply.is_task:
@@ -52,8 +47,8 @@ def validate_reply(reply: AgentReply, workspace: Path | None) -> AgentReply:
         if workspace is None:
             return replace(reply, operation="explain", problem="edit without a workspace to check it against")
         try:
-            relative, _ = check_patch(workspace, reply.response, reply.path)
-        except (PatchError, OSError, UnicodeDecodeError) as exc:
+            relative = check(workspace, reply.response, reply.path).path
+        except PatchError as exc:
             text = reply.response.strip()
             note = f"(A change was suggested but it does not apply to the file as it is now: {exc}.)"
             return replace(reply, operation="explain", response=f"{note}\n{text}" if text else note,
@@ -64,8 +59,7 @@ def validate_reply(reply: AgentReply, workspace: Path | None) -> AgentReply:
             return replace(reply, operation="explain", response=reply.response or reply.task or "",
                            problem="open without a file")
         try:
-            relative = _relative(workspace, reply.path)
-            target = workspace.resolve() / relative
+            relative, target = target_of(workspace, "", reply.path)
             if not target.is_file():
                 raise PatchError(f"{reply.path} does not exist")
             count = max(1, sum(1 for _ in target.open("rb")))

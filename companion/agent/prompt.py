@@ -127,10 +127,72 @@ def format_focus(focus: FocusedFile) -> str:
     return f"Focused file `{focus.path}`:\n{numbered}"
 
 
+CANDIDATES_INSTRUCTION = ("Rules found the candidates above in the evidence. If one is right, answer with its task "
+                          "exactly and explain why in thoughts. Propose your own help only if it names a file, test or "
+                          "command from the evidence.")
+
+
+def _fit(lines: Sequence[str], max_tokens: int, count_tokens: TokenCounter) -> list[str]:
+    """The first lines that fit the budget."""
+    kept, used = [], 0
+    for line in lines:
+        cost = count_tokens(line) + 1
+        if kept and used + cost > max_tokens:
+            break
+        kept.append(line)
+        used += cost
+    return kept
+
+
+def format_evidence(evidence: Mapping[str, Any] | None, max_tokens: int = 300,
+                    count_tokens: TokenCounter = approx_tokens) -> str:
+    """The trigger's evidence (failures, suspect changes, the output's last lines) within a token budget:
+    failures and suspects first, then as much of the output's end as fits."""
+    if not isinstance(evidence, Mapping) or max_tokens <= 0:
+        return ""
+    lines: list[str] = []
+    for failure in list(evidence.get("failures") or [])[:3]:
+        if isinstance(failure, Mapping):
+            where = f" ({failure.get('path')}:{failure.get('line')})" if failure.get("path") else ""
+            lines.append(f"- failed: {failure.get('test') or '?'}: {str(failure.get('message') or '')[:200]}{where}")
+    for suspect in list(evidence.get("suspects") or [])[:3]:
+        if isinstance(suspect, Mapping):
+            removed = "; ".join(str(r).strip() for r in (suspect.get("removed") or [])[:2])[:100]
+            added = "; ".join(str(a).strip() for a in (suspect.get("added") or [])[:2])[:100]
+            lines.append(f"- changed since it last passed: {suspect.get('path')}:{suspect.get('line')}: "
+                         f"`{removed}` -> `{added}`")
+    head = _fit(lines, max_tokens, count_tokens)
+    used = sum(count_tokens(line) + 1 for line in head)
+    output = evidence.get("output")
+    tail = str(output.get("tail") or "") if isinstance(output, Mapping) else ""
+    if tail.strip() and max_tokens - used > 10:
+        out_lines = [line[:200] for line in tail.splitlines() if line.strip()]
+        chosen = list(reversed(_fit(list(reversed(out_lines)), max_tokens - used - 2, count_tokens)))
+        head.append("- output (last lines):\n" + "\n".join(f"    {line}" for line in chosen))
+    return "\n".join(head)
+
+
+def format_candidates(candidates: Sequence[Mapping[str, Any]]) -> str:
+    lines = []
+    for number, candidate in enumerate(candidates, start=1):
+        where = f" at {candidate.get('path')}" + (f":{candidate.get('line')}" if candidate.get("line") else "") \
+            if candidate.get("path") else ""
+        response = str(candidate.get("response") or "").strip().splitlines()
+        shown = f" — {response[0][:120]}" if response and candidate.get("operation") != "edit" else ""
+        lines.append(f"{number}. [{candidate.get('operation')}] {candidate.get('task')}{where}{shown}")
+    return "\n".join(lines)
+
+
 def format_user_turn(observations: Sequence[Observation], feedback: Iterable[Feedback | Mapping[str, Any]] = (),
-                     focus: FocusedFile | None = None) -> str:
-    """The user message of one step: observations oldest first, then feedback, then the focused file."""
+                     focus: FocusedFile | None = None, evidence_text: str = "",
+                     candidates: Sequence[Mapping[str, Any]] = ()) -> str:
+    """The user message of one step: observations oldest first, then the evidence and the rules'
+    candidates (when there are any), then feedback, then the focused file."""
     parts = ["Events (oldest first):\n" + "\n".join(format_observation(o) for o in observations)]
+    if evidence_text:
+        parts.append("Evidence of the latest event:\n" + evidence_text)
+    if candidates:
+        parts.append("Candidate help:\n" + format_candidates(candidates) + "\n" + CANDIDATES_INSTRUCTION)
     feedback_text = format_feedback(feedback)
     if feedback_text:
         parts.append("Feedback on your earlier proposals:\n" + feedback_text)
@@ -172,11 +234,14 @@ def few_shot_messages() -> list[Message]:
 
 def build_messages(observations: Sequence[Observation], feedback: Iterable[Feedback | Mapping[str, Any]] = (),
                    focus: FocusedFile | None = None, *, few_shot: bool = True, max_observation_tokens: int = 600,
-                   count_tokens: TokenCounter = approx_tokens) -> list[Message]:
+                   count_tokens: TokenCounter = approx_tokens, evidence: Mapping[str, Any] | None = None,
+                   candidates: Sequence[Mapping[str, Any]] = (), max_evidence_tokens: int = 400) -> list[Message]:
     """Chat messages for one agent step: system rules, optional few-shot turns, then this step.
 
     `observations` are {"time", "event"} dicts oldest first; only the newest that fit
     `max_observation_tokens` are kept. `feedback` lists earlier proposals with their outcome.
+    `evidence` (the trigger event's, see the evidence contract) and the quick-fix `candidates`
+    ({"task", "operation", "response", "path", "line"}) share `max_evidence_tokens`.
     """
     if not observations:
         raise ValueError("the agent needs at least one observation")
@@ -184,5 +249,8 @@ def build_messages(observations: Sequence[Observation], feedback: Iterable[Feedb
     messages: list[Message] = [{"role": "system", "content": SYSTEM_RULES}]
     if few_shot:
         messages.extend(few_shot_messages())
-    messages.append({"role": "user", "content": format_user_turn(kept, feedback, focus)})
+    shown = list(candidates)[:5]
+    budget = max_evidence_tokens - count_tokens(format_candidates(shown)) if shown else max_evidence_tokens
+    evidence_text = format_evidence(evidence, budget, count_tokens) if evidence else ""
+    messages.append({"role": "user", "content": format_user_turn(kept, feedback, focus, evidence_text, shown)})
     return messages

@@ -37,13 +37,15 @@ class Agent:
     """Runs a backend on the agent prompt, one step at a time, never longer than its time-out."""
 
     def __init__(self, backend: Backend, workspace: Path | None = None, timeout_s: float = 60.0,
-                 max_new_tokens: int = 256, max_observation_tokens: int = 600, few_shot: bool = True) -> None:
+                 max_new_tokens: int = 256, max_observation_tokens: int = 600, few_shot: bool = True,
+                 max_evidence_tokens: int = 400) -> None:
         self.backend = backend
         self.workspace = workspace
         self.timeout_s = timeout_s
         self.max_new_tokens = max_new_tokens
         self.max_observation_tokens = max_observation_tokens
         self.few_shot = few_shot
+        self.max_evidence_tokens = max_evidence_tokens
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="agent-model")
         self._running: Future[str] | None = None
         self._lock = threading.Lock()
@@ -56,19 +58,26 @@ class Agent:
         prompt = {"max_observation_tokens": agent.max_observation_tokens, "few_shot": agent.few_shot}
         adapter = getattr(backend, "adapter", None)
         if adapter is not None:
-            from training.adapters import prompt_settings
+            from companion.agent.adapters import prompt_settings
 
             prompt = prompt_settings(Path(adapter))
-        return cls(backend, workspace, timeout_s=agent.timeout_s, max_new_tokens=agent.max_new_tokens, **prompt)
+        quickfix = getattr(config, "quickfix", None)
+        evidence_tokens = int(getattr(quickfix, "max_evidence_tokens", 400))
+        return cls(backend, workspace, timeout_s=agent.timeout_s, max_new_tokens=agent.max_new_tokens,
+                   max_evidence_tokens=evidence_tokens, **prompt)
 
     @property
     def busy(self) -> bool:
         return self._running is not None and not self._running.done()
 
     def step(self, observations: Sequence[Observation], feedback: Iterable[Feedback | Mapping[str, Any]] = (),
-             focus: FocusedFile | None = None) -> StepResult:
+             focus: FocusedFile | None = None, evidence: Mapping[str, Any] | None = None,
+             candidates: Sequence[Mapping[str, Any]] = ()) -> StepResult:
+        """One model call; `evidence` and the rules' `candidates` go into the prompt within
+        `max_evidence_tokens`."""
         messages = build_messages(observations, feedback, focus, few_shot=self.few_shot,
-                                  max_observation_tokens=self.max_observation_tokens)
+                                  max_observation_tokens=self.max_observation_tokens, evidence=evidence,
+                                  candidates=candidates, max_evidence_tokens=self.max_evidence_tokens)
         started = time.monotonic()
         with self._lock:
             if self.busy:

@@ -1,5 +1,9 @@
 """The `companion` command. Each module of this package registers its own subcommands with a
 `register(subparsers)` function, so commands are added without touching a central list.
+
+Installed packages add commands the same way through the `companion.commands` entry-point group
+(training/ contributes `train` and `export` so): the command-line shell never imports the layers
+above it.
 """
 
 from __future__ import annotations
@@ -9,6 +13,7 @@ import importlib
 import os
 import pkgutil
 import sys
+from importlib.metadata import entry_points
 from typing import Sequence
 
 from companion import __version__
@@ -31,6 +36,9 @@ GROUPS = {
 }
 
 
+PLUGIN_GROUP = "companion.commands"  # modules of other installed packages with the same register functions
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="companion",
@@ -44,6 +52,7 @@ def build_parser() -> argparse.ArgumentParser:
     modules = [importlib.import_module(f"{package.__name__}.{info.name}")
                for info in sorted(pkgutil.iter_modules(package.__path__), key=lambda i: i.name)
                if not info.name.startswith("_")]
+    modules += [entry.load() for entry in sorted(entry_points(group=PLUGIN_GROUP), key=lambda e: e.name)]
     for module in modules:
         register = getattr(module, "register", None)
         if callable(register):

@@ -46,3 +46,7 @@ def format_event_line(payload: dict[str, Any]) -> str:
     stamp = datetime.fromtimestamp(float(payload["ts"])).strftime("%H:%M:%S")
     mark = SOURCE_MARKS.get(payload.get("source", ""), "·")
     return f"{stamp} {mark} {payload.get('text', payload.get('kind'))}"
+
+
+# `companion train reward` exit code when the user has too few answers yet (not a failure).
+NOT_ENOUGH_ANSWERS = 3

@@ -1,11 +1,21 @@
-"""`companion doctor`: is everything in place?"""
+"""`companion doctor`: is everything in place? Runs every check registered in companion.checks.
+
+The areas' `checks` modules (companion.<area>.checks, watchers.checks, lsp_server.checks) are
+imported here, so a new area adds checks without editing this file.
+"""
 
 from __future__ import annotations
 
 import argparse
+import importlib
+import pkgutil
+from pathlib import Path
 
+from companion import paths
+from companion.checks import CheckResult, check, run_checks
 from companion.cli._common import add_workspace_argument, print_json, workspace_from
-from companion.doctor import run_checks
+
+CHECK_PACKAGES = ("watchers", "lsp_server")  # besides companion's own subpackages
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -15,7 +25,33 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(func=run)
 
 
+def load_check_modules() -> None:
+    """Import every `checks` module of companion's subpackages and of the packages below the
+    command line, so their @check functions register."""
+    import companion
+
+    names = [f"companion.{i.name}.checks" for i in pkgutil.iter_modules(companion.__path__) if i.ispkg]
+    names += [f"{package}.checks" for package in CHECK_PACKAGES]
+    for name in names:
+        try:
+            importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            if exc.name not in (name, name.rsplit(".", 1)[0]):
+                raise
+
+
+@check
+def daemon(workspace: Path) -> CheckResult:
+    from companion.daemon import is_running
+
+    reply = is_running(workspace)
+    if reply:
+        return CheckResult("daemon", True, f"running (pid {reply['pid']}) at {paths.socket_file(workspace)}", required=False)
+    return CheckResult("daemon", True, f"not running for {workspace}; `companion run` starts it", required=False)
+
+
 def run(args: argparse.Namespace) -> int:
+    load_check_modules()
     results = run_checks(workspace_from(args))
     failed = [r for r in results if not r.ok and r.required]
     if args.json:

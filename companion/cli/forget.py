@@ -28,9 +28,14 @@ def run(args: argparse.Namespace) -> int:
     with Store() as store:
         counts = store.forget(workspace=workspace, since=since)
         store.vacuum()  # deleted rows must not linger in free pages or the WAL
+    from companion.evidence import snapshots
+
+    if snapshots.forget(workspace):  # copies of file contents (docs/evidence.md), whatever their age
+        counts["snapshots"] = 1
     if args.json:
         print_json(counts)
     else:
-        print(f"forgot {counts['events']} events and {counts['proposals']} proposals "
+        snapshots_text = " and the file snapshots" if counts.get("snapshots") else ""
+        print(f"forgot {counts['events']} events, {counts['proposals']} proposals{snapshots_text} "
               f"{'in every workspace' if workspace is None else 'of ' + workspace}")
     return 0

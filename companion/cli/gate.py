@@ -1,4 +1,4 @@
-"""`companion train reward` (personal retraining, `--rollback`) and `companion eval reward`.
+"""`companion eval reward`: score a gate on reward data.
 
 `eval reward --data FILE.jsonl` scores a gate on ProactiveBench's reward format the way the
 paper's `reward_model_scoring.py` does (agreement per category, Accuracy, Precision, Recall, F1
@@ -13,21 +13,6 @@ from typing import Any
 
 from companion.cli import CommandError
 from companion.cli._common import print_json
-
-
-# `companion train reward` exit code when the user has too few answers yet (not a failure).
-NOT_ENOUGH_ANSWERS = 3
-
-def register_train(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser("reward", help="retrain the reward gate on the base data plus your own answers",
-                                   description="Retrain the reward gate on ProactiveBench's data plus your accepted, "
-                                               "rejected and ignored proposals; the new model replaces the current "
-                                               "one only if it is not worse on a held-out part of your answers.")
-    parser.add_argument("--rollback", action="store_true", help="restore the previous reward model")
-    parser.add_argument("--workspace", metavar="PATH", help="use only the answers given in this workspace")
-    parser.add_argument("--seed", type=int, default=1234)
-    parser.add_argument("--json", action="store_true", help="print one JSON object")
-    parser.set_defaults(func=run_train)
 
 
 def register_eval(subparsers: argparse._SubParsersAction) -> None:
@@ -46,39 +31,6 @@ def register_eval(subparsers: argparse._SubParsersAction) -> None:
                              "(use it on rows the memory holds, such as ProactiveBench's training file)")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.set_defaults(func=run_eval)
-
-
-def run_train(args: argparse.Namespace) -> int:
-    from training.reward import personal
-
-    if args.rollback:
-        try:
-            message = personal.rollback()
-        except FileNotFoundError as exc:
-            raise CommandError(str(exc)) from None
-        print_json({"rolled_back": True, "message": message}) if args.json else print(message)
-        return 0
-    from companion.paths import workspace_root
-    from companion.store import Store
-
-    workspace = str(workspace_root(args.workspace)) if args.workspace else None
-    with Store() as store:
-        try:
-            report = personal.retrain(store, workspace=workspace, seed=args.seed)
-        except personal.NotEnoughOutcomes as exc:
-            if args.json:
-                print_json({"replaced": False, "error": str(exc), "more_needed": exc.more})
-                return NOT_ENOUGH_ANSWERS
-            raise CommandError(str(exc), code=NOT_ENOUGH_ANSWERS) from None
-    if args.json:
-        print_json(report.to_dict())
-        return 0
-    verdict = "replaced the current model" if report.replaced else "kept the current model (the new one was worse)"
-    print(f"trained on {report.rows - report.held_out} of your {report.rows} answers, judged on {report.held_out} held out")
-    print(f"held-out accuracy: current {report.old['accuracy']:.3f}, new {report.new['accuracy']:.3f} -> {verdict}")
-    if report.replaced:
-        print("undo with: companion train reward --rollback")
-    return 0
 
 
 def _gate(args: argparse.Namespace) -> Any:
@@ -103,7 +55,7 @@ def _gate(args: argparse.Namespace) -> Any:
 def run_eval(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from companion.gate.data import SHORT, read_rows
+    from companion.gate.reward_data import SHORT, read_rows
     from companion.gate.metrics import score_judgements
 
     path = Path(args.data)

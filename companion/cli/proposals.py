@@ -1,8 +1,9 @@
 """`companion suggest`, `companion suggestions` and `companion accept|reject|snooze ID`.
 
 All of them go through the workspace's daemon (started when none runs), so the engine, the TUI
-and the editors see the same proposals and outcomes. Accepting an `edit` applies its checked
-patch (in the daemon, only then); a `run_command` is printed for the user to run, never run here.
+and the editors see the same proposals and outcomes. Accepting an `edit` asks the daemon to apply
+its patch and record the accept in one step (a patch that no longer applies is refused with the
+reason, and the proposal stays open); a `run_command` is printed for the user to run, never run here.
 """
 
 from __future__ import annotations
@@ -135,16 +136,23 @@ def run_suggestions(args: argparse.Namespace) -> int:
 
 
 def run_outcome(args: argparse.Namespace) -> int:
+    from companion.ipc import IpcError
+    from companion.outcomes import ANSWERABLE
+
     with Store() as store:
         proposal = store.proposal(args.id)
     if proposal is None:
         raise CommandError(f"no proposal with id {args.id!r}; `companion suggestions --all` lists them")
-    if proposal.status not in ("open", "silent", "snoozed"):
+    if proposal.status not in ANSWERABLE:
         raise CommandError(f"proposal {proposal.id} was already {proposal.status}")
     client = _connect(proposal.workspace)
     try:
         answer_s = max(0.0, time.time() - proposal.ts)
-        reply = client.request("outcome", proposal_id=proposal.id, outcome=args.outcome, answer_s=answer_s, via="cli")
+        try:  # an accepted edit is applied by the daemon in the same step, or refused with the reason
+            reply = client.request("outcome", proposal_id=proposal.id, outcome=args.outcome, answer_s=answer_s,
+                                   via="cli")
+        except IpcError as exc:
+            raise CommandError(str(exc)) from None
     finally:
         client.close()
     answered = reply["proposal"]
@@ -155,7 +163,9 @@ def run_outcome(args: argparse.Namespace) -> int:
     if args.outcome == "accepted":
         if answered.get("operation") == "run_command":
             print(f"run it yourself: {answered.get('response')}")
-        elif answered.get("operation") == "edit" and reply.get("applied"):
+        elif answered.get("operation") == "edit":
+            if not reply.get("applied"):  # a daemon that only records: say so, never leave it unsaid
+                raise CommandError(f"the daemon recorded the accept but did not apply the patch to {answered.get('path')}")
             print(f"patched {reply['applied']}")
         elif answered.get("operation") == "open":
             print(f"{answered.get('path')}:{answered.get('line') or 1}")

@@ -23,6 +23,7 @@ from companion.cli._common import print_json
 
 SHELLS = ("bash", "zsh", "fish")
 PLACEHOLDER = "@COMPANION_DATA@"
+PYTEST_PLACEHOLDER = "@COMPANION_PYTEST_REPORT@"
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -49,7 +50,17 @@ def hook_script(shell: str) -> str:
     if shell not in SHELLS:
         raise CommandError(f"no hook for {shell!r}; choose one of {', '.join(SHELLS)}")
     text = resources.files("companion.shell").joinpath("hooks", f"companion.{shell}").read_text(encoding="utf-8")
-    return text.replace(PLACEHOLDER, quote(shell, str(default_data_dir())))
+    return text.replace(PLACEHOLDER, quote(shell, str(default_data_dir()))).replace(PYTEST_PLACEHOLDER, _pytest_report())
+
+
+def _pytest_report() -> str:
+    """'1' when the user's config lets the hook ask pytest for a JUnit report (`[tests] pytest_report`)."""
+    try:
+        from companion.config import load_config
+
+        return "1" if load_config(None).tests.pytest_report else "0"
+    except Exception:  # a broken config must not break the shell: keep the default
+        return "1"
 
 
 def run(args: argparse.Namespace) -> int:

@@ -1,10 +1,12 @@
 """The engine inside the daemon: events in, gated proposals out, never blocking the daemon.
 
 The pipeline hands every stored event to `on_event`, which only queues it. One worker thread
-applies the trigger rules, asks the interruption budget, runs the Proposer (the model has its own
-thread and deadline) and offers the result through `daemon.offer`. A second small thread expires
-unanswered proposals to `ignored`. A backend that cannot be reached gives one clear message and a
-back-off; the daemon goes on without proposals.
+applies the trigger rules, asks the interruption budget, runs the quick-fix rules (instant) and
+offers their best candidate through `daemon.offer`, then runs the model on top (its own thread and
+deadline): a model that picks or explains a candidate improves that proposal in place (published
+as "updated", never sent twice); with no candidate, its own task is offered only if grounded. A
+second small thread expires unanswered proposals to `ignored`. A backend that cannot be reached
+gives one clear message and a back-off; the rules go on, and so does the daemon.
 """
 
 from __future__ import annotations
@@ -18,11 +20,11 @@ from pathlib import Path
 from typing import Any, Callable
 
 from companion.agent.backends import Backend, BackendUnavailable, load_backend
-from companion.agent.patch import PatchError, apply_to_file
 from companion.agent.runner import Agent
 from companion.engine.budget import InterruptionBudget
 from companion.engine.proposer import Proposer, StepOutcome, load_gate
-from companion.engine.triggers import Trigger, TriggerRules
+from companion.engine.triggers import Trigger, TriggerRules, salient_reason
+from companion.quickfix import RuleBook
 from companion.events import Event
 from companion.gate.base import Gate
 from companion.proposals import Outcome, Proposal
@@ -42,7 +44,9 @@ class Engine:
         self.workspace: Path = daemon.workspace
         self.store = daemon.store
         self.budget = InterruptionBudget(self.store, str(self.workspace), self.config.engine)
-        self.rules = TriggerRules(self.config.engine.idle_s)
+        engine_config = self.config.engine
+        self.rules = TriggerRules(engine_config.idle_s, idle=getattr(engine_config, "idle_trigger", False),
+                                  todos=getattr(engine_config, "todo_trigger", False))
         self._backend = backend
         self._backend_factory = backend_factory or (lambda: load_backend(self.config))
         self._gate = gate
@@ -70,8 +74,6 @@ class Engine:
         self.daemon.add_handler("suggest", self._op_suggest)
         self.daemon.add_handler("pause", self._op_pause)
         self.daemon.add_handler("resume", self._op_resume)
-        self._core_outcome = self.daemon.handlers.get("outcome")
-        self.daemon.add_handler("outcome", self._op_outcome)
         self.daemon.status_providers.append(self.status)
 
     def stop(self) -> None:
@@ -81,7 +83,7 @@ class Engine:
         self._queue.put(("stop", None))
         for thread in self._threads:
             thread.join(timeout=5.0)
-        if self.proposer is not None:
+        if self.proposer is not None and self.proposer.agent is not None:
             self.proposer.agent.close()
 
     # -- input ----------------------------------------------------------------------------
@@ -138,9 +140,26 @@ class Engine:
             self._queue.put(entry)
         return newest
 
-    def _ensure_proposer(self) -> Proposer | None:
-        if self.proposer is not None:
-            return self.proposer
+    def _ensure_proposer(self) -> Proposer:
+        """The proposer (rules and gate) always; its model once the backend can be loaded."""
+        if self.proposer is None:
+            gate = self._gate
+            if gate is _AUTO:
+                gate, why = load_gate(self.config, self.store, self.workspace)
+                if why:
+                    self._note(why)
+            quickfix = getattr(self.config, "quickfix", None)
+            book = RuleBook.from_config(self.config) if getattr(quickfix, "enabled", True) else RuleBook([])
+            self.proposer = Proposer(None, gate, self.store, self.workspace, self.daemon.redactor,  # type: ignore[arg-type]
+                                     self.config.general.interruption_level, rules=book,
+                                     refine=getattr(quickfix, "refine", True))
+        if self.proposer.agent is None:
+            self.proposer.agent = self._load_agent()
+            if self.proposer.agent is not None:
+                self.proposer.backend_name = getattr(self.proposer.agent.backend, "name", "")
+        return self.proposer
+
+    def _load_agent(self) -> Agent | None:
         if time.time() < self._unavailable_until:
             return None
         try:
@@ -154,15 +173,7 @@ class Engine:
             return None
         if getattr(backend, "note", ""):
             self._note(backend.note)
-        gate = self._gate
-        if gate is _AUTO:
-            gate, why = load_gate(self.config, self.store, self.workspace)
-            if why:
-                self._note(why)
-        agent = Agent.from_config(backend, self.config, self.workspace)
-        self.proposer = Proposer(agent, gate, self.store, self.workspace, self.daemon.redactor,  # type: ignore[arg-type]
-                                 self.config.general.interruption_level)
-        return self.proposer
+        return Agent.from_config(backend, self.config, self.workspace)
 
     def _on_trigger(self, trigger: Trigger) -> None:
         self.stats["triggers"] += 1
@@ -173,34 +184,76 @@ class Engine:
             self.stats["last_hold"] = hold
             log.info("trigger %s held back: %s", trigger.reason, hold)
             return
-        outcome = self._step(trigger)
-        if outcome is None or outcome.proposal is None:
+        started = time.monotonic()
+        proposer = self._ensure_proposer()
+        ctx = proposer.context(trigger)
+        if ctx is None:
             return
-        proposal = outcome.proposal
-        repeated = self.budget.repeats(proposal.task or "")
+        first = proposer.from_rules(ctx)
+        offered = self._deliver(first.proposal) if first.proposal is not None else None
+        self.stats["last_rules_s"] = round(time.monotonic() - started, 3)
+        later = self._model_step(proposer, ctx, first)
+        if later is None or later.proposal is None:
+            return
+        if offered is not None and later.proposal.id == offered.id:
+            self._update(later.proposal)
+        elif first.proposal is None:
+            self._deliver(later.proposal)
+
+    def _deliver(self, proposal: Proposal) -> Proposal | None:
+        """Offer a new proposal unless it repeats a recent one; the budget is asked again (something may
+        have changed while it was prepared)."""
+        repeated = self.budget.repeats(proposal.task or "") if proposal.surfaced else None
         if repeated is not None:
             log.info("dropped %r: it repeats %r, answered or offered just now", proposal.task, repeated)
-            return
+            return None
         hold = self.budget.hold_reason() if proposal.surfaced else None
-        if hold is not None:  # something changed while the model ran (a pause, another proposal)
+        if hold is not None:
             proposal.surfaced, proposal.status = False, "silent"
         self._offer(proposal)
+        return proposal
 
-    def _step(self, trigger: Trigger) -> StepOutcome | None:
-        proposer = self._ensure_proposer()
-        if proposer is None:
+    def _update(self, proposal: Proposal) -> None:
+        """The model improved a proposal already offered: same id, stored again and published as
+        "updated" — unless the user answered it meanwhile."""
+        stored = self.store.proposal(proposal.id)
+        if stored is None or stored.status not in ("open", "silent"):
+            return
+        proposal.status, proposal.surfaced = stored.status, stored.surfaced
+        proposal.workspace = str(self.workspace)
+        self.store.save_proposal(proposal)
+        self.daemon.publish("proposal", {"proposal": proposal.to_dict(), "change": "updated"})
+        self.stats["updated"] = self.stats.get("updated", 0) + 1
+
+    def _model_step(self, proposer: Proposer, ctx: Any, first: StepOutcome) -> StepOutcome | None:
+        if proposer.agent is None:
             return None
         started = time.monotonic()
         try:
-            outcome = proposer.propose(trigger)
+            outcome = proposer.with_model(ctx, first)
         except BackendUnavailable as exc:
-            self.proposer = None if self._backend is None else self.proposer
+            if self._backend is None:
+                proposer.agent = None
             self._unavailable(str(exc))
             return None
         self.stats["steps"] += 1
         self.stats["last_step_s"] = round(time.monotonic() - started, 3)
         self._unavailable_wait = UNAVAILABLE_BACKOFF_S[0]
         return outcome
+
+    def _step(self, trigger: Trigger) -> StepOutcome | None:
+        """Rules and model in one go (`companion suggest`); None when neither can say anything."""
+        proposer = self._ensure_proposer()
+        ctx = proposer.context(trigger)
+        if ctx is None:
+            return StepOutcome(None, None, note="no events recorded yet")
+        first = proposer.from_rules(ctx)
+        later = self._model_step(proposer, ctx, first)
+        if later is not None and (later.proposal is not None or first.proposal is None):
+            return later
+        if first.proposal is None and proposer.agent is None:
+            return None
+        return first
 
     def _offer(self, proposal: Proposal) -> None:
         self.daemon.offer(proposal)
@@ -211,7 +264,9 @@ class Engine:
         if future.done():
             return
         try:
-            outcome = self._step(Trigger("manual", self._latest_event()))
+            latest = self._latest_event()
+            reason = salient_reason(latest, todos=True) if latest is not None else None
+            outcome = self._step(Trigger(reason or "manual", latest))
             if outcome is None:
                 raise BackendUnavailable(self.notes[-1] if self.notes else "the agent model is not available")
             if outcome.proposal is not None:
@@ -293,33 +348,20 @@ class Engine:
         self.budget.resume()
         return {"paused_until": None}
 
-    def _op_outcome(self, request: dict[str, Any], conn: Any) -> dict[str, Any]:
-        """An accepted `edit` applies its patch first (unless the client applies it itself: apply=false)."""
-        if request.get("outcome") == "accepted" and request.get("apply", True):
-            proposal = self.store.proposal(str(request.get("proposal_id", "")))
-            if proposal is not None and proposal.operation == "edit" and proposal.status in ("open", "silent", "snoozed"):
-                try:
-                    target = apply_to_file(self.workspace, proposal.response, proposal.path)
-                except (PatchError, OSError, UnicodeDecodeError) as exc:
-                    raise ValueError(f"the patch no longer applies to {proposal.path}: {exc}; "
-                                     "the proposal stays open (reject it or edit the file yourself)") from None
-                reply = self._core_outcome(request, conn) if self._core_outcome else {}
-                return {**reply, "applied": str(target)}
-        return self._core_outcome(request, conn) if self._core_outcome else {}
-
     def status(self) -> dict[str, Any]:
         """The engine's figures, plus `agent` and `gate` objects that clients (the dashboard's
         Models screen, `companion.status`) show as they are."""
         proposer = self.proposer
-        backend = getattr(proposer.agent.backend, "name", None) if proposer else None
-        model = getattr(proposer.agent.backend, "model_name", None) if proposer else None
+        agent = proposer.agent if proposer is not None else None
+        backend = getattr(agent.backend, "name", None) if agent is not None else None
+        model = getattr(agent.backend, "model_name", None) if agent is not None else None
         gate = proposer.gate if proposer else None
         level = self.config.general.interruption_level
         agent_info: dict[str, Any] = {"backend": backend or self.config.agent.backend,
-                                      "model": model or self.config.agent.model or None, "loaded": proposer is not None}
+                                      "model": model or self.config.agent.model or None, "loaded": agent is not None}
         if time.time() < self._unavailable_until and self.notes:
             agent_info.update(ok=False, error=self.notes[-1])
-        elif proposer is not None:
+        elif agent is not None:
             agent_info["ok"] = True
         gate_info: dict[str, Any] = {"kind": getattr(gate, "name", None) or self.config.gate.kind, "level": level}
         if gate is not None:
@@ -337,5 +379,6 @@ class Engine:
                 log.exception("gate status failed")
         return {"engine": {**self.stats, "budget": self.budget.snapshot(), "notes": list(self.notes),
                            "backend": backend, "model": model, "gate": gate_info["kind"],
-                           "loaded": proposer is not None, "pending_edits": self.rules.pending_burst},
+                           "loaded": agent is not None, "pending_edits": self.rules.pending_burst,
+                           "rules": proposer.rules.status() if proposer is not None else None},
                 "agent": agent_info, "gate": gate_info}

@@ -1,9 +1,12 @@
 """Which events wake the agent. Most events do not: the model costs CPU and attention.
 
 Salient events call it soon: a command that failed, tests newly failing, a merge conflict, a
-branch switch with a dirty tree, a new TODO/FIXME in a save, a dependency file changed. A burst
-of edits followed by a pause (`engine.idle_s`) calls it once. Field names follow the watchers
-but every check tolerates missing data (an event without `exit_code` is not a failure).
+save of a file that was in conflict, a branch switch with a dirty tree, a commit on a detached
+HEAD, a dependency file changed. Routine moments stay silent: passing runs, clean commits and
+edits do not wake it. A new TODO/FIXME in a save (`engine.todo_trigger`) and a pause after a burst
+of edits (`engine.idle_trigger`, `engine.idle_s`) call it only when switched on: on the moments
+benchmark they gave generic help. Field names follow the watchers but every check tolerates
+missing data (an event without `exit_code` is not a failure).
 """
 
 from __future__ import annotations
@@ -26,7 +29,9 @@ INTERRUPTED_EXIT_CODES = (130, 143)  # Ctrl-C and SIGTERM: the user stopped it, 
 class Trigger:
     """Why the agent is called, and the event that caused it."""
 
-    reason: str  # failed_command | tests_failing | merge_conflict | dirty_branch_switch | todo_added | dependency_changed | idle_after_edits | manual
+    # failed_command | tests_failing | merge_conflict | conflict_edited | dirty_branch_switch | detached_commit
+    # | todo_added | dependency_changed | idle_after_edits | manual
+    reason: str
     event: Event | None = None
 
 
@@ -51,7 +56,7 @@ def is_dependency_file(path: str) -> bool:
     return any(fnmatch.fnmatch(name, pattern) for pattern in DEPENDENCY_FILES)
 
 
-def salient_reason(event: Event) -> str | None:
+def salient_reason(event: Event, todos: bool = True) -> str | None:
     """The trigger reason of an event that deserves the agent's attention now, or None."""
     data = event.data
     kind = event.kind
@@ -67,8 +72,10 @@ def salient_reason(event: Event) -> str | None:
         if dirty is None and isinstance(data.get("dirty_summary"), Mapping):
             dirty = data["dirty_summary"].get("dirty")
         return "dirty_branch_switch" if dirty else None
+    if kind == "git.commit" and data.get("detached"):
+        return "detached_commit"
     if kind in ("file.saved", "file.created"):
-        if data.get("todos_added"):
+        if todos and data.get("todos_added"):
             return "todo_added"
         if is_dependency_file(_path(data)):
             return "dependency_changed"
@@ -84,14 +91,24 @@ def is_edit(event: Event) -> bool:
 class TriggerRules:
     """Feed every event to `observe`; call `idle_due` periodically for the end of an edit burst."""
 
-    def __init__(self, idle_s: float) -> None:
-        self.idle_s = idle_s
+    def __init__(self, idle_s: float, idle: bool = True, todos: bool = True) -> None:
+        self.idle_s = idle_s if idle else 0.0
+        self.todos = todos
+        self._conflicted: set[str] = set()  # files of the conflict in progress (git.conflict "stopped")
         self._burst_last: float | None = None  # time of the newest edit of an unhandled burst
         self._burst_event: Event | None = None
         self._burst_size = 0
 
     def observe(self, event: Event, now: float) -> Trigger | None:
-        reason = salient_reason(event)
+        reason = salient_reason(event, self.todos)
+        if event.kind == "git.conflict":
+            files = event.data.get("files")
+            stopped = reason is not None and isinstance(files, (list, tuple))
+            self._conflicted = {str(f).replace("\\", "/") for f in files} if stopped else set()
+        elif reason is None and event.kind in ("file.saved", "editor.saved") and self._conflicted:
+            path = _path(event.data).replace("\\", "/")
+            if any(path == f or path.endswith("/" + f) for f in self._conflicted):
+                reason = "conflict_edited"
         if reason is not None:
             self.clear_burst()  # the salient call sees the same recent edits
             return Trigger(reason, event)

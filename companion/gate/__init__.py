@@ -2,7 +2,7 @@
 
 `load_gate(config)` builds the gate named by `[gate] kind`: `reward` (default; MiniLM + trained
 heads, companion/gate/reward.py), `ollama` (an Ollama model with ProactiveBench's reward prompt)
-or `icl` (the agent model with the user's own examples, companion/gate/icl.py).
+or `icl` (the agent model with the user's own examples, companion/gate/icl_gate.py).
 """
 
 from companion.gate.factory import GateUnavailable, load_gate

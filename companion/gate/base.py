@@ -3,7 +3,8 @@
 A gate scores `(observations, task or None)` as the probability that the user accepts. For a
 task, the proposal is surfaced when that probability clears the threshold of the user's
 interruption level. For None ("no task"), the score is the probability that staying silent is
-right; the engine uses it to decide that silence is better than any proposal.
+right (`companion eval reward` scores the "no task" rows with it; the engine gates each proposal
+against the threshold of the interruption level).
 
 Observations are ProactiveBench-style dicts {"time": str, "event": str}, oldest first (what
 `companion.render.observation(event)` returns and what the reward data holds).

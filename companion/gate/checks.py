@@ -1,14 +1,15 @@
 """`companion doctor` check for the reward gate's encoder runtime (cheap: imports, no model load).
 
-The gate works on either runtime, but numpy is about three times slower per sentence, so the
-doctor says which one `[gate] encoder` resolves to and, on numpy, how to get the fast one.
+The gate works on either runtime, but the torch fallback loads several times slower and scores a
+pair far slower, so the doctor says which one `[gate] encoder` resolves to and, on torch, how to
+get the fast one.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from companion.doctor import CheckResult, check
+from companion.checks import CheckResult, check
 
 
 def onnx_runtime_version() -> str | None:
@@ -29,12 +30,12 @@ def gate_encoder(workspace: Path) -> CheckResult:
     if gate.kind == "icl":
         return CheckResult("gate encoder", True, "not used (gate.kind = \"icl\")", required=False)
     version = onnx_runtime_version()
-    if gate.encoder == "numpy":
-        return CheckResult("gate encoder", True, "numpy (gate.encoder = \"numpy\"; \"auto\" uses ONNX Runtime, ~3x faster)")
+    if gate.encoder == "torch":
+        return CheckResult("gate encoder", True, "torch (gate.encoder = \"torch\"; \"auto\" uses ONNX Runtime, much faster)")
     if version is not None:
         return CheckResult("gate encoder", True, f"ONNX Runtime {version} (fused BERT kernels)")
     if gate.encoder == "onnx":
         return CheckResult("gate encoder", False, "gate.encoder = \"onnx\" but onnxruntime/onnx are not installed: "
                                                   "`pip install onnxruntime onnx`, or set gate.encoder = \"auto\"")
-    return CheckResult("gate encoder", True, "numpy (onnxruntime is not installed; `pip install onnxruntime onnx` "
-                                             "makes the gate ~3x faster)", required=False)
+    return CheckResult("gate encoder", True, "torch (onnxruntime is not installed; `pip install onnxruntime onnx` "
+                                             "makes the gate much faster)", required=False)

@@ -1,13 +1,14 @@
 """Frozen all-MiniLM-L6-v2 sentence embeddings without torch, cached per sentence.
 
-Why not torch/transformers: the gate must load in well under two seconds on a busy laptop CPU,
-and importing torch + transformers alone takes several seconds (tens of seconds on a loaded
-2-core machine). MiniLM-L6 is a small BERT (6 layers, 384 wide): the tokenizer is the `tokenizers`
-(Rust) one read from the model's own tokenizer.json, the weights come from its safetensors file,
-the embedding layer is a numpy look-up (`minilm.py`), and the six transformer blocks run on ONNX
-Runtime (`encoder_onnx.py`, about 6 ms for one short sentence on two cores) or, where it is not
-installed, in numpy (`encoder_numpy.py`, about three times slower). `tests/gate/test_encoder.py`
-checks that both give the embeddings transformers gave when the gate was trained.
+Why not torch/transformers by default: the gate must load in well under two seconds on a busy
+laptop CPU, and importing torch + transformers alone takes several seconds (tens of seconds on a
+loaded 2-core machine). MiniLM-L6 is a small BERT (6 layers, 384 wide): the tokenizer is the
+`tokenizers` (Rust) one read from the model's own tokenizer.json, the weights come from its
+safetensors file, the embedding layer is a numpy look-up (`minilm.py`), and the six transformer
+blocks run on ONNX Runtime (`encoder_onnx.py`, about 6 ms for one short sentence on two cores) or,
+where it is missing or rejects the graph, on transformers' own BertModel (`encoder_torch.py`).
+`tests/gate/test_encoder.py` checks that both give the embeddings transformers gave when the gate
+was trained.
 
 The gate never fine-tunes the encoder: each observation sentence and each task is embedded once
 (mean pooling + L2 normalisation, as sentence-transformers does) and a small head reads the
@@ -28,11 +29,11 @@ from typing import Iterable, Sequence
 
 import numpy as np
 
-from companion.gate.minilm import DIM, embed_tokens, load_weights
+from companion.gate.minilm import DIM, load_weights
 from companion.models import minilm_dir
 
 MAX_TOKENS = 128  # observations and tasks are one sentence; longer ones are cut
-RUNTIMES = ("auto", "onnx", "numpy")
+RUNTIMES = ("auto", "onnx", "torch")
 
 log = logging.getLogger(__name__)
 
@@ -47,34 +48,34 @@ def text_key(text: str) -> str:
 
 def default_threads() -> int:
     """Two threads where there are two cores: one short sentence took 6 ms instead of 10 ms with
-    ONNX Runtime (19 ms instead of 27 ms in numpy). More cost more hand-offs than they save for a
+    ONNX Runtime. More cost more hand-offs than they save for a
     model this small, and leave no core to the editor and the agent."""
     return max(1, min(2, os.cpu_count() or 1))
 
 
-def load_blocks(weights: dict[str, np.ndarray], threads: int, runtime: str = "auto"):  # noqa: ANN201
-    """The transformer blocks on `runtime`: "onnx", "numpy", or "auto" (ONNX Runtime when it is
-    installed, numpy otherwise, with a log line saying so)."""
+def load_blocks(model_dir: Path, threads: int, runtime: str = "auto"):  # noqa: ANN201
+    """The transformer blocks on `runtime`: "onnx", "torch", or "auto" (ONNX Runtime when it is
+    installed and accepts the graph, transformers' BertModel otherwise, with a log line saying so)."""
     if runtime not in RUNTIMES:
         raise EncoderUnavailable(f"unknown encoder runtime {runtime!r}; expected one of {', '.join(RUNTIMES)}")
     if runtime in ("auto", "onnx"):
         try:
             from companion.gate.encoder_onnx import OnnxBlocks
 
-            return OnnxBlocks(weights, threads)
+            return OnnxBlocks(load_weights(model_dir), threads)
         except ImportError as exc:
             if runtime == "onnx":
                 raise EncoderUnavailable(f"the onnx encoder runtime needs onnxruntime and onnx ({exc}); "
-                                         "`pip install onnxruntime onnx`, or set [gate] encoder = \"numpy\"") from exc
-            log.info("ONNX Runtime is not installed (%s): the gate's encoder runs in numpy, about 3x slower", exc)
-        except Exception as exc:  # noqa: BLE001 - an ONNX Runtime build that rejects the graph: numpy still works
+                                         "`pip install onnxruntime onnx`, or set [gate] encoder = \"torch\"") from exc
+            log.info("ONNX Runtime is not installed (%s): the gate's encoder runs on torch", exc)
+        except Exception as exc:  # noqa: BLE001 - an ONNX Runtime build that rejects the graph: torch still works
             if runtime == "onnx":
                 raise EncoderUnavailable(f"ONNX Runtime could not build the encoder: {exc}; "
-                                         "set [gate] encoder = \"numpy\"") from exc
-            log.warning("ONNX Runtime could not build the encoder (%s): it runs in numpy, about 3x slower", exc)
-    from companion.gate.encoder_numpy import NumpyBlocks
+                                         "set [gate] encoder = \"torch\"") from exc
+            log.warning("ONNX Runtime could not build the encoder (%s): it runs on torch", exc)
+    from companion.gate.encoder_torch import TorchBlocks
 
-    return NumpyBlocks(weights, threads)
+    return TorchBlocks(threads, model_dir)
 
 
 class SentenceEncoder:
@@ -88,18 +89,16 @@ class SentenceEncoder:
         self.tokenizer = Tokenizer.from_file(str(path / "tokenizer.json"))
         self.tokenizer.enable_truncation(MAX_TOKENS)
         self.tokenizer.no_padding()
-        weights = load_weights(path)
         self.threads = threads or default_threads()
-        self.blocks = load_blocks(weights, self.threads, runtime)
+        self.blocks = load_blocks(path, self.threads, runtime)
         self.runtime: str = self.blocks.runtime  # the one that runs: "auto" resolved
-        self.w = {name: array for name, array in weights.items() if name.startswith("embeddings.")}  # the blocks hold the rest
         self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
         self._cache_size = cache_size
         self._lock = threading.Lock()
 
     def _forward(self, ids: np.ndarray, mask: np.ndarray) -> np.ndarray:
         """Mean-pooled, normalised embeddings of a padded (batch, length) id matrix."""
-        states = self.blocks(embed_tokens(self.w, ids), mask)
+        states = self.blocks(ids, mask)
         weight = mask[:, :, None].astype(np.float32)
         pooled = (states * weight).sum(1) / np.maximum(weight.sum(1), 1e-9)
         return (pooled / np.maximum(np.linalg.norm(pooled, axis=-1, keepdims=True), 1e-12)).astype(np.float32)

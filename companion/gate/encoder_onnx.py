@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from companion.gate.minilm import DIM, EPS, HEADS, LAYERS, Weights, block_weight, fused_qkv
+from companion.gate.minilm import DIM, EPS, HEADS, LAYERS, Weights, block_weight, embed_tokens, fused_qkv
 
 MICROSOFT = "com.microsoft"  # ONNX Runtime's contributed operators
 ONNX_IR_VERSION = 8  # the newest onnx writes IR 14; ONNX Runtime reads up to 13, and 8 covers opset 17
@@ -95,7 +95,8 @@ def build_graph(weights: Weights) -> tuple[Any, dict[str, np.ndarray]]:
 
 
 class OnnxBlocks:
-    """The transformer blocks as one ONNX Runtime session on `threads` threads."""
+    """The numpy embedding look-up, then the transformer blocks as one ONNX Runtime session on
+    `threads` threads: token ids and mask in, hidden states out."""
 
     runtime = "onnx"
 
@@ -109,6 +110,7 @@ class OnnxBlocks:
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         options.log_severity_level = 3  # warnings about unused initializers are not the user's business
         self.threads = threads
+        self.embeddings = {name: array for name, array in weights.items() if name.startswith("embeddings.")}
         model, arrays = build_graph(weights)
         # the session reads these buffers in place: they live as long as it does
         self._initializers = [onnxruntime.OrtValue.ortvalue_from_numpy(array) for array in arrays.values()]
@@ -116,5 +118,6 @@ class OnnxBlocks:
         self._session = onnxruntime.InferenceSession(model.SerializeToString(), options,
                                                      providers=["CPUExecutionProvider"])
 
-    def __call__(self, hidden: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    def __call__(self, ids: np.ndarray, mask: np.ndarray) -> np.ndarray:
+        hidden = embed_tokens(self.embeddings, ids)
         return self._session.run(["states"], {"hidden": hidden, "mask": mask.astype(np.int32, copy=False)})[0]

@@ -1,14 +1,12 @@
 """`load_gate(config)`: the gate the user chose in `[gate] kind` (reward | icl | ollama).
 
-Heavy modules are imported only for the kind asked for. The `icl` gate (the agent model judging
-with the user's own accepted/rejected proposals as demonstrations) is built in
-`companion/gate/icl.py` by the personalisation work; when that module is absent the error says so
-instead of failing with an ImportError deep inside the engine.
+Heavy modules are imported only for the kind asked for: the `reward` gate (MiniLM heads and the
+judgement memory), the `icl` gate (the agent model judging with the user's own accepted and rejected
+proposals as demonstrations, companion/gate/icl_gate.py) and the `ollama` gate.
 """
 
 from __future__ import annotations
 
-import importlib
 from typing import Any
 
 from companion.gate.base import Gate
@@ -47,15 +45,7 @@ def load_gate(config: Any, store: Any = None, workspace: Any = None) -> Gate:
                           keep_alive=getattr(agent, "keep_alive", "5m"),
                           fallback=lambda: RewardGate(encoder_runtime=runtime))
     if kind == "icl":
-        try:
-            module = importlib.import_module("companion.gate.icl")
-        except ModuleNotFoundError as exc:
-            if exc.name != "companion.gate.icl":
-                raise
-            raise GateUnavailable("gate.kind = \"icl\" needs companion/gate/icl.py (the in-context judge), which this "
-                                  "installation lacks; use gate.kind = \"reward\" meanwhile") from None
-        gate_class = getattr(module, "IclGate", None)
-        if gate_class is None:
-            raise GateUnavailable("companion.gate.icl has no IclGate class")
-        return gate_class(store=store, workspace=workspace, config=config)
+        from companion.gate.icl_gate import IclGate
+
+        return IclGate(store=store, workspace=workspace, config=config)
     raise GateUnavailable(f"unknown gate.kind {kind!r}; expected one of {', '.join(KINDS)}")

@@ -32,7 +32,7 @@ from typing import Mapping, Sequence
 
 import numpy as np
 
-from companion.gate.data import RewardRow
+from companion.gate.reward_data import RewardRow
 
 RECENT = 3  # events averaged into a history's "what the user is doing now" vector
 NEIGHBOURS = 8  # nearest other histories read for the "did similar moments need help" vote

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from typing import Any, Sequence
 
-from companion.gate.data import CATEGORIES, SHORT
+from companion.gate.reward_data import CATEGORIES, SHORT
 
 
 def score_judgements(valid: Sequence[bool], predicted: Sequence[bool | None], categories: Sequence[str],

@@ -1,9 +1,9 @@
-"""all-MiniLM-L6-v2's shape and its embedding layer, shared by the encoder's two runtimes.
+"""all-MiniLM-L6-v2's shape and its embedding layer, for the encoder's ONNX Runtime graph.
 
-The encoder runs MiniLM in two steps: the token embeddings (a table look-up and a layer norm,
-cheap in numpy) and the six transformer blocks (where the time goes), which either ONNX Runtime
-(`encoder_onnx.py`) or plain numpy (`encoder_numpy.py`) computes from the same safetensors
-weights. Both read the block weights by the names and shapes defined here.
+The ONNX runtime (`encoder_onnx.py`) runs MiniLM in two steps: the token embeddings (a table
+look-up and a layer norm, cheap in numpy) and the six transformer blocks (where the time goes),
+built from the same safetensors weights by the names and shapes defined here. The torch fallback
+(`encoder_torch.py`) is transformers' own BertModel and needs none of this.
 """
 
 from __future__ import annotations

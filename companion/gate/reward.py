@@ -93,7 +93,7 @@ class RewardGate:
             return self._memory
 
     def _build_memory(self) -> JudgementMemory:
-        from training.reward import base_set
+        from companion.gate import base_set
 
         if self._base_rows is None:
             self._base_rows = base_set.load_rows()
@@ -109,8 +109,8 @@ class RewardGate:
         """The user's answered proposals as reward rows (accepted = right), if a store was given."""
         if self._store is None:
             return []
-        from companion.gate.data import parse_row
-        from training.dataset import reward_rows
+        from companion.gate.reward_data import parse_row
+        from companion.gate.user_rows import reward_rows
 
         rows = []
         for raw in reward_rows(self._store, self.workspace, outcomes=("accepted", "rejected")):

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any, Mapping
 
 from companion.render import code, renderer
+from companion.renderers.evidence import changes_sentence, evidence_of, failure_clause
 
 _SIGNALS = {130: "was interrupted (Ctrl-C)", 137: "was killed", 143: "was terminated"}
 
@@ -40,4 +41,5 @@ def _command(data: Mapping[str, Any]) -> str:
     if exit_code == 0:
         return f"{sentence}; it succeeded{after}."
     outcome = _SIGNALS.get(int(exit_code), "failed")
-    return f"{sentence}; it {outcome} (exit {exit_code}){after}."
+    evidence = evidence_of(data)
+    return f"{sentence}; it {outcome} (exit {exit_code}){after}{failure_clause(evidence)}.{changes_sentence(evidence)}"

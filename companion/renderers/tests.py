@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any, Mapping
 
 from companion.render import listing, plural, renderer
+from companion.renderers.evidence import changes_sentence, evidence_of, failure_clause
 
 
 def _runner(data: Mapping[str, Any]) -> str:
@@ -21,7 +22,10 @@ def _still(data: Mapping[str, Any]) -> str:
 
 @renderer("tests.failed")
 def _failed(data: Mapping[str, Any]) -> str:
-    return f"Tests newly failing{_runner(data)}: {listing(list(data['tests']))}{_still(data)}."
+    evidence = evidence_of(data)
+    tests = list(data["tests"])
+    failure = failure_clause({"failures": evidence["failures"]}, tuple(tests[:1])) if evidence.get("failures") else ""
+    return f"Tests newly failing{_runner(data)}: {listing(tests)}{failure}{_still(data)}.{changes_sentence(evidence)}"
 
 
 @renderer("tests.fixed")

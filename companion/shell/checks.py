@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from pathlib import Path
 
-from companion.doctor import CheckResult, check
+from companion.checks import CheckResult, check
 
 
 @check

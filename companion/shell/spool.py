@@ -10,13 +10,20 @@ reads what it has not read yet).
 Line format, tab-separated, with backslash, newline, tab and carriage return escaped as
 `\\\\ \\n \\t \\r` in the text fields:
 
-    c1  SHELL  SESSION  START  END  DURATION_MS  EXIT  CWD  COMMAND   (a finished command)
-    h1  SHELL  SESSION  TIME  PID                                     (a shell loaded the hook)
+    c1  SHELL  SESSION  START  END  DURATION_MS  EXIT  CWD  COMMAND             (a finished command)
+    c2  SHELL  SESSION  START  END  DURATION_MS  EXIT  CWD  ID  FLAGS  COMMAND  (the same, with its id)
+    h1  SHELL  SESSION  TIME  PID                                               (a shell loaded the hook)
+
+c2's ID (`SESSION-N`) names the command's files in the spool folder, `out-ID.json` (its output,
+from `companion shell`) and `pytest-ID.xml` (the JUnit report the hook asked pytest for); FLAGS are
+space-separated `key=value` items (`pty=1`, `pane=%3 tmux=SOCKET`, `junit=1`).
 
 START/END are epoch seconds (fractional, `.` or `,` as decimal mark) and may be empty; fish gives
-DURATION_MS instead of START. When `shell.tsv` grows past `ROTATE_BYTES` a daemon renames it to a
-sealed segment `shell.<ns>.tsv`; hooks then create a new `shell.tsv`. A sealed segment is deleted
-once every daemon that reads the spool has read it to the end, or when it is older than the keep
+DURATION_MS instead of START. Commands wait there unredacted, so the file holds them only until
+they are read: a daemon that has read `shell.tsv` to its end renames it to a sealed segment
+`shell.<ns>.tsv` (hooks then create a new `shell.tsv`), and a sealed segment is deleted once every
+running daemon has read it, unless it holds a command for the workspace of a daemon that is not
+running now (that one reads it when it starts), and in any case when it is older than the keep
 time (a workspace whose daemon never comes back must not keep the spool forever).
 """
 
@@ -34,10 +41,14 @@ from companion import paths
 
 SPOOL_NAME = "shell.tsv"
 SEGMENT = re.compile(r"^shell\.(\d+)\.tsv$")
-ROTATE_BYTES = 512 * 1024
+ROTATE_BYTES = 0  # seal the live file as soon as a reader has read all of it
+RUNNING_S = 180.0  # a reader whose state was saved this recently is a running daemon (it saves every minute)
+ORPHAN_S = 600.0  # per-command files no daemon took within this are deleted
+_COMMAND_ID = re.compile(r"^[A-Za-z0-9_-]{1,96}$")
+OUTPUT_PREFIX, REPORT_PREFIX = "out-", "pytest-"
 SCRATCH_PREFIX = ".bash-"  # bash's per-shell scratch file (its last history entry), see the bash hook
 SCRATCH_MAX_AGE_S = 2 * 86400
-SETTLE_S = 30.0  # a sealed segment may still receive a line from a shell that opened it before the rename
+SETTLE_S = 5.0  # a sealed segment may still receive a line from a shell that opened it before the rename
 STATE_KEY = "shell.spool"  # per-workspace reader state in the Store
 HOOK_SEEN_KEY = "shell.hook_seen"  # global (workspace "") {shell: first time a hooked shell started}
 _ESCAPES = {"\\": "\\", "n": "\n", "t": "\t", "r": "\r"}
@@ -54,6 +65,8 @@ class CommandRecord:
     start: float | None
     end: float | None
     duration_s: float | None
+    command_id: str | None = None  # c2 records: names the command's output and report files
+    flags: Mapping[str, str] | None = None
 
     @property
     def ts(self) -> float:
@@ -102,7 +115,12 @@ def parse_line(line: bytes) -> CommandRecord | HelloRecord | None:
     """One spool line (without its newline); None for anything malformed."""
     text = line.decode("utf-8", errors="replace").rstrip("\r")
     fields = text.split("\t")
-    if fields[0] == "c1" and len(fields) >= 9:
+    command_id, flags = None, None
+    if fields[0] == "c2" and len(fields) >= 11:
+        command_id = fields[8] if _COMMAND_ID.match(fields[8]) else None  # never a path
+        flags = parse_flags(fields[9])
+        fields = fields[:8] + fields[10:]
+    if fields[0] in ("c1", "c2") and len(fields) >= 9:
         shell, session, start, end, duration_ms, status, cwd = fields[1:8]
         command = unescape("\t".join(fields[8:]))  # a stray raw tab stays inside the command
         start_s, end_s, dur_ms = _number(start), _number(end), _number(duration_ms)
@@ -117,10 +135,25 @@ def parse_line(line: bytes) -> CommandRecord | HelloRecord | None:
         if not command.strip():
             return None
         return CommandRecord(shell=shell[:16], session=session[:64], command=command, cwd=unescape(cwd),
-                             exit_code=_exit_code(status), start=start_s, end=end_s, duration_s=duration)
+                             exit_code=_exit_code(status), start=start_s, end=end_s, duration_s=duration,
+                             command_id=command_id, flags=flags)
     if fields[0] == "h1" and len(fields) >= 4:
         return HelloRecord(shell=fields[1][:16], session=fields[2][:64], ts=_number(fields[3]))
     return None
+
+
+def parse_flags(text: str) -> dict[str, str]:
+    """`key=value key=value` (values escaped like the text fields); anything else is ignored."""
+    flags = {}
+    for item in text.split(" "):
+        key, sep, value = item.partition("=")
+        if sep and key.isidentifier():
+            flags[key] = unescape(value)[:512]
+    return flags
+
+
+def command_file(directory: Path, prefix: str, command_id: str, suffix: str) -> Path:
+    return directory / f"{prefix}{command_id}{suffix}"
 
 
 def parse_lines(data: bytes) -> Iterable[CommandRecord | HelloRecord]:
@@ -186,15 +219,42 @@ def rotate(directory: Path, max_bytes: int = ROTATE_BYTES) -> Path | None:
         return sealed
 
 
-def remove_consumed(directory: Path, readers: Mapping[str, Any], keep_s: float, now: float | None = None) -> list[Path]:
-    """Delete sealed segments read to the end by every active reader, or older than keep_s.
+def _updated(state: Any) -> float:
+    try:
+        return float(state.get("updated", 0)) if isinstance(state, Mapping) else 0.0
+    except (TypeError, ValueError):
+        return 0.0
 
-    `readers` maps a workspace to its reader state ({"files": {key: {"offset": ...}}, "updated": ts});
-    readers not updated within keep_s no longer hold segments back.
+
+def _inside(cwd: str, workspace: str) -> bool:
+    return cwd == workspace or cwd.startswith(workspace.rstrip("/") + "/")
+
+
+def _needed_by(path: Path, workspaces: list[str]) -> bool:
+    """Whether a segment holds a command typed inside one of `workspaces`."""
+    if not workspaces:
+        return False
+    try:
+        data = path.read_bytes()
+    except OSError:
+        return False
+    return any(isinstance(record, CommandRecord) and any(_inside(record.cwd, ws) for ws in workspaces)
+               for record in parse_lines(data))
+
+
+def remove_consumed(directory: Path, readers: Mapping[str, Any], keep_s: float, now: float | None = None,
+                    running_s: float = RUNNING_S) -> list[Path]:
+    """Delete sealed segments read to the end by every running reader (and needed by no stopped one),
+    or older than keep_s.
+
+    `readers` maps a workspace to its reader state ({"files": {key: {"offset": ...}}, "updated": ts}).
+    A reader updated within running_s is running; one updated within keep_s but not running keeps the
+    segments holding commands typed in its workspace; older readers hold nothing back.
     """
     now = time.time() if now is None else now
-    active = [state for state in readers.values()
-              if isinstance(state, Mapping) and now - float(state.get("updated", 0)) < keep_s]
+    active = [state for state in readers.values() if now - _updated(state) < min(running_s, keep_s)]
+    stopped = [workspace for workspace, state in readers.items()
+               if workspace and min(running_s, keep_s) <= now - _updated(state) < keep_s]
     removed = []
     with _Locked(directory):
         for path in files(directory)[:-1]:
@@ -207,7 +267,7 @@ def remove_consumed(directory: Path, readers: Mapping[str, Any], keep_s: float, 
             key = file_key(stat)
             consumed = all(int((state.get("files") or {}).get(key, {}).get("offset", -1)) >= stat.st_size
                            for state in active)
-            if consumed or now - stat.st_mtime > keep_s:
+            if (consumed and not _needed_by(path, stopped)) or now - stat.st_mtime > keep_s:
                 try:
                     path.unlink()
                     removed.append(path)
@@ -226,6 +286,26 @@ def remove_stale_scratch(directory: Path, max_age_s: float = SCRATCH_MAX_AGE_S, 
         return removed
     for entry in entries:
         if entry.name.startswith(SCRATCH_PREFIX):
+            try:
+                if now - entry.stat().st_mtime > max_age_s:
+                    os.unlink(entry.path)
+                    removed.append(Path(entry.path))
+            except OSError:
+                continue
+    return removed
+
+
+def remove_orphans(directory: Path, max_age_s: float = ORPHAN_S, now: float | None = None) -> list[Path]:
+    """Delete per-command output and report files that no daemon took (the command ran outside every
+    running daemon's workspace, or its record never came: the shell was killed)."""
+    now = time.time() if now is None else now
+    removed = []
+    try:
+        entries = list(os.scandir(directory))
+    except OSError:
+        return removed
+    for entry in entries:
+        if entry.name.startswith((OUTPUT_PREFIX, REPORT_PREFIX, "." + OUTPUT_PREFIX)):
             try:
                 if now - entry.stat().st_mtime > max_age_s:
                     os.unlink(entry.path)

@@ -1,7 +1,7 @@
 """The Textual dashboard: attaches to the workspace's daemon and shows what the companion sees and offers.
 
 Threads never touch widgets. The daemon link (a thread worker, see link.py) and the short
-workers that answer proposals, apply patches and read the store post messages or use
+workers that answer proposals and read the store post messages or use
 `call_from_thread`; the handlers here run on the UI thread and update the screens.
 """
 
@@ -19,7 +19,6 @@ from textual.screen import Screen
 
 from companion.daemon import event_payload
 from companion.ipc import IpcError
-from companion.patches import PatchError, apply_patch
 from companion.store import Store
 from companion.tui.format import command_text
 from companion.tui.link import DaemonLink
@@ -191,8 +190,8 @@ class CompanionApp(App[None]):
 
     # -- answering proposals ----------------------------------------------------------------
     def answer(self, proposal: dict[str, Any], outcome: str) -> None:
-        """Accept, reject or snooze. An edit is applied only after the diff is confirmed; a command is
-        copied to the clipboard (and shown), never run."""
+        """Accept, reject or snooze. An edit is applied (by the daemon) only after the diff is
+        confirmed; a command is copied to the clipboard (and shown), never run."""
         if outcome != "accepted":
             self.send_outcome(proposal, outcome, "")
             return
@@ -202,7 +201,7 @@ class CompanionApp(App[None]):
 
             def confirmed(apply: bool | None) -> None:
                 if apply:
-                    self.apply_and_accept(proposal)
+                    self.accept_edit(proposal)
                 else:
                     self.notify("Patch not applied; the proposal is still open.", timeout=3)
 
@@ -219,37 +218,45 @@ class CompanionApp(App[None]):
 
     @work(thread=True, exit_on_error=False, group="answers")
     def send_outcome(self, proposal: dict[str, Any], outcome: str, note: str) -> None:
-        if self._record(proposal, outcome):
+        if self._record(proposal, outcome) is not None:
             self.call_from_thread(self.notify, note or outcome.capitalize() + ".", timeout=4)
 
     @work(thread=True, exit_on_error=False, group="answers")
-    def apply_and_accept(self, proposal: dict[str, Any]) -> None:
-        try:
-            changed = apply_patch(self.workspace, str(proposal.get("response") or ""), proposal.get("path"))
-        except PatchError as exc:
-            self.call_from_thread(self.notify, str(exc), title="Patch not applied", severity="error", timeout=8)
-            return
-        if self._record(proposal, "accepted"):
-            self.call_from_thread(self.notify, "Applied the patch to " + ", ".join(changed), title="Accepted")
+    def accept_edit(self, proposal: dict[str, Any]) -> None:
+        """One request: the daemon applies the patch and records the accept, or refuses both (the
+        reason is shown and the proposal stays open)."""
+        reply = self._record(proposal, "accepted")
+        if reply is not None:
+            self.call_from_thread(self.notify, f"Applied the patch to {reply.get('applied') or proposal.get('path')}.",
+                                  title="Accepted", timeout=6)
 
-    def _record(self, proposal: dict[str, Any], outcome: str) -> bool:
-        """Send the outcome to the daemon (runs in a worker thread); errors become notifications."""
+    def _record(self, proposal: dict[str, Any], outcome: str) -> dict[str, Any] | None:
+        """Send the outcome to the daemon (runs in a worker thread); the reply, or None after a
+        notification saying why it was not recorded."""
         answer_s = max(0.0, self.now() - float(proposal.get("ts", self.now())))
         try:
             reply = self.link.request("outcome", proposal_id=str(proposal["id"]), outcome=outcome,
                                       answer_s=answer_s, via="tui")
         except IpcError as exc:
-            self.call_from_thread(self.notify, str(exc), title=f"Not {outcome}", severity="error", timeout=8)
-            return False
+            self.call_from_thread(self.notify, str(exc), title=f"Not {outcome}", severity="error", timeout=10)
+            return None
         self.post_message(ProposalChanged(reply["proposal"], "answered"))
-        return True
+        return reply
 
     # -- screens ------------------------------------------------------------------------
     def action_help(self) -> None:
+        from companion.tui.screens.confirm_patch import ConfirmPatchScreen
+        from companion.tui.screens.details import DetailsScreen
         from companion.tui.screens.help import HelpScreen
+        from companion.tui.screens.models import ModelsScreen
+        from companion.tui.screens.settings import SettingsScreen
+        from companion.tui.screens.stats import StatsScreen
 
         if not isinstance(self.screen, HelpScreen):
-            self.push_screen(HelpScreen())
+            self.push_screen(HelpScreen((("everywhere", self.BINDINGS), ("main", MainScreen.BINDINGS),
+                                         ("details", DetailsScreen.BINDINGS), ("apply patch", ConfirmPatchScreen.BINDINGS),
+                                         ("stats", StatsScreen.BINDINGS), ("models", ModelsScreen.BINDINGS),
+                                         ("settings", SettingsScreen.BINDINGS))))
 
     def action_open_screen(self, name: str) -> None:
         from companion.tui.screens.models import ModelsScreen

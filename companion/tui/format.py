@@ -13,6 +13,8 @@ from rich.console import Group, RenderableType
 from rich.syntax import Syntax
 from rich.text import Text
 
+from companion.quickfix.why import why_lines
+
 # icon, colour per event source (single-cell glyphs so columns line up in every terminal)
 SOURCE_STYLES: dict[str, tuple[str, str]] = {
     "file": ("◆", "cyan"),
@@ -120,6 +122,11 @@ def proposal_renderable(proposal: dict[str, Any], why: list[dict[str, Any]] | No
                                    ("backend: ", "bold"), str(proposal.get("backend") or "—")))
     parts.append(Text(""))
     parts.append(response_renderable(proposal))
+    evidence_lines = why_lines(proposal.get("evidence"), proposal.get("rule"))
+    if evidence_lines:  # the evidence it rests on and the rule that fired
+        parts.append(Text(""))
+        parts.append(Text("why — the evidence:", style="bold"))
+        parts.extend(Text(f"  {line}") for line in evidence_lines)
     parts.append(Text(""))
     parts.append(Text("why — the events that led to it:", style="bold"))
     parts.append(why_renderable(why, len(proposal.get("event_ids") or [])))

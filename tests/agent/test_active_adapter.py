@@ -18,7 +18,7 @@ def test_the_active_adapter_is_loaded_merged_on_transformers(tmp_path: Path, mon
 
     from companion.agent import smollm
     from companion.agent.backends import load_backend
-    from training.adapters import activate, rollback, shipped_adapter
+    from companion.agent.adapters import activate, rollback, shipped_adapter
 
     models = tmp_path / "models"  # activations go to a private models folder, not the shared test cache
     models.mkdir()

@@ -31,7 +31,7 @@ def fake_adapter(folder: Path, observation_tokens: int | None = None) -> Path:
 
 def test_the_adapter_setting_selects_untuned_a_folder_or_the_active_one(tmp_path: Path,
                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
-    from training.adapters import activate, active_adapter, for_agent
+    from companion.agent.adapters import activate, active_adapter, for_agent
 
     monkeypatch.setenv("COMPANION_MODELS_DIR", str(tmp_path / "models"))  # activation never touches the shared cache
 
@@ -73,8 +73,8 @@ def test_with_an_adapter_the_agent_prompt_is_the_training_prompt(tmp_path: Path)
 
 
 def test_an_adapter_without_a_training_record_gets_the_dataset_defaults(tmp_path: Path) -> None:
-    from training.adapters import prompt_settings
-    from training.dataset import AGENT_OBSERVATION_TOKENS
+    from companion.agent.adapters import prompt_settings
+    from companion.agent.adapters import AGENT_OBSERVATION_TOKENS
 
     assert prompt_settings(fake_adapter(tmp_path / "bare")) == {"few_shot": False,
                                                                 "max_observation_tokens": AGENT_OBSERVATION_TOKENS}

@@ -77,7 +77,10 @@ def test_a_failing_command_becomes_a_proposal_the_user_can_reject(scripted: Path
         return [p for p in listed if p["trigger"] == "failed_command"]
 
     proposal = wait_for(stored, timeout=60)[0]
-    assert proposal["task"] == "Fix add() in calc.py"
+    # the quick-fix rule answers at once (the model's later "Fix add()" matches none of its candidates)
+    assert proposal["task"] == "Install the missing package no_such_module_here"
+    assert proposal["rule"] == "imports.python_missing" and proposal["operation"] == "run_command"
+    assert "No module named 'no_such_module_here'" in proposal["evidence"]["output_lines"][0]
     rejected = run_cli("reject", proposal["id"], "--json")
     assert rejected.returncode == 0, rejected.stderr
     assert json.loads(rejected.stdout)["proposal"]["status"] == "rejected"

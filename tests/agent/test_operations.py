@@ -8,7 +8,7 @@ import pytest
 
 from companion.agent.operations import clean_command, validate_reply
 from companion.agent.parse import AgentReply
-from companion.agent.patch import PatchError, apply_to_file, check_patch
+from companion.patching import PatchError, apply, check
 
 SOURCE = "import os\n\n\ndef greet(name):\n    return 'hello ' + nme\n\n\nprint(greet('x'))\n"
 DIFF = """--- a/app.py
@@ -30,13 +30,13 @@ def test_a_clean_diff_is_offered_and_applied_only_on_request(app: Path) -> None:
     reply = validate_reply(AgentReply(task="Fix the typo", response=DIFF, operation="edit"), app)
     assert reply.operation == "edit" and reply.path == "app.py" and reply.problem is None
     assert (app / "app.py").read_text() == SOURCE  # checking writes nothing
-    apply_to_file(app, reply.response, reply.path)
+    apply(app, reply.response, reply.path)
     assert "return 'hello ' + name\n" in (app / "app.py").read_text()
 
 
 def test_miscounted_line_numbers_still_apply(app: Path) -> None:
-    relative, content = check_patch(app, DIFF.replace("@@ -4,2 +4,2 @@", "@@ -1,2 +1,2 @@"))
-    assert relative == "app.py" and "+ name\n" in content
+    checked = check(app, DIFF.replace("@@ -4,2 +4,2 @@", "@@ -1,2 +1,2 @@"))
+    assert checked.path == "app.py" and "+ name\n" in checked.after
 
 
 def test_a_diff_that_does_not_match_is_downgraded(app: Path) -> None:
@@ -44,13 +44,13 @@ def test_a_diff_that_does_not_match_is_downgraded(app: Path) -> None:
     reply = validate_reply(AgentReply(task="Fix it", response=bad, operation="edit"), app)
     assert reply.operation == "explain" and "does not apply" in reply.response and reply.problem
     with pytest.raises(PatchError):
-        apply_to_file(app, bad)
+        apply(app, bad)
     assert (app / "app.py").read_text() == SOURCE
 
 
 def test_a_diff_outside_the_workspace_is_refused(app: Path) -> None:
     with pytest.raises(PatchError):
-        check_patch(app, DIFF.replace("a/app.py", "a/../../etc/passwd").replace("b/app.py", "b/../../etc/passwd"))
+        check(app, DIFF.replace("a/app.py", "a/../../etc/passwd").replace("b/app.py", "b/../../etc/passwd"))
 
 
 def test_open_needs_an_existing_file_and_clamps_the_line(app: Path) -> None:

@@ -8,7 +8,7 @@ import pytest
 
 from companion.agent.evaluate import well_formed
 from companion.config import Config
-from training.adapters import SHIPPED, shipped_adapter
+from companion.agent.adapters import SHIPPED, shipped_adapter
 
 OBSERVATIONS = [{"time": "2026-03-02 10:14:03", "event": "The user saved `app/db.py` (42 lines, 3 changed)."},
                 {"time": "2026-03-02 10:14:20", "event": "The user ran `pytest` in `.`; it failed (exit 1) after 1.2 s: "
@@ -31,7 +31,7 @@ def test_a_fresh_install_runs_the_shipped_adapter_with_its_training_prompt(backe
     from companion.agent.backends import load_backend
     from companion.agent.backends.llama_cpp import available
     from companion.agent.runner import Agent
-    from training.adapters import history
+    from companion.agent.adapters import history
 
     assert history() == []  # nothing trained or activated: the shipped default is what runs
     config = Config()

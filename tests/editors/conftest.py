@@ -49,8 +49,12 @@ def record_editor_side(client: LanguageClient) -> None:
     client.status_notes: list[dict[str, Any]] = []  # type: ignore[misc]
     fix_code_action_parsing(client)
 
+    client.refuse_edits: str | None = None  # type: ignore[misc]  # a reason: the editor refuses edits
+
     @client.feature(types.WORKSPACE_APPLY_EDIT)
     def apply_edit(params: types.ApplyWorkspaceEditParams) -> types.ApplyWorkspaceEditResult:
+        if client.refuse_edits:
+            return types.ApplyWorkspaceEditResult(applied=False, failure_reason=client.refuse_edits)
         client.applied_edits.append(params)
         return types.ApplyWorkspaceEditResult(applied=True)
 

@@ -15,7 +15,8 @@ from companion.proposals import Proposal
 from lsp_server import present
 from lsp_server.activity import EditorActivity, change_summary
 from lsp_server.book import ProposalBook, visible
-from lsp_server.patch import PatchError, parse_hunks, text_edits
+from companion.patching import PatchError, apply_to_text, parse
+from lsp_server.answers import text_edits
 from lsp_server.settings import EditorSettings, updated
 
 
@@ -55,6 +56,19 @@ def test_any_diff_between_two_texts_turns_one_into_the_other(before_lines: list[
     assert apply_edits(before, text_edits(before, diff)) == after
 
 
+@hypothesis_settings(max_examples=150, deadline=None)
+@given(st.lists(line_text, max_size=20), st.lists(line_text, max_size=20), st.booleans(), st.sampled_from(["\n", "\r\n"]))
+def test_the_editor_and_the_daemon_make_the_same_text(before_lines: list[str], after_lines: list[str],
+                                                     unterminated: bool, newline: str) -> None:
+    """The text edits the editor applies give exactly what the daemon writes for the same patch,
+    whether the file ends with a line break or not, and whatever break it uses."""
+    diff = unified("".join(line + "\n" for line in before_lines), "".join(line + "\n" for line in after_lines))
+    if not diff or (unterminated and before_lines and before_lines[-1] == ""):
+        return  # (an unterminated empty last line is no line at all)
+    before = newline.join(before_lines) + ("" if unterminated else newline if before_lines else "")
+    assert apply_edits(before, text_edits(before, diff)) == apply_to_text(before, diff)
+
+
 def test_a_hunk_that_moved_is_found_nearby() -> None:
     before = "a\nb\nc\nd\n"
     diff = unified(before, "a\nB\nc\nd\n")
@@ -72,8 +86,8 @@ def test_a_patch_that_no_longer_applies_is_refused() -> None:
     diff = unified("a\nb\n", "a\nc\n")
     with pytest.raises(PatchError, match="no longer in the file"):
         text_edits("totally\ndifferent\n", diff)
-    with pytest.raises(PatchError, match="no unified diff"):
-        parse_hunks("just some prose, no diff")
+    with pytest.raises(PatchError, match="not a unified diff"):
+        parse("just some prose, no diff")
 
 
 def test_settings_read_camel_and_snake_case_and_keep_good_values_on_errors() -> None:
@@ -165,3 +179,19 @@ def test_doctor_checks_for_the_editors(repo: Any) -> None:
     server, plugin = language_server(repo), neovim_plugin(repo)
     assert server.ok and "pygls 2" in server.detail
     assert plugin.ok and plugin.detail.startswith(str(Path(__file__).resolve().parents[2] / "lsp_server" / "nvim"))
+
+
+def test_the_why_of_a_rule_proposal_shows_the_evidence_and_the_rule() -> None:
+    evidence = {"failure": {"test": "tests/test_a.py::test_x", "message": "AssertionError: assert 1 == 2",
+                            "path": "tests/test_a.py", "line": 4},
+                "suspect": {"path": "src/a.py", "line": 7, "removed": ["x = 1"], "added": ["x = 2"]}}
+    proposal = _proposal(path="src/a.py", line=7, task="Open src/a.py:7", response="src/a.py:7 changed",
+                         operation="open", rule="regression.revert", evidence=evidence)
+    related = present.diagnostic(proposal, "file:///w/src/a.py", None, "hint", True).related_information
+    why = related[-1].message
+    assert why.startswith("Why: tests/test_a.py::test_x failed: AssertionError: assert 1 == 2 (tests/test_a.py:4)")
+    assert "src/a.py line 7: `x = 1` → `x = 2`" in why and why.endswith("rule: regression.revert")
+    plain = present.diagnostic(proposal, "file:///w/src/a.py", None, "hint", False).message
+    assert "\nWhy: tests/test_a.py::test_x failed" in plain
+    page = present.markdown_page(proposal)
+    assert "## Why\n\n- tests/test_a.py::test_x failed" in page and "- rule: regression.revert" in page

@@ -89,8 +89,9 @@ def test_quiet_hours() -> None:
 
 
 def test_engine_respects_budget_and_cli_pause(repo: Path, engine_factory) -> None:
-    daemon, engine, backend, gate = engine_factory(repo, [reply("Fix the import", "a"), reply("Install the module", "b"),
-                                                         reply("Fix the other import", "c")], engine__max_per_hour=2)
+    daemon, engine, backend, gate = engine_factory(repo, [reply("Fix the import of no_such_module_here", "a"),
+                                                         reply("Install no_such_module_here", "b"),
+                                                         reply("Drop that no_such_module_here line", "c")], engine__max_per_hour=2)
     emit_command(daemon, repo, FAILING)
     wait_for(lambda: len(daemon.store.proposals()) == 1)
     done = run_cli("pause", "30m", str(repo), "--json")
@@ -107,8 +108,8 @@ def test_engine_respects_budget_and_cli_pause(repo: Path, engine_factory) -> Non
 
 
 def test_a_task_just_answered_is_not_offered_again(repo: Path, engine_factory) -> None:
-    daemon, engine, backend, gate = engine_factory(repo, [reply("Fix the missing import", "a"),
-                                                         reply("fix the missing import!", "b")], engine__backoff_s=0.0,
+    daemon, engine, backend, gate = engine_factory(repo, [reply("Fix the missing import no_such_module_here", "a"),
+                                                         reply("fix the missing import no_such_module_here!", "b")], engine__backoff_s=0.0,
                                                    engine__cooldown_s=0.0)
     emit_command(daemon, repo, FAILING)
     first = wait_for(lambda: daemon.store.proposals())[0]

@@ -16,27 +16,42 @@ def proposals(daemon):
 
 
 def test_a_failed_command_gives_a_gated_stored_proposal(repo: Path, engine_factory) -> None:
-    daemon, engine, backend, gate = engine_factory(repo, [reply("Install the missing module", "pip install x",
+    daemon, engine, backend, gate = engine_factory(repo, [reply("Install no_such_module_here", "pip install x",
                                                                  "run_command")])
     emit_command(daemon, repo, "true")  # a command that worked: nothing to say
     event = emit_command(daemon, repo, FAILING)
     found = wait_for(lambda: proposals(daemon))
     proposal = found[0]
-    assert proposal.task == "Install the missing module" and proposal.operation == "run_command"
+    assert proposal.task == "Install no_such_module_here" and proposal.operation == "run_command"
     assert proposal.response == "pip install x" and proposal.score == 0.9
     assert proposal.surfaced and proposal.status == "open" and proposal.trigger == "failed_command"
     assert proposal.event_ids[0] == event.id and proposal.backend == "scripted"
     assert len(backend.calls) == 1  # the successful command did not call the model
     prompt = backend.calls[0][-1]["content"]
     assert "no_such_module_here" in prompt and prompt.index("ran `true`") < prompt.index("no_such_module_here")
-    assert gate.calls and gate.calls[-1][1] == "Install the missing module"
+    assert gate.calls and gate.calls[-1][1] == "Install no_such_module_here"
 
 
 def test_the_gate_keeps_unlikely_proposals_silent(repo: Path, engine_factory) -> None:
-    daemon, engine, backend, gate = engine_factory(repo, [reply("Tell a joke", "Why did the test fail?")])
+    daemon, engine, backend, gate = engine_factory(repo, [reply("Tell a joke about no_such_module_here", "Why?")])
     emit_command(daemon, repo, FAILING)
     proposal = wait_for(lambda: proposals(daemon))[0]
     assert proposal.status == "silent" and not proposal.surfaced and proposal.score == 0.1
+    assert proposal.evidence == {"grounded_on": ["no_such_module_here"]} and proposal.rule is None
+
+
+def test_a_generic_model_task_is_dropped_with_the_reason_stored(repo: Path, engine_factory) -> None:
+    daemon, engine, backend, gate = engine_factory(repo, [reply("Help with this task right now.", "Sure."),
+                                                         reply("Open src/missing.py to fix no_such_module_here", "",
+                                                               "explain")])
+    emit_command(daemon, repo, FAILING)
+    first = wait_for(lambda: proposals(daemon))[0]
+    assert not first.surfaced and first.status == "silent" and first.score is None  # never reached the gate
+    assert first.evidence["dropped"].startswith("generic: it names no file, test, command or symbol")
+    emit_command(daemon, repo, FAILING)
+    wait_for(lambda: len(proposals(daemon)) == 2)
+    second = [p for p in proposals(daemon) if p.id != first.id][0]
+    assert not second.surfaced and "src/missing.py, which does not exist" in second.evidence["dropped"]
 
 
 def test_garbage_and_null_replies_offer_nothing(repo: Path, engine_factory) -> None:
@@ -52,8 +67,9 @@ def test_garbage_and_null_replies_offer_nothing(repo: Path, engine_factory) -> N
 
 def test_a_new_todo_and_a_dependency_file_trigger_with_the_focused_lines(repo: Path, engine_factory) -> None:
     daemon, engine, backend, gate = engine_factory(repo, [reply("Resolve the TODO in app.py", "Handle None."),
-                                                         reply("Fix the dependency pin", "Pin it.")])
+                                                         reply("Fix the dependency pin in requirements.txt", "Pin it.")])
     text = "".join(f"line {i}\n" for i in range(1, 30)) + "x = None  # TODO: handle None\n" + "end\n"
+    engine.rules.todos = True  # [engine] todo_trigger = true (off by default: routine moments stay silent)
     save_file(daemon, repo, "app.py", text, todos_added=["TODO: handle None"])
     wait_for(lambda: len(proposals(daemon)) == 1)
     prompt = backend.calls[0][-1]["content"]
@@ -65,7 +81,7 @@ def test_a_new_todo_and_a_dependency_file_trigger_with_the_focused_lines(repo: P
 
 def test_plain_saves_wait_for_the_pause_after_the_burst(repo: Path, engine_factory) -> None:
     daemon, engine, backend, gate = engine_factory(repo, [reply("Fix the formatting of app.py", "Run black.")],
-                                                   engine__idle_s=0.6)
+                                                   engine__idle_s=0.6, engine__idle_trigger=True)
     for i in range(4):
         save_file(daemon, repo, "app.py", f"x = {i}\n")
         time.sleep(0.1)
@@ -76,7 +92,7 @@ def test_plain_saves_wait_for_the_pause_after_the_burst(repo: Path, engine_facto
 
 
 def test_unanswered_proposals_expire_to_ignored(repo: Path, engine_factory) -> None:
-    daemon, engine, backend, gate = engine_factory(repo, [reply("Fix the import", "Add it.")], engine__expire_s=0.5)
+    daemon, engine, backend, gate = engine_factory(repo, [reply("Fix the import of no_such_module_here", "Add it.")], engine__expire_s=0.5)
     emit_command(daemon, repo, FAILING)
     wait_for(lambda: proposals(daemon) and proposals(daemon)[0].status == "ignored", timeout=10)
     answers = daemon.store.outcomes(workspace=str(daemon.workspace))
@@ -101,7 +117,7 @@ def test_accepting_an_edit_applies_the_patch_only_then(repo: Path, engine_factor
 def test_an_edit_that_no_longer_applies_stays_open(repo: Path, engine_factory) -> None:
     (repo / "calc.py").write_text("def add(a, b):\n    return a - b\n")
     daemon, engine, backend, gate = engine_factory(repo, [reply("Fix add() in calc.py", DIFF, "edit", path="calc.py")])
-    emit_command(daemon, repo, FAILING)
+    emit_command(daemon, repo, f"{FAILING} # calc.py:2")
     proposal = wait_for(lambda: proposals(daemon))[0]
     (repo / "calc.py").write_text("def plus(a, b):\n    return b - a\n")
     with Client(daemon.socket_path) as client:
@@ -115,7 +131,7 @@ def test_an_edit_that_no_longer_applies_stays_open(repo: Path, engine_factory) -
 
 
 def test_a_hanging_model_times_out_and_the_daemon_goes_on(repo: Path, engine_factory) -> None:
-    daemon, engine, backend, gate = engine_factory(repo, [{"sleep": 30}, reply("Fix the import", "Add it.")],
+    daemon, engine, backend, gate = engine_factory(repo, [{"sleep": 30}, reply("Fix the import of no_such_module_here", "Add it.")],
                                                    agent__timeout_s=0.5)
     emit_command(daemon, repo, FAILING)
     wait_for(lambda: engine.stats["steps"] == 1, timeout=10)
@@ -157,7 +173,7 @@ def test_an_unavailable_backend_reports_once_and_backs_off(repo: Path, daemon_fa
 
 def test_status_describes_the_agent_and_the_gate_for_clients(repo: Path, engine_factory) -> None:
     """The dashboard's Models screen reads these objects as they are."""
-    daemon, engine, backend, gate = engine_factory(repo, [reply("Fix the import", "…")],
+    daemon, engine, backend, gate = engine_factory(repo, [reply("Fix the import of no_such_module_here", "…")],
                                                    general__interruption_level=2)
     emit_command(daemon, repo, FAILING)
     wait_for(lambda: proposals(daemon))
@@ -170,7 +186,7 @@ def test_status_describes_the_agent_and_the_gate_for_clients(repo: Path, engine_
 
 
 def test_snoozed_proposals_come_back_after_the_snooze(repo: Path, engine_factory) -> None:
-    daemon, engine, backend, gate = engine_factory(repo, [reply("Fix the import", "…")], engine__snooze_s=0.5)
+    daemon, engine, backend, gate = engine_factory(repo, [reply("Fix the import of no_such_module_here", "…")], engine__snooze_s=0.5)
     emit_command(daemon, repo, FAILING)
     [proposal] = wait_for(lambda: proposals(daemon))
     from companion.client import connect

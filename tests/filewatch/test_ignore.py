@@ -90,7 +90,7 @@ def test_workspace_inside_a_repository_uses_the_outer_gitignore(repo: Path, watc
 
 def test_doctor_counts_the_folders_this_workspace_needs_watched(repo: Path) -> None:
     import watchers.tree  # noqa: F401  (registers the check)
-    from companion.doctor import run_checks
+    from companion.checks import run_checks
 
     _populate_ignored(repo)
     (repo / "src" / "deep" / "er").mkdir(parents=True)

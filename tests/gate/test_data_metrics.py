@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from companion.gate.data import CORRECT_DETECTION, CORRECT_REJECTION, FALSE_ALARM, MISSED_NEED, category_of, read_rows
+from companion.gate.reward_data import CORRECT_DETECTION, CORRECT_REJECTION, FALSE_ALARM, MISSED_NEED, category_of, read_rows
 from companion.gate.metrics import score_judgements
 
 OBS = [{"time": "Day 1, 10:00 AM", "event": "The user opens 'main.py' in Visual Studio Code."}]

@@ -15,7 +15,7 @@ from companion.config import Config, ConfigError, load_config
 from companion.gate import GateUnavailable, load_gate
 from companion.gate.checks import gate_encoder
 from companion.gate.encoder import MAX_TOKENS, EncoderUnavailable, SentenceEncoder
-from training.reward import base_set
+from companion.gate import base_set
 
 pytestmark = pytest.mark.slow  # loads MiniLM
 
@@ -28,13 +28,13 @@ TEXTS = [
 ]
 
 
-@pytest.fixture(scope="module", params=["onnx", "numpy"])
+@pytest.fixture(scope="module", params=["onnx", "torch"])
 def encoder(request: pytest.FixtureRequest) -> SentenceEncoder:
     return SentenceEncoder(runtime=request.param)
 
 
 def test_each_runtime_gives_the_embeddings_the_gate_was_trained_on(encoder: SentenceEncoder) -> None:
-    assert encoder.runtime in ("onnx", "numpy")
+    assert encoder.runtime in ("onnx", "torch")
     shipped = base_set.load_embeddings()  # float16 copies of transformers' embeddings
     texts = list(shipped)[::120]
     for text, vector in zip(texts, encoder.embed_uncached(texts)):
@@ -51,7 +51,7 @@ def test_a_padded_batch_gives_what_each_sentence_gives_alone(encoder: SentenceEn
 
 
 def test_the_two_runtimes_agree() -> None:
-    fast, slow = SentenceEncoder(runtime="onnx"), SentenceEncoder(runtime="numpy")
+    fast, slow = SentenceEncoder(runtime="onnx"), SentenceEncoder(runtime="torch")
     np.testing.assert_allclose(fast.embed_uncached(TEXTS), slow.embed_uncached(TEXTS), atol=2e-6)
     assert fast.embed([]).shape == (0, 384)
 
@@ -59,7 +59,7 @@ def test_the_two_runtimes_agree() -> None:
 def test_without_onnxruntime_auto_falls_back_and_onnx_says_what_to_install(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(sys.modules, "onnxruntime", None)  # importing it now raises ImportError
     fallback = SentenceEncoder(runtime="auto")
-    assert fallback.runtime == "numpy"
+    assert fallback.runtime == "torch"
     assert fallback.embed(["Fix the failing test"]).shape == (1, 384)
     with pytest.raises(EncoderUnavailable, match="pip install onnxruntime"):
         SentenceEncoder(runtime="onnx")
@@ -69,14 +69,14 @@ def test_without_onnxruntime_auto_falls_back_and_onnx_says_what_to_install(monke
         load_gate(config)
 
 
-def test_an_onnx_runtime_that_rejects_the_graph_leaves_the_numpy_encoder(monkeypatch: pytest.MonkeyPatch,
+def test_an_onnx_runtime_that_rejects_the_graph_leaves_the_torch_encoder(monkeypatch: pytest.MonkeyPatch,
                                                                          caplog: pytest.LogCaptureFixture) -> None:
     import companion.gate.encoder_onnx as encoder_onnx
 
     monkeypatch.setattr(encoder_onnx, "OPSET", 999)  # an opset no ONNX Runtime knows: session creation fails
     with caplog.at_level("WARNING"):
         fallback = SentenceEncoder(runtime="auto")
-    assert fallback.runtime == "numpy" and "could not build the encoder" in caplog.text
+    assert fallback.runtime == "torch" and "could not build the encoder" in caplog.text
     with pytest.raises(EncoderUnavailable, match="could not build"):
         SentenceEncoder(runtime="onnx")
 
@@ -87,8 +87,8 @@ def test_gate_encoder_setting_is_checked_and_reported(tmp_path: Path, monkeypatc
     with pytest.raises(ConfigError, match="gate.encoder"):
         load_config(tmp_path, environ={"COMPANION_GATE_ENCODER": "cuda"})
     assert "ONNX Runtime" in gate_encoder(tmp_path).detail
-    monkeypatch.setenv("COMPANION_GATE_ENCODER", "numpy")
-    assert gate_encoder(tmp_path).detail.startswith("numpy")
+    monkeypatch.setenv("COMPANION_GATE_ENCODER", "torch")
+    assert gate_encoder(tmp_path).detail.startswith("torch")
     monkeypatch.setenv("COMPANION_GATE_ENCODER", "onnx")
     monkeypatch.setitem(sys.modules, "onnxruntime", None)
     result = gate_encoder(tmp_path)

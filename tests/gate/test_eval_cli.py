@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import run_cli
-from training.reward import base_set
+from companion.gate import base_set
 
 pytestmark = pytest.mark.slow  # the subprocess loads MiniLM
 

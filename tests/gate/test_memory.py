@@ -9,13 +9,14 @@ import json
 import numpy as np
 import pytest
 
-from companion.gate.data import parse_row, read_rows
+from companion.gate.reward_data import parse_row, read_rows
 from companion.gate.memory import HISTORY_DIM, TASK_DIM, JudgementMemory, help_signal
 from companion.gate.reward import RewardGate
 from companion.proposals import Outcome, Proposal
 from companion.store import Store
 from tests.gate.test_personal import fill_store
-from training.reward import base_set, heldout, memory_head
+from companion.gate import base_set
+from training.reward import heldout, memory_head
 
 ROWS = base_set.load_rows()
 
@@ -112,7 +113,8 @@ def test_memory_heads_learn_from_a_slice_and_lower_their_loss(vectors) -> None:
 
 
 def test_the_agreement_experiment_trains_the_memory_head_on_the_labels_it_is_given(vectors) -> None:
-    from training.reward import agreement_weighting, train
+    from experiments import reward_agreement_weighting as agreement_weighting
+    from training.reward import train
 
     rows = ROWS[::6]
     prep = train.prepare(rows, vectors)
@@ -151,7 +153,7 @@ def test_the_users_own_answers_count_from_the_first_one(tmp_path) -> None:
     gate = RewardGate(store=store, workspace="/tmp/ws")
     if not gate.memory_enabled:
         pytest.skip("the active weights predate the memory heads")
-    from training.dataset import reward_rows
+    from companion.gate.user_rows import reward_rows
 
     answered = reward_rows(store, "/tmp/ws", outcomes=("accepted", "rejected"))
     assert answered, "the store's answers become memory rows"

@@ -14,7 +14,7 @@ from companion.gate import GateUnavailable, load_gate
 from companion.gate.base import threshold_for
 from companion.gate.ollama_gate import OllamaGate
 from companion.gate.reward import SHIPPED_DIR, RewardGate
-from training.reward import base_set
+from companion.gate import base_set
 
 pytestmark = pytest.mark.slow  # loads MiniLM
 
@@ -92,7 +92,7 @@ def test_factory_builds_each_kind() -> None:
     assert ollama_gate.fallbacks == 1
     config.gate.kind = "icl"
     try:
-        import companion.gate.icl  # noqa: F401
+        import companion.gate.icl_gate  # noqa: F401
     except ModuleNotFoundError:
         with pytest.raises(GateUnavailable, match="icl.py"):
             load_gate(config)

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from training.reward import base_set
+from companion.gate import base_set
 from training.reward.train import (RewardTrainConfig, embeddings_for, group_folds, level_thresholds, main, prepare,
                                    train_member)
 

@@ -21,7 +21,7 @@ def _lora_b_norm(folder: Path) -> float:
 @pytest.mark.slow
 @pytest.mark.timeout(900)
 def test_few_steps_change_the_adapter_lower_the_loss_and_resume(private_models: Path, tmp_path: Path) -> None:
-    from training import adapters
+    from companion.agent import adapters
     from training.agent_lora import AgentLoraConfig, main
 
     # one short example seen at every step: the loss on it must fall
@@ -48,7 +48,7 @@ def test_few_steps_change_the_adapter_lower_the_loss_and_resume(private_models: 
 
 
 def test_activation_and_rollback(private_models: Path, tmp_path: Path) -> None:
-    from training import adapters
+    from companion.agent import adapters
 
     first, second = tmp_path / "a", tmp_path / "b"
     for folder in (first, second):

@@ -28,8 +28,8 @@ def model_and_tokenizer():
 
 @pytest.mark.slow
 def test_cached_prefix_forward_equals_transformers(model_and_tokenizer) -> None:
-    from companion.gate.icl import Demo, prompt_prefix, question
-    from companion.gate.icl_model import PrefixScorer
+    from companion.gate.icl_gate import Demo, prompt_prefix, question
+    from companion.gate.icl_forward import PrefixScorer
 
     model, tokenizer = model_and_tokenizer
     scorer = PrefixScorer(model, tokenizer)
@@ -47,7 +47,7 @@ def test_cached_prefix_forward_equals_transformers(model_and_tokenizer) -> None:
 
 @pytest.mark.slow
 def test_low_rank_keeps_the_asked_rank(model_and_tokenizer) -> None:
-    from companion.gate.icl_model import low_rank
+    from companion.gate.icl_forward import low_rank
 
     weight = model_and_tokenizer[0].model.layers[29].mlp.down_proj.weight.detach()
     pruned = low_rank(weight, 0.1)
@@ -57,7 +57,7 @@ def test_low_rank_keeps_the_asked_rank(model_and_tokenizer) -> None:
 
 @pytest.mark.slow
 def test_icl_gate_uses_the_users_answers_and_meets_the_gate_contract(private_models: Path, workspace: Path) -> None:
-    from companion.gate.icl import IclGate
+    from companion.gate.icl_gate import IclGate
 
     with Store() as store:
         fill_store(store, str(workspace), ANSWERS)
@@ -75,7 +75,7 @@ def test_icl_gate_uses_the_users_answers_and_meets_the_gate_contract(private_mod
 
 @pytest.mark.slow
 def test_icl_gate_without_user_answers_uses_proactivebench(private_models: Path, workspace: Path) -> None:
-    from companion.gate.icl import IclGate
+    from companion.gate.icl_gate import IclGate
 
     with Store() as store:
         gate = IclGate(workspace=str(workspace), store=store, shots=2)
@@ -83,7 +83,7 @@ def test_icl_gate_without_user_answers_uses_proactivebench(private_models: Path,
 
 
 def test_packaged_demonstrations_when_proactivebench_is_absent(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from companion.gate.icl import balanced_demos, proactivebench_rows
+    from companion.gate.icl_gate import balanced_demos, proactivebench_rows
 
     monkeypatch.setenv("COMPANION_PROACTIVEBENCH", str(tmp_path))  # a folder without the data
     assert proactivebench_rows() == []
@@ -94,7 +94,7 @@ def test_packaged_demonstrations_when_proactivebench_is_absent(tmp_path: Path, m
 
 
 def test_user_demonstrations_mix_both_answers_newest_first() -> None:
-    from companion.gate.icl import recent_user_demos
+    from companion.gate.icl_gate import recent_user_demos
 
     rows = [{"obs": [{"time": "", "event": f"e{i}"}], "pred_task": f"t{i}", "valid": i % 3 == 0} for i in range(12)]
     demos = recent_user_demos(rows, 6)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from companion.gate.data import RewardRow
-from companion.gate.icl import proactivebench_dir
+from companion.gate.reward_data import RewardRow
+from companion.gate.icl_gate import proactivebench_dir
 from training.judge_comparison import held_out, judge_figures, row_key, training_rows
 
 
@@ -33,7 +33,7 @@ def test_figures_judge_at_one_half() -> None:
 
 @pytest.mark.skipif(proactivebench_dir() is None, reason="ProactiveBench's reward data is not on this machine")
 def test_the_retrained_gate_never_sees_a_test_question() -> None:
-    from training.reward import base_set
+    from companion.gate import base_set
 
     splits = held_out()
     assert {source: len(parts["test"]) for source, parts in splits.items()} == {"proactivebench": 32, "simulated-user": 32}

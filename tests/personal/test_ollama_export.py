@@ -32,7 +32,7 @@ def _random_adapter(folder: Path) -> Path:
 def test_export_merges_and_writes_a_matching_modelfile(private_models: Path, tmp_path: Path) -> None:
     from companion.agent.prompt import SYSTEM_RULES, build_messages
     from companion.agent.smollm import load
-    from training import adapters
+    from companion.agent import adapters
     from training.ollama_export import STOP, read_modelfile, render_template
 
     adapter = _random_adapter(tmp_path / "adapter")

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from companion.models import smollm2_gguf
-from training.adapters import gguf_for
+from companion.agent.adapters import gguf_for
 from training.ship_adapter import ship, verdict
 
 

@@ -14,8 +14,8 @@ from tests.conftest import run_cli
 
 @pytest.mark.slow
 def test_tiny_search_returns_a_plan_the_gate_applies(private_models: Path, workspace: Path) -> None:
-    from companion.gate.icl import IclGate, plan_file
-    from companion.gate.icl_model import PlanStep, load_plan
+    from companion.gate.icl_gate import IclGate, plan_file
+    from companion.gate.icl_forward import PlanStep, load_plan
     from companion.store import Store
     from training.svd_icl import SvdConfig, search
 
@@ -29,7 +29,7 @@ def test_tiny_search_returns_a_plan_the_gate_applies(private_models: Path, works
     assert steps == ([PlanStep(29, "mlp", 0.01)] if report["improved"] else [])
 
     # whatever the search chose, a plan file makes the gate prune at load time
-    from companion.gate.icl_model import save_plan
+    from companion.gate.icl_forward import save_plan
 
     save_plan(plan_file(), [PlanStep(29, "mlp", 0.01)])
     with Store() as store:
@@ -40,8 +40,8 @@ def test_tiny_search_returns_a_plan_the_gate_applies(private_models: Path, works
 
 
 def test_bad_plan_file_is_reported(private_models: Path) -> None:
-    from companion.gate.icl import plan_file
-    from companion.gate.icl_model import load_plan
+    from companion.gate.icl_gate import plan_file
+    from companion.gate.icl_forward import load_plan
 
     plan_file().parent.mkdir(parents=True, exist_ok=True)
     plan_file().write_text(json.dumps({"steps": [{"layer": 3, "module": "ffn", "ratio": 0.5}]}))

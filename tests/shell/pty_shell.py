@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 
 MARK = re.compile(rb"<<ready-(\d+)>>")
-ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]|\x1b[()][0-9A-Za-z]|\x1b[=>]")
+ANSI = re.compile(r"\x1b\][^\x07]*\x07|\x1b\[[0-9;?]*[A-Za-z]|\x1b[()][0-9A-Za-z]|\x1b[=>]")
 
 
 class ShellTimeout(AssertionError):
@@ -28,7 +28,7 @@ class PtyShell:
     """An interactive shell whose prompt is MARK; `run` types a line and waits for the next prompt."""
 
     def __init__(self, shell: str, rc_text: str, home: Path, cwd: Path, env: dict[str, str] | None = None,
-                 timeout: float = 20.0) -> None:
+                 timeout: float = 20.0, wrapper: list[str] | None = None) -> None:
         self.shell = shell
         self.timeout = timeout
         self.output = b""
@@ -61,6 +61,7 @@ class PtyShell:
         # fork and exec in C (subprocess), not pty.fork(): the test process has threads (daemons),
         # and Python code between fork and exec could deadlock on a lock another thread held.
         # `setsid -c` gives the shell its own session with the pty as its controlling terminal.
+        argv = [*(wrapper or []), *argv]  # e.g. `companion shell --` in front of the shell
         master, slave = os.openpty()
         self.process = subprocess.Popen(["setsid", "-c", *argv], stdin=slave, stdout=slave, stderr=slave,
                                         cwd=cwd, env=environ, close_fds=True)

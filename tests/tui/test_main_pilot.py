@@ -229,3 +229,18 @@ async def test_a_backend_that_is_down_is_shown(workspace: Path) -> None:
         await until(pilot, lambda: "DOWN: ollama at http://127.0.0.1:9 does not answer" in screen_text(app),
                     what="the backend shown as down")
         assert "daemon pid 7" in screen_text(app)
+
+
+async def test_a_rule_proposal_shows_its_evidence_and_rule_as_the_why(live, repo: Path) -> None:
+    app = CompanionApp(repo, start_daemon=False)
+    evidence = {"failure": {"test": "tests/test_p.py::test_valid", "message": "AssertionError: assert '\\t' == '\\n'"},
+                "suspect": {"path": "src/p.py", "line": 61, "removed": ['"\\\\n": "\\u000a",'], "added": ['"\\\\n": "\\u0009",']}}
+    async with app.run_test(size=(160, 44)) as pilot:
+        await attached(pilot, app)
+        await offered(pilot, app, live, task="Open src/p.py:61, changed since test_valid last passed", operation="open",
+                      path="src/p.py", line=61, response="src/p.py:61 changed", rule="regression.revert",
+                      evidence=evidence, confidence=0.8)
+        await until(pilot, lambda: "why — the evidence" in screen_text(app), what="the evidence in the detail")
+        text = screen_text(app)
+        assert "tests/test_p.py::test_valid failed: AssertionError" in text
+        assert "changed since the last passing run: src/p.py line 61" in text and "rule: regression.revert" in text

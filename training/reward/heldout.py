@@ -22,7 +22,7 @@ from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 
-from companion.gate.data import CATEGORIES, RewardRow
+from companion.gate.reward_data import CATEGORIES, RewardRow
 from companion.gate.memory import JudgementMemory
 from training.reward import memory_head
 

@@ -20,7 +20,7 @@ from typing import Mapping
 
 import numpy as np
 
-from companion.gate.data import RewardRow
+from companion.gate.reward_data import RewardRow
 from companion.gate.memory import JudgementMemory, head_input
 
 L2 = 1e-3  # ridge penalty of the logistic fit; the inputs are a couple of dozen bounded facts
@@ -40,7 +40,7 @@ def examples(memory: JudgementMemory, vectors: Mapping[str, np.ndarray], content
              ) -> dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]:
     """Per memory head: (inputs, labels, weights) from the rows in `train` (a boolean mask over
     memory.rows); rows outside `train` are forgotten throughout, as held-out rows must be.
-    `labels` defaults to each row's `valid` (training/reward/agreement_weighting.py tries others)."""
+    `labels` defaults to each row's `valid` (experiments/reward_agreement_weighting.py tries others)."""
     if labels is None:
         labels = np.array([row.valid for row in memory.rows], np.float32)
     held_out = frozenset(np.flatnonzero(~train).tolist())

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
 
-from companion.gate.data import RewardRow
+from companion.gate.reward_data import RewardRow
 from companion.gate.metrics import score_judgements
 from companion.gate.reward import SHIPPED_DIR, RewardGate, personal_dir
 from training.reward.train import RewardTrainConfig, main as train_main

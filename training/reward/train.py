@@ -29,10 +29,11 @@ from typing import Any, Sequence
 import numpy as np
 
 from companion.gate import features
-from companion.gate.data import CATEGORIES, RewardRow, read_rows
+from companion.gate.reward_data import CATEGORIES, RewardRow, read_rows
 from companion.gate.head import save_heads
 from companion.gate.metrics import score_judgements
-from training.reward import base_set, heldout, memory_head
+from companion.gate import base_set
+from training.reward import heldout, memory_head
 
 REPO = Path(__file__).resolve().parents[2]
 SHIPPED_DIR = REPO / "companion" / "gate" / "weights"

@@ -99,7 +99,7 @@ def load_backend(config: Any, name: str | None = None) -> Backend:
 def configured_adapter(agent: Any) -> Any:
     """The LoRA adapter folder `[agent] adapter` asks for on the default model (None: untuned);
     a bad setting is BackendUnavailable with the reason."""
-    from training.adapters import for_agent
+    from companion.agent.adapters import for_agent
 
     try:
         return for_agent(getattr(agent, "adapter", ""))

@@ -52,7 +52,7 @@ class LlamaCppBackend:
         self.adapter = Path(adapter) if adapter is not None else None  # the agent then uses its training prompt
         lora = None
         if self.adapter is not None:
-            from training.adapters import gguf_for
+            from companion.agent.adapters import gguf_for
 
             lora = str(gguf_for(self.adapter, path))
         self.llm = Llama(model_path=str(path), n_ctx=n_ctx, n_threads=threads, n_threads_batch=threads, verbose=False,

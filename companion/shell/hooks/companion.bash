@@ -2,6 +2,9 @@
 # Per command it appends one tab-separated line to the companion spool with builtins only (no
 # subprocess per prompt); it never prints, never blocks, never fails the prompt.
 # Leading-space commands are not recorded; COMPANION_SHELL_OFF=1 turns recording off.
+# It also emits OSC 133 marks (633 in VS Code without its own shell integration) for terminals
+# that show command boundaries, which `companion shell` uses to keep a failed command's output, and
+# asks pytest for a JUnit report in the spool (PYTEST_ADDOPTS, for the command only).
 if [[ $- == *i* && -z ${__companion_hook_loaded-} ]] \
    && (( BASH_VERSINFO[0] > 4 || (BASH_VERSINFO[0] == 4 && BASH_VERSINFO[1] >= 3) )); then
 __companion_hook_loaded=1
@@ -13,12 +16,35 @@ __companion_start=
 __companion_cwd=
 __companion_first=
 __companion_histnum=
+__companion_n=0
+__companion_id=
+__companion_rec=
+__companion_py=
+__companion_junit=
+__companion_pyuser=
+__companion_pyhad=
+__companion_pytest=@COMPANION_PYTEST_REPORT@
+# under `companion shell` (same tmux pane as the proxy, if any) the proxy keeps the output
+__companion_pty=
+[[ -n ${COMPANION_PTY-} && ${COMPANION_PTY_PANE-} == "${TMUX_PANE-}" ]] && __companion_pty=1
 
 __companion_now() {  # the time now in epoch seconds, into __companion_t
     if [[ -n ${EPOCHREALTIME-} ]]; then __companion_t=$EPOCHREALTIME; else printf -v __companion_t '%(%s)T' -1; fi
 }
 
 __companion_off() { [[ -n ${COMPANION_SHELL_OFF-} && $COMPANION_SHELL_OFF != 0 ]]; }
+
+__companion_aside() { [[ ${COMPANION_TERMINAL-} == vscode ]]; }  # the VS Code extension reports this terminal
+
+__companion_osc() {  # the semantic-mark code for this terminal into __companion_o ('' for none)
+    __companion_o=
+    [[ -t 1 && ${COMPANION_SHELL_MARKS-1} != 0 ]] || return 0
+    if [[ ${TERM_PROGRAM-} == vscode ]]; then
+        [[ -n ${VSCODE_SHELL_INTEGRATION-} ]] || __companion_o=633  # VS Code's own script marks otherwise
+    elif [[ ${TERM-} != dumb || -n $__companion_pty ]]; then
+        __companion_o=133
+    fi
+}
 
 __companion_dir() {  # the spool folder, into __companion_d (COMPANION_HOME set in the shell wins)
     if [[ -n ${COMPANION_HOME-} ]]; then __companion_d=$COMPANION_HOME/data/spool; else __companion_d=$__companion_default_data/spool; fi
@@ -32,12 +58,15 @@ __companion_append() {  # $1: one record without its newline; call __companion_d
 
 __companion_last_history() {  # the newest history entry, into __companion_h
     # Through a small per-shell scratch file in the private spool folder rather than $(...): a
-    # subshell costs a fork, milliseconds in a busy interactive shell. Overwritten in place, never
-    # truncated; a NUL ends the entry. The subshell is only the fallback.
-    local scratch=$__companion_d/.bash-$__companion_session
+    # subshell costs a fork, milliseconds in a busy interactive shell. Written in place (a NUL ends
+    # the entry) and blanked in place once read, so no command stays at rest there; not truncated,
+    # which on ext4 forces a flush costing milliseconds. The subshell is only the fallback.
+    local scratch=$__companion_d/.bash-$__companion_session pad
     __companion_h=
     if { { HISTTIMEFORMAT= builtin history 1; builtin printf '\0'; } 1<> "$scratch"; } 2>/dev/null; then
         IFS= builtin read -r -d '' __companion_h < "$scratch"
+        builtin printf -v pad '%*s' $(( ${#__companion_h} * 4 + 1 )) ''  # >= the entry's bytes, whatever its characters
+        { builtin printf '%s' "$pad" 1<> "$scratch"; } 2>/dev/null
     else
         __companion_h=$(HISTTIMEFORMAT= builtin history 1 2>/dev/null)
     fi
@@ -56,10 +85,43 @@ __companion_debug_trap() {  # preexec: the first command run after the prompt wa
     __companion_now; __companion_start=$__companion_t
     __companion_first=$BASH_COMMAND
     __companion_cwd=$PWD  # where the command started (a `cd` belongs to the folder it was typed in)
+    __companion_command_start "$BASH_COMMAND"
     return 0
 }
 
-__companion_arm() { __companion_armed=1; }
+__companion_command_start() {  # $1: what is about to run; mark the output start, ask pytest for a report
+    __companion_n=$((__companion_n + 1)); __companion_id=$__companion_session-$__companion_n
+    __companion_osc; [[ -z $__companion_o ]] || builtin printf '\e]%s;C\a' "$__companion_o"
+    __companion_py= __companion_junit=
+    [[ $__companion_pytest == 1 && ${COMPANION_PYTEST_REPORT-1} != 0 ]] || return 0
+    __companion_off || __companion_aside && return 0
+    __companion_dir
+    case "${PYTEST_ADDOPTS-} $1" in *no:junitxml*) return 0 ;; esac
+    case $__companion_d in *"'"*) return 0 ;; esac  # PYTEST_ADDOPTS is split like a shell line
+    __companion_pyhad=${PYTEST_ADDOPTS+1}; __companion_pyuser=${PYTEST_ADDOPTS-}
+    # first, so that a --junitxml of the user's own (later on pytest's command line) wins
+    __companion_py="--junitxml='$__companion_d/pytest-$__companion_id.xml' -o junit_family=xunit1${__companion_pyuser:+ $__companion_pyuser}"
+    export PYTEST_ADDOPTS=$__companion_py
+    __companion_junit=1
+}
+
+__companion_command_end() {  # put PYTEST_ADDOPTS back, unless the command itself changed it
+    [[ -n $__companion_py ]] || return 0
+    if [[ ${PYTEST_ADDOPTS-} == "$__companion_py" ]]; then
+        if [[ -n $__companion_pyhad ]]; then PYTEST_ADDOPTS=$__companion_pyuser; else unset PYTEST_ADDOPTS; fi
+    fi
+    __companion_py=
+}
+
+__companion_arm() {
+    __companion_armed=1
+    __companion_osc
+    [[ -n $__companion_o ]] || return 0
+    # prompt start and end marks around PS1, as it stands after every other prompt tool has run
+    local a="\[\e]$__companion_o;A\a\]" b="\[\e]$__companion_o;B\a\]"
+    [[ $PS1 == "$a"* ]] || PS1=$a$PS1
+    [[ $PS1 == *"$b" ]] || PS1=$PS1$b
+}
 
 __companion_place() {  # keep precmd first (it needs $?) and the arming last in PROMPT_COMMAND
     if (( BASH_VERSINFO[0] > 5 || (BASH_VERSINFO[0] == 5 && BASH_VERSINFO[1] >= 1) )); then
@@ -78,11 +140,29 @@ __companion_place() {  # keep precmd first (it needs $?) and the arming last in 
 __companion_precmd() {
     local status=$? start=$__companion_start first=$__companion_first cwd=${__companion_cwd:-$PWD}
     __companion_armed= __companion_start= __companion_first= __companion_cwd=
-    __companion_off && return $status
+    __companion_command_end
     local -a pc=("${PROMPT_COMMAND[@]}")
     [[ ${pc[0]} == __companion_precmd* && ${pc[${#pc[@]}-1]} == *__companion_arm ]] || __companion_place
-    __companion_finish "$status" "$start" "$first" "$cwd"  # start is empty for `(subshell)` lines: no duration
+    __companion_rec=
+    __companion_off || __companion_aside || __companion_finish "$status" "$start" "$first" "$cwd"  # start is empty for `(subshell)` lines: no duration
+    __companion_done "$status" "$start"
     return $status
+}
+
+__companion_done() {  # $1 exit status, $2 start ('' when no command ran): the end mark, then the record
+    if [[ -n $2 ]]; then
+        __companion_osc
+        if [[ -n $__companion_o ]]; then
+            # the command's id goes with the mark only to `companion shell`, for a command recorded here
+            if [[ -n $__companion_pty && -n $__companion_rec ]]; then
+                builtin printf '\e]%s;D;%s;cid=%s\a' "$__companion_o" "$1" "$__companion_id"
+            else
+                builtin printf '\e]%s;D;%s\a' "$__companion_o" "$1"
+            fi
+        fi
+    fi
+    [[ -z $__companion_rec ]] || __companion_append "$__companion_rec"
+    __companion_rec=
 }
 
 __companion_finish() {  # $1 exit status, $2 start time (or ''), $3 first simple command (or ''), $4 start folder
@@ -103,25 +183,42 @@ __companion_finish() {  # $1 exit status, $2 start time (or ''), $3 first simple
         [[ -n $3 && $cmd == "$3"* ]] || return 0
     fi
     [[ $cmd == [[:space:]]* ]] && return 0
-    local c w
+    local c w f
     __companion_escape "$cmd"; c=$__companion_e
     __companion_escape "${4:-$PWD}"; w=$__companion_e
-    __companion_append "c1"$'\t'"bash"$'\t'"$__companion_session"$'\t'"$2"$'\t'"$end"$'\t'$'\t'"$1"$'\t'"$w"$'\t'"$c"
+    __companion_flags; f=$__companion_f
+    [[ -n $2 ]] || __companion_id=$__companion_session-$((++__companion_n))  # no start: no id was taken
+    __companion_rec="c2"$'\t'"bash"$'\t'"$__companion_session"$'\t'"$2"$'\t'"$end"$'\t'$'\t'"$1"$'\t'"$w"$'\t'"$__companion_id"$'\t'"$f"$'\t'"$c"
+}
+
+__companion_flags() {  # the record's flags into __companion_f: where its output and report are
+    __companion_f=
+    if [[ -n $__companion_pty ]]; then __companion_f="pty=1"
+    elif [[ -n ${TMUX_PANE-} && -n ${TMUX-} && $TMUX != *[[:space:]]* ]]; then
+        __companion_f="pane=$TMUX_PANE tmux=${TMUX%%,*}"  # $TMUX is "socket,pid,session"
+    fi
+    [[ -z $__companion_junit ]] || __companion_f+="${__companion_f:+ }junit=1"
 }
 
 if [[ -n ${bash_preexec_imported-}${__bp_imported-} ]]; then
     # bash-preexec owns the DEBUG trap: join its hook arrays instead of replacing it (repeats hidden
     # by ignoredups cannot be told from leading-space commands there, so they are not recorded)
-    __companion_bp_preexec() { __companion_now; __companion_start=$__companion_t; __companion_cwd=$PWD; }
+    __companion_bp_preexec() {
+        __companion_now; __companion_start=$__companion_t; __companion_cwd=$PWD
+        __companion_command_start "$1"
+    }
     __companion_bp_precmd() {
         local status=$? start=$__companion_start cwd=${__companion_cwd:-$PWD}
         __companion_start= __companion_cwd=
-        __companion_off && return $status
-        __companion_finish "$status" "$start" "" "$cwd"
+        __companion_command_end
+        __companion_rec=
+        __companion_off || __companion_aside || __companion_finish "$status" "$start" "" "$cwd"
+        __companion_done "$status" "$start"
         return $status
     }
     precmd_functions=(__companion_bp_precmd "${precmd_functions[@]}")
     preexec_functions+=(__companion_bp_preexec)
+    precmd_functions+=(__companion_arm)  # last: the prompt marks around the finished PS1
 else
     __companion_prior_debug=$(trap -p DEBUG)
     # the trap runs before every simple command, loops typed at the prompt included: when not armed

@@ -1,7 +1,9 @@
 # companion shell hook for zsh. Load it with:  eval "$(companion shell-init zsh)"
 # Per command it appends one tab-separated line to the companion spool with builtins only; it
 # never prints, never blocks, never fails the prompt. Leading-space commands are not recorded;
-# COMPANION_SHELL_OFF=1 turns recording off.
+# COMPANION_SHELL_OFF=1 turns recording off. It also emits OSC 133 marks (633 in VS Code without its
+# own shell integration), which `companion shell` uses to keep a failed command's output, and asks
+# pytest for a JUnit report in the spool (PYTEST_ADDOPTS, for the command only).
 if [[ -o interactive ]] && (( ! ${+__companion_hook_loaded} )); then
 typeset -g __companion_hook_loaded=1
 typeset -g __companion_default_data=@COMPANION_DATA@
@@ -9,12 +11,33 @@ zmodload -F zsh/datetime p:EPOCHREALTIME 2>/dev/null || zmodload zsh/datetime 2>
 typeset -g __companion_session="$$-${EPOCHREALTIME:-$SECONDS}-$RANDOM"
 __companion_session=${__companion_session//[.,]/}
 typeset -g __companion_start= __companion_cmd= __companion_cwd=
+typeset -g __companion_id= __companion_py= __companion_pyuser= __companion_pyhad= __companion_junit= __companion_o=
+typeset -gi __companion_n=0
+typeset -g __companion_pytest=@COMPANION_PYTEST_REPORT@
+typeset -g __companion_pty=
+[[ -n ${COMPANION_PTY-} && ${COMPANION_PTY_PANE-} == "${TMUX_PANE-}" ]] && __companion_pty=1
+
+__companion_dir() {  # the spool folder into REPLY (COMPANION_HOME set in the shell wins)
+    if [[ -n ${COMPANION_HOME-} ]]; then REPLY=$COMPANION_HOME/data/spool; else REPLY=$__companion_default_data/spool; fi
+}
+
+__companion_aside() { [[ ${COMPANION_TERMINAL-} == vscode ]] }  # the VS Code extension reports this terminal
+
+__companion_osc() {  # the semantic-mark code for this terminal into __companion_o ('' for none)
+    __companion_o=
+    [[ -t 1 && ${COMPANION_SHELL_MARKS-1} != 0 ]] || return 0
+    if [[ ${TERM_PROGRAM-} == vscode ]]; then
+        [[ -n ${VSCODE_SHELL_INTEGRATION-} ]] || __companion_o=633  # VS Code's own script marks otherwise
+    elif [[ ${TERM-} != dumb || -n $__companion_pty ]]; then
+        __companion_o=133
+    fi
+}
 
 __companion_off() { [[ -n ${COMPANION_SHELL_OFF-} && $COMPANION_SHELL_OFF != 0 ]] }
 
 __companion_append() {  # $1: one record without its newline
-    local dir
-    if [[ -n ${COMPANION_HOME-} ]]; then dir=$COMPANION_HOME/data/spool; else dir=$__companion_default_data/spool; fi
+    local dir REPLY
+    __companion_dir; dir=$REPLY
     { builtin print -r -- "$1" >>| "$dir/shell.tsv" } 2>/dev/null \
         || { command mkdir -p -m 700 "$dir" && builtin print -r -- "$1" >>| "$dir/shell.tsv" } 2>/dev/null
     return 0
@@ -29,17 +52,62 @@ __companion_preexec() {
     __companion_cmd=$1
     __companion_cwd=$PWD  # where the command started (a `cd` belongs to the folder it was typed in)
     __companion_start=${EPOCHREALTIME:-$EPOCHSECONDS}
+    __companion_n+=1; __companion_id=$__companion_session-$__companion_n
+    __companion_osc; [[ -z $__companion_o ]] || builtin printf '\e]%s;C\a' $__companion_o
+    __companion_py= __companion_junit=
+    [[ $__companion_pytest == 1 && ${COMPANION_PYTEST_REPORT-1} != 0 ]] || return 0
+    __companion_off || __companion_aside && return 0
+    local REPLY; __companion_dir
+    case "${PYTEST_ADDOPTS-} $1" in *no:junitxml*) return 0 ;; esac
+    case $REPLY in *"'"*) return 0 ;; esac  # PYTEST_ADDOPTS is split like a shell line
+    __companion_pyhad=${PYTEST_ADDOPTS+1}; __companion_pyuser=${PYTEST_ADDOPTS-}
+    # first, so that a --junitxml of the user's own (later on pytest's command line) wins
+    __companion_py="--junitxml='$REPLY/pytest-$__companion_id.xml' -o junit_family=xunit1${__companion_pyuser:+ $__companion_pyuser}"
+    export PYTEST_ADDOPTS=$__companion_py
+    __companion_junit=1
+}
+
+__companion_command_end() {  # put PYTEST_ADDOPTS back, unless the command itself changed it
+    [[ -n $__companion_py ]] || return 0
+    if [[ ${PYTEST_ADDOPTS-} == "$__companion_py" ]]; then
+        if [[ -n $__companion_pyhad ]]; then PYTEST_ADDOPTS=$__companion_pyuser; else unset PYTEST_ADDOPTS; fi
+    fi
+    __companion_py=
+}
+
+__companion_marks() {  # last precmd function: prompt start and end marks around the finished prompt
+    __companion_osc
+    [[ -n $__companion_o ]] || return 0
+    local a=$'%{\e]'$__companion_o$';A\a%}' b=$'%{\e]'$__companion_o$';B\a%}'
+    [[ $PS1 == "$a"* ]] || PS1=$a$PS1
+    [[ $PS1 == *"$b" ]] || PS1=$PS1$b
 }
 
 __companion_precmd() {
     local st=$? start=$__companion_start cmd=$__companion_cmd cwd=${__companion_cwd:-$PWD}
     __companion_start= __companion_cmd= __companion_cwd=
-    [[ -n $start && -n $cmd && $cmd != [[:space:]]* ]] || return $st
-    __companion_off && return $st
-    local end=${EPOCHREALTIME:-$EPOCHSECONDS} c w REPLY
-    __companion_escape "$cmd"; c=$REPLY
-    __companion_escape "$cwd"; w=$REPLY
-    __companion_append "c1"$'\t'"zsh"$'\t'"$__companion_session"$'\t'"$start"$'\t'"$end"$'\t'$'\t'"$st"$'\t'"$w"$'\t'"$c"
+    [[ -n $start ]] || return $st
+    __companion_command_end
+    local record= end=${EPOCHREALTIME:-$EPOCHSECONDS} c w f= REPLY
+    if [[ -n $cmd && $cmd != [[:space:]]* ]] && ! __companion_off && ! __companion_aside; then
+        __companion_escape "$cmd"; c=$REPLY
+        __companion_escape "$cwd"; w=$REPLY
+        if [[ -n $__companion_pty ]]; then f="pty=1"
+        elif [[ -n ${TMUX_PANE-} && -n ${TMUX-} && $TMUX != *[[:space:]]* ]]; then f="pane=$TMUX_PANE tmux=${TMUX%%,*}"
+        fi
+        [[ -z $__companion_junit ]] || f+="${f:+ }junit=1"
+        record="c2"$'\t'"zsh"$'\t'"$__companion_session"$'\t'"$start"$'\t'"$end"$'\t'$'\t'"$st"$'\t'"$w"$'\t'"$__companion_id"$'\t'"$f"$'\t'"$c"
+    fi
+    __companion_osc
+    if [[ -n $__companion_o ]]; then
+        # the command's id goes with the mark only to `companion shell`, for a command recorded here
+        if [[ -n $__companion_pty && -n $record ]]; then
+            builtin printf '\e]%s;D;%s;cid=%s\a' $__companion_o $st $__companion_id
+        else
+            builtin printf '\e]%s;D;%s\a' $__companion_o $st
+        fi
+    fi
+    [[ -z $record ]] || __companion_append "$record"
     return $st
 }
 
@@ -47,6 +115,6 @@ autoload -Uz add-zsh-hook
 add-zsh-hook preexec __companion_preexec
 add-zsh-hook precmd __companion_precmd
 # first in line, so that $? is still the command's status when it runs
-precmd_functions=(__companion_precmd ${precmd_functions:#__companion_precmd})
+precmd_functions=(__companion_precmd ${precmd_functions:#__companion_precmd} __companion_marks)
 __companion_off || __companion_append "h1"$'\t'"zsh"$'\t'"$__companion_session"$'\t'"${EPOCHREALTIME:-$EPOCHSECONDS}"$'\t'"$$"
 fi

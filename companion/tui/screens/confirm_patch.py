@@ -1,4 +1,5 @@
-"""Before an accepted `edit` proposal touches a file: show the diff, check it, and ask."""
+"""Before an accepted `edit` proposal touches a file: show the diff, check it (read-only, with the
+same engine the daemon applies it with), and ask."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Button, Static
 
-from companion.patches import PatchError, check_patch
+from companion.patching import PatchError, check
 from companion.tui.format import response_renderable
 
 
@@ -48,12 +49,12 @@ class ConfirmPatchScreen(ModalScreen[bool]):
     @work(thread=True, exit_on_error=False)
     def check(self) -> None:
         try:
-            checked = check_patch(self.app.workspace, str(self.proposal.get("response") or ""),  # type: ignore[attr-defined]
-                                  self.proposal.get("path"))
+            checked = check(self.app.workspace, str(self.proposal.get("response") or ""),  # type: ignore[attr-defined]
+                            self.proposal.get("path"))
         except PatchError as exc:
-            self.app.call_from_thread(self._show_check, False, str(exc))
+            self.app.call_from_thread(self._show_check, False, f"the patch does not apply: {exc}")
             return
-        self.app.call_from_thread(self._show_check, True, "applies cleanly to " + ", ".join(checked.paths))
+        self.app.call_from_thread(self._show_check, True, "applies cleanly to " + checked.path)
 
     def _show_check(self, ok: bool, detail: str) -> None:
         self.applies = ok

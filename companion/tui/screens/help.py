@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any, Sequence
+
 from rich.table import Table
 from rich.text import Text
 from textual.app import ComposeResult
@@ -18,23 +20,17 @@ def key_label(binding: Binding) -> str:
     return " ".join(binding.key_display or KEY_NAMES.get(k, k) for k in keys)
 
 
-def key_table() -> Table:
-    from companion.tui.app import CompanionApp
-    from companion.tui.screens.confirm_patch import ConfirmPatchScreen
-    from companion.tui.screens.details import DetailsScreen
-    from companion.tui.screens.main import MainScreen
-    from companion.tui.screens.models import ModelsScreen
-    from companion.tui.screens.settings import SettingsScreen
-    from companion.tui.screens.stats import StatsScreen
+Sections = Sequence[tuple[str, Sequence[Any]]]  # (where, that screen's BINDINGS)
 
+
+def key_table(sections: Sections) -> Table:
+    """The keys of each (where, bindings) section; the app hands its screens' own bindings in, so
+    this screen needs to know no other screen (and the list cannot go stale)."""
     table = Table(box=None, show_header=True, header_style="bold", padding=(0, 1), expand=True)
     table.add_column("where", style="dim", no_wrap=True)
     table.add_column("key", style="bold cyan", no_wrap=True)
     table.add_column("does")
-    for where, bindings in (("everywhere", CompanionApp.BINDINGS), ("main", MainScreen.BINDINGS),
-                            ("details", DetailsScreen.BINDINGS), ("apply patch", ConfirmPatchScreen.BINDINGS),
-                            ("stats", StatsScreen.BINDINGS), ("models", ModelsScreen.BINDINGS),
-                            ("settings", SettingsScreen.BINDINGS)):
+    for where, bindings in sections:
         seen: set[str] = set()
         for binding in bindings:
             if not isinstance(binding, Binding):
@@ -51,10 +47,14 @@ def key_table() -> Table:
 class HelpScreen(ModalScreen[None]):
     BINDINGS = [Binding("escape,question_mark,q", "app.pop_screen", "Close")]
 
+    def __init__(self, sections: Sections) -> None:
+        super().__init__()
+        self.sections = sections
+
     def compose(self) -> ComposeResult:
         with VerticalScroll(id="help-dialog"):
             yield Static(Text("companion — keys", style="bold"))
-            yield Static(key_table())
+            yield Static(key_table(self.sections))
             yield Static(Text("Proposals never run anything by themselves: a command is copied, "
                               "a patch is applied only after you confirm it.", style="dim"))
 

@@ -17,7 +17,7 @@ from textual.containers import Horizontal, VerticalScroll
 from textual.screen import Screen
 from textual.widgets import Button, Footer, Header, ProgressBar, RichLog, Static
 
-from companion.cli.gate import NOT_ENOUGH_ANSWERS
+from companion.cli._common import NOT_ENOUGH_ANSWERS
 from companion.config import Config, ConfigError, load_config
 from companion.gate.base import DEFAULT_THRESHOLDS
 from companion.tui import jobs

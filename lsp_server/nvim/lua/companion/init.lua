@@ -136,7 +136,8 @@ function M.answer(outcome)
       return
     end
     M.last_answer = result
-    notify(("%s (%s)"):format(result.outcome, result.proposal_id))
+    -- an applied edit says so itself; a refused one arrives as `err` with the reason
+    notify(type(result.message) == "string" and result.message or ("%s (%s)"):format(result.outcome, result.proposal_id))
   end, bufnr)
 end
 

@@ -1,0 +1,158 @@
+"""A regression since the last green run: rank the suspect hunks (evidence.suspects) by how well they
+match the failure, then offer an `edit` that reverts the best one (only if it applies to the file
+as it is now) and an `open` at its line. The failing assertion is the "why".
+
+Ranking, strongest first: the failure's traceback names a line inside (or within 3 lines of) the
+hunk; the traceback or output names the file; the failing test's module matches the file's name
+(`tests/test_parser.py` ↔ `src/pkg/_parser.py`); the newest change.
+"""
+
+from __future__ import annotations
+
+import posixpath
+import re
+from typing import Any, Iterator
+
+from companion.quickfix.base import Candidate, Moment, rule
+from companion.quickfix.tracebacks import PATH_LINE, PY_FRAME, last_error_line
+
+HUNK_HEADER = re.compile(r"^@@ -(\d+)(?:,(\d+))? \+(\d+)(?:,(\d+))? @@.*$")
+NEAR_LINES = 3
+
+
+def _stem(path: str) -> str:
+    name = posixpath.splitext(posixpath.basename(str(path).replace("\\", "/")))[0].lower()
+    for prefix in ("test_", "tests_"):
+        if name.startswith(prefix):
+            name = name[len(prefix):]
+    for suffix in ("_test", "_tests", ".test", ".spec"):
+        if name.endswith(suffix):
+            name = name[: -len(suffix)]
+    return name.strip("_")
+
+
+def _locations(moment: Moment) -> list[tuple[str, int]]:
+    found = []
+    for text in [moment.output] + [str(f.get("traceback") or "") for f in moment.failures]:
+        for pattern in (PY_FRAME, PATH_LINE):
+            for match in pattern.finditer(text):
+                found.append((match.group("path").replace("\\", "/"), int(match.group("line"))))
+    for failure in moment.failures:
+        if failure.get("path") and isinstance(failure.get("line"), int):
+            found.append((str(failure["path"]), int(failure["line"])))
+    return found
+
+
+def _same_file(named: str, suspect: str) -> bool:
+    named, suspect = named.lstrip("./"), suspect.lstrip("./")
+    return named == suspect or named.endswith("/" + suspect) or suspect.endswith("/" + named)
+
+
+def _span(suspect: dict[str, Any]) -> tuple[int, int]:
+    start = int(suspect.get("new_start") or suspect.get("line") or 0)
+    count = int(suspect.get("new_count") or 0)
+    return start, start + max(count, 1) - 1
+
+
+def rank(moment: Moment) -> list[tuple[float, dict[str, Any]]]:
+    """(score, suspect), best first."""
+    locations = _locations(moment)
+    texts = moment.texts
+    test_stems = {_stem(str(f.get("test") or "").split("::")[0]) for f in moment.failures}
+    test_stems |= {_stem(str(f.get("path") or "")) for f in moment.failures if f.get("path")}
+    test_stems.discard("")
+    ranked = []
+    for index, suspect in enumerate(moment.suspects):
+        path = str(suspect["path"])
+        first, last = _span(suspect)
+        score = 1.0 / (1 + index)
+        near = [line for named, line in locations if _same_file(named, path)]
+        if any(first - NEAR_LINES <= line <= last + NEAR_LINES for line in near):
+            score += 4.0
+        elif near or posixpath.basename(path) in texts:
+            score += 2.0
+        if _stem(path) in test_stems:
+            score += 1.5
+        ranked.append((score, suspect))
+    ranked.sort(key=lambda item: -item[0])
+    return ranked
+
+
+def revert_diff(suspect: dict[str, Any]) -> str:
+    """The unified diff that undoes one suspect hunk (its context kept so it applies only where it belongs)."""
+    path = str(suspect["path"]).replace("\\", "/")
+    body = [line for line in str(suspect.get("hunk") or "").splitlines() if line]
+    header = HUNK_HEADER.match(body[0]) if body else None
+    if header is not None:
+        old_start, old_count = int(header.group(1)), int(header.group(2) or 1)
+        new_start, new_count = int(header.group(3)), int(header.group(4) or 1)
+        lines = []
+        for line in body[1:]:
+            if line.startswith("\\"):
+                continue
+            marker = {"-": "+", "+": "-"}.get(line[0], " ")
+            lines.append(marker + line[1:])
+    else:
+        removed = [str(r) for r in suspect.get("removed") or []]
+        added = [str(a) for a in suspect.get("added") or []]
+        if not removed and not added:
+            return ""
+        old_start = int(suspect.get("old_start") or suspect.get("line") or 1)
+        new_start = int(suspect.get("new_start") or suspect.get("line") or 1)
+        old_count, new_count = len(removed), len(added)
+        lines = ["-" + a for a in added] + ["+" + r for r in removed]
+    return (f"--- a/{path}\n+++ b/{path}\n@@ -{new_start},{new_count} +{old_start},{old_count} @@\n"
+            + "\n".join(lines) + "\n")
+
+
+def _checked(moment: Moment, diff: str, path: str) -> bool:
+    from companion.patching import PatchError, check
+
+    try:
+        check(moment.workspace, diff, path)
+    except (PatchError, OSError, UnicodeDecodeError):  # a rule never raises: no revert is offered
+        return False
+    return True
+
+
+def _change_text(suspect: dict[str, Any]) -> str:
+    removed = [str(r).strip() for r in suspect.get("removed") or []][:2]
+    added = [str(a).strip() for a in suspect.get("added") or []][:2]
+    if removed and added:
+        return f"`{'; '.join(removed)[:80]}` → `{'; '.join(added)[:80]}`"
+    if added:
+        return f"added `{'; '.join(added)[:80]}`"
+    return f"removed `{'; '.join(removed)[:80]}`" if removed else "changed"
+
+
+@rule("regression.revert")
+def regression(moment: Moment) -> Iterator[Candidate]:
+    """Tests or a command that passed before fail now: revert the suspect hunk, or open it."""
+    ranked = rank(moment)
+    if not ranked:
+        return
+    score, suspect = ranked[0]
+    path = str(suspect["path"]).replace("\\", "/")
+    line = int(suspect.get("line") or suspect.get("new_start") or 1)
+    failure = moment.failures[0] if moment.failures else None
+    message = str(failure.get("message") or "").strip()[:200] if failure else last_error_line(moment.output)
+    broke = str(failure.get("test") or "").split("::")[-1] if failure else (moment.command[:60] or "the run")
+    green = moment.evidence.get("green") if isinstance(moment.evidence.get("green"), dict) else None
+    why: dict[str, Any] = {"suspect": {k: suspect.get(k) for k in ("path", "line", "removed", "added", "hunk", "saved_ts")},
+                           "rank": round(score, 2)}
+    if failure:
+        why["failure"] = {k: failure.get(k) for k in ("test", "message", "path", "line")}
+    elif message:
+        why["output_lines"] = [message]
+    if green:
+        why["green"] = green
+    change = _change_text(suspect)
+    sure = score >= 3.0 or len(ranked) == 1
+    diff = revert_diff(suspect)
+    if diff and moment.relative(path) is not None and _checked(moment, diff, path):
+        yield Candidate("", f"Revert the change to {path} line {line} that broke {broke}", "edit", response=diff,
+                        path=path, line=line, evidence=why, confidence=0.85 if sure else 0.7)
+    detail = f"{path}:{line} changed since the last passing run: {change}"
+    yield Candidate("", f"Open {path}:{line}, changed since {broke} last passed", "open",
+                    response=f"{detail}\n{message}".strip(), path=path, line=line, evidence=why,
+                    confidence=0.8 if sure else 0.62)

@@ -1,0 +1,132 @@
+"""End to end through a real daemon: real saves seen by its file watcher, real pytest runs, and
+the stored failure events carrying the suspect hunk of the line that changed since the last green."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from companion.config import Config
+from companion.events import thaw
+from companion.ipc import Client
+from companion.render import render
+from tests.conftest import git, wait_for
+
+PARSER = "".join(f"VALUE_{n} = {n}\n" for n in range(1, 61)) + 'ESCAPES = {"\\\\n": "\\u000a"}\n' + "".join(
+    f"OTHER_{n} = {n}\n" for n in range(62, 90))
+TEST = ("from pkg._parser import ESCAPES\n\n\n"
+        "def test_valid():\n    assert ESCAPES['\\\\n'] == '\\n'\n\n\n"
+        "def test_other():\n    assert True\n")
+
+
+def _project(root: Path) -> None:
+    (root / "src" / "pkg").mkdir(parents=True)
+    (root / "src" / "pkg" / "__init__.py").write_text("")
+    (root / "src" / "pkg" / "_parser.py").write_text(PARSER)
+    (root / "tests").mkdir()
+    (root / "tests" / "test_parser.py").write_text(TEST)
+    (root / "pytest.ini").write_text("[pytest]\npythonpath = src\n")
+
+
+def _pytest(root: Path) -> tuple[int, float]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST_", "COMPANION_"))}
+    began = time.time()
+    result = subprocess.run([sys.executable, "-m", "pytest", "-q", "tests"], cwd=root, env=env,
+                            capture_output=True, text=True, timeout=120)
+    return result.returncode, time.time() - began
+
+
+def _emit_command(daemon, command: str, exit_code: int, duration: float) -> None:
+    """What the shell hook sends for a finished command (same fields, same socket operation)."""
+    with Client(daemon.socket_path) as client:
+        client.request("emit", wait=True, event={"source": "shell", "kind": "shell.command", "data": {
+            "command": command, "exit_code": exit_code, "duration_s": round(duration, 2), "dir": ".",
+            "cwd": str(daemon.workspace), "shell": "bash"}})
+
+
+def _save(daemon, path: Path, text: str) -> None:
+    """A real save (editor-style: write a temporary file, rename it over), seen by the daemon's watcher."""
+    before = len(daemon.store.events(workspace=str(daemon.workspace), kinds=["file.saved"]))
+    temp = path.with_name(path.name + ".tmp-save")
+    temp.write_text(text)
+    os.replace(temp, path)
+    wait_for(lambda: len(daemon.store.events(workspace=str(daemon.workspace), kinds=["file.saved"])) > before)
+
+
+def _git_state(root: Path) -> tuple[str, str, str]:
+    index = hashlib.sha256((root / ".git" / "index").read_bytes()).hexdigest()
+    return index, git(root, "for-each-ref"), git(root, "stash", "list")
+
+
+def _latest(daemon, kind: str):
+    events = daemon.store.events(workspace=str(daemon.workspace), kinds=[kind])
+    return events[-1] if events else None
+
+
+@pytest.mark.parametrize("with_git", [True, False], ids=["git", "no-git"])
+def test_failure_names_the_line_changed_since_the_last_passing_run(tmp_path: Path, daemon_factory, with_git: bool) -> None:
+    root = (tmp_path / "project").resolve()
+    root.mkdir()
+    _project(root)
+    if with_git:
+        git(root, "init", "-q")
+        (root / ".gitignore").write_text("__pycache__/\n.pytest_cache/\n")
+        git(root, "add", "-A")
+        git(root, "commit", "-qm", "project")
+        before = _git_state(root)
+    config = Config()
+    config.watch.debounce_ms = 60
+    daemon = daemon_factory(root, config=config, services=False)
+    wait_for(lambda: next(w for w in daemon.watchers if w.name == "file").ready.is_set())
+
+    code, took = _pytest(root)
+    assert code == 0
+    _emit_command(daemon, "python -m pytest -q tests", code, took)
+
+    parser = root / "src" / "pkg" / "_parser.py"
+    _save(daemon, parser, PARSER.replace('"\\u000a"', '"\\u0009"'))
+    code, took = _pytest(root)
+    assert code == 1
+    _emit_command(daemon, "python -m pytest -q tests", code, took)
+
+    failed = _latest(daemon, "shell.command")
+    evidence = thaw(failed.data)["evidence"]
+    assert evidence["green"]["kind"] == "command" and evidence["green"]["key"] == "python -m pytest -q tests"
+    [suspect] = evidence["suspects"]
+    assert suspect["path"] == "src/pkg/_parser.py" and suspect["line"] == 61
+    assert suspect["removed"] == ['ESCAPES = {"\\\\n": "\\u000a"}'] and suspect["added"] == ['ESCAPES = {"\\\\n": "\\u0009"}']
+    assert "@@ -58,7 +58,7 @@" in suspect["hunk"]
+    sentence = render(failed)
+    assert "Since it last succeeded, `src/pkg/_parser.py` line 61 changed: " in sentence
+    assert '`ESCAPES = {"\\\\n": "\\u000a"}` → `ESCAPES = {"\\\\n": "\\u0009"}`' in sentence
+
+    # the test results watcher reads pytest's cache: the tests.failed event gets the same suspect
+    wait_for(lambda: _latest(daemon, "tests.failed"), timeout=15)
+    daemon.pipeline.flush()
+    tests_failed = thaw(_latest(daemon, "tests.failed").data)
+    assert tests_failed["tests"] == ["tests/test_parser.py::test_valid"]
+    assert [s["line"] for s in tests_failed["evidence"]["suspects"]] == [61]
+    assert tests_failed["evidence"]["green"]["key"] == "tests:pytest"
+
+    # fixed: the test id is green again; a new break is compared with that pass, not the first one
+    _save(daemon, parser, PARSER)
+    code, _took = _pytest(root)
+    assert code == 0
+    wait_for(lambda: _latest(daemon, "tests.fixed"), timeout=15)
+    daemon.pipeline.flush()
+    _save(daemon, parser, PARSER.replace("VALUE_3 = 3", "VALUE_3 = 33").replace('"\\u000a"', '"\\u000d"'))
+    code, _took = _pytest(root)
+    wait_for(lambda: len(daemon.store.events(workspace=str(daemon.workspace), kinds=["tests.failed"])) == 2, timeout=15)
+    daemon.pipeline.flush()
+    second = thaw(_latest(daemon, "tests.failed").data)["evidence"]
+    assert second["green"] == {"ts": second["green"]["ts"], "key": "tests/test_parser.py::test_valid", "kind": "tests"}
+    assert sorted(s["line"] for s in second["suspects"]) == [3, 61]
+
+    if with_git:
+        assert _git_state(root) == before  # index, refs and stash untouched

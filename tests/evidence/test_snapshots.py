@@ -1,0 +1,232 @@
+"""The snapshot store on real files: privacy at rest, odd files, bounds and pruning, restarts."""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+import time
+import zlib
+from pathlib import Path
+
+from companion.evidence.snapshots import BlobStore, Snapshots
+from companion.evidence.suspects import suspects
+from companion.redact import Redactor
+
+TOKEN = "ghp_abcdefghijklmnopqrstuvwxyz0123456789"
+AWS = "AKIAIOSFODNN7EXAMPLE"
+
+
+def _snapshots(tmp_path: Path, **kwargs) -> Snapshots:
+    return Snapshots(tmp_path / "ws", tmp_path / "evidence", Redactor(), **kwargs)
+
+
+def _later(path: Path, text: str | bytes) -> None:
+    """Write and make sure the file's mtime moves on (coarse file system clocks)."""
+    if isinstance(text, bytes):
+        path.write_bytes(text)
+    else:
+        path.write_text(text)
+    info = path.stat()
+    os.utime(path, ns=(info.st_atime_ns, info.st_mtime_ns + 10_000_000))
+
+
+def _green(snap: Snapshots, name: str = "cmd:make") -> None:
+    snap.mark_green(name, name, "command", time.time(), snap.snapshot(time.time()))
+
+
+def test_secrets_never_reach_the_disk_raw_and_files_are_private(tmp_path: Path) -> None:
+    ws = tmp_path / "ws"
+    ws.mkdir()
+    (ws / "settings.py").write_text(f"GITHUB = '{TOKEN}'\nKEY_ID = '{AWS}'\n")
+    (ws / ".env").write_text(f"TOKEN={TOKEN}\n")
+    snap = _snapshots(tmp_path)
+    _green(snap)
+    _later(ws / "settings.py", f"GITHUB = '{TOKEN}'\nKEY_ID = '{AWS}'\nDEBUG = True\n")
+    changed = snap.changes_since(snap.greens["cmd:make"])
+    hunks, _unread = suspects(changed)
+    assert hunks[0]["added"] == ["DEBUG = True"] and TOKEN not in hunks[0]["hunk"]
+    snap.save()
+    for folder, dirs, files in os.walk(tmp_path / "evidence"):
+        assert stat.S_IMODE(os.stat(folder).st_mode) == 0o700
+        for name in files:
+            path = Path(folder) / name
+            assert stat.S_IMODE(path.stat().st_mode) == 0o600
+            raw = path.read_bytes()
+            try:
+                raw = zlib.decompress(raw)
+            except zlib.error:
+                pass
+            assert TOKEN.encode() not in raw and AWS.encode() not in raw, path
+    # the secret file by name is never read, so it holds no blob: its manifest entry says why
+    manifest = snap.manifest(snap.greens["cmd:make"].manifest)
+    assert manifest[".env"].startswith("!secret@")
+
+
+def test_binary_huge_and_invalid_utf8_files_are_survived(tmp_path: Path) -> None:
+    ws = tmp_path / "ws"
+    ws.mkdir()
+    (ws / "image.png").write_bytes(b"\x89PNG\r\n\x1a\n\0\0" + os.urandom(2000))
+    (ws / "huge.log").write_text("x" * 5000)
+    (ws / "latin.txt").write_bytes(b"caf\xe9 au lait\nline two\n")
+    (ws / "link").symlink_to("/etc/passwd")
+    snap = _snapshots(tmp_path, max_file_bytes=4096)
+    _green(snap)
+    _later(ws / "image.png", b"\x89PNG\r\n\x1a\n\0\0" + os.urandom(2000))
+    _later(ws / "huge.log", "y" * 6000)
+    _later(ws / "latin.txt", b"caf\xe9 au lait\nline 2\n")
+    hunks, unread = suspects(snap.changes_since(snap.greens["cmd:make"]))
+    assert [(h["path"], h["line"], h["added"]) for h in hunks] == [("latin.txt", 2, ["line 2"])]
+    assert {u["path"]: u["note"] for u in unread} == {"image.png": "binary", "huge.log": "too large"}
+
+
+def test_unchanged_files_are_not_suspects_and_created_or_deleted_ones_are(tmp_path: Path) -> None:
+    ws = tmp_path / "ws"
+    ws.mkdir()
+    (ws / "keep.py").write_text("a = 1\n")
+    (ws / "gone.py").write_text("b = 2\n")
+    snap = _snapshots(tmp_path)
+    _green(snap)
+    os.utime(ws / "keep.py")  # touched, not changed
+    (ws / "gone.py").unlink()
+    (ws / "new.py").write_text("c = 3\n")
+    hunks, unread = suspects(snap.changes_since(snap.greens["cmd:make"]))
+    assert [(h["path"], h.get("created")) for h in hunks] == [("new.py", True)]
+    assert [(u["path"], u["note"]) for u in unread] == [("gone.py", "deleted")]
+
+
+def test_the_store_stays_under_its_bound_and_keeps_the_newest_green(tmp_path: Path) -> None:
+    ws = tmp_path / "ws"
+    ws.mkdir()
+    bound = 120_000
+    snap = _snapshots(tmp_path, max_store_bytes=bound, max_greens=50)
+    for run in range(40):
+        for n in range(4):  # incompressible content, so each green adds ~16 KB
+            (ws / f"data{n}.txt").write_text(os.urandom(2000).hex() + "\n")
+        _green(snap, f"cmd:run {run}")
+        snap.prune()  # not forced: it prunes once 1/16 of the bound was written
+        assert BlobStore(tmp_path / "evidence" / "blobs").size()[1] <= bound
+    assert "cmd:run 39" in snap.greens and len(snap.greens) < 40
+    newest = snap.greens["cmd:run 39"]
+    assert snap.changes_since(newest) == []  # its manifest and blobs are intact
+    _later(ws / "data0.txt", "changed\n")
+    [change] = snap.changes_since(newest)
+    assert change.old is not None and change.new == "changed\n"
+
+
+def test_tree_states_are_capped(tmp_path: Path) -> None:
+    from companion.evidence.snapshots import MAX_MANIFESTS
+
+    ws = tmp_path / "ws"
+    ws.mkdir()
+    snap = _snapshots(tmp_path)
+    for run in range(MAX_MANIFESTS + 5):
+        (ws / "a.txt").write_text(f"version {run}\n")
+        _green(snap, f"test:t{run}")
+    assert len({g.manifest for g in snap.greens.values()}) == MAX_MANIFESTS
+    assert "test:t4" not in snap.greens and f"test:t{MAX_MANIFESTS + 4}" in snap.greens
+
+
+def test_greens_are_capped_and_blobs_no_green_needs_are_deleted(tmp_path: Path) -> None:
+    ws = tmp_path / "ws"
+    ws.mkdir()
+    snap = _snapshots(tmp_path, max_greens=3)
+    for run in range(6):
+        (ws / "a.txt").write_text(f"version {run}\n")
+        _green(snap, f"cmd:step {run}")
+        snap.prune(force=True)
+    assert sorted(snap.greens) == ["cmd:step 3", "cmd:step 4", "cmd:step 5"]
+    blobs = {d for d, _ in BlobStore(tmp_path / "evidence" / "blobs").digests()}
+    texts = {zlib.decompress((tmp_path / "evidence" / "blobs" / d[:2] / d[2:]).read_bytes()) for d in blobs}
+    assert b"version 0\n" not in texts and b"version 5\n" in texts
+
+
+def test_state_survives_a_restart_and_a_corrupt_state_starts_afresh(tmp_path: Path) -> None:
+    ws = tmp_path / "ws"
+    ws.mkdir()
+    (ws / "a.py").write_text("x = 1\n")
+    snap = _snapshots(tmp_path)
+    _green(snap)
+    snap.save()
+    _later(ws / "a.py", "x = 2\n")
+    again = _snapshots(tmp_path)
+    [change] = again.changes_since(again.greens["cmd:make"])
+    assert (change.old, change.new) == ("x = 1\n", "x = 2\n")
+    (tmp_path / "evidence" / "state.json").write_text("{not json")
+    fresh = _snapshots(tmp_path)
+    assert fresh.greens == {}
+    # a blob lost or damaged on disk: the file is reported without text, nothing raises
+    digest = snap.greens["cmd:make"].manifest
+    manifest = json.loads(zlib.decompress((tmp_path / "evidence" / "blobs" / digest[:2] / digest[2:]).read_bytes()))
+    blob = manifest["files"]["a.py"]
+    (tmp_path / "evidence" / "blobs" / blob[:2] / blob[2:]).write_bytes(b"garbage")
+    [change] = _snapshots(tmp_path).changes_since(snap.greens["cmd:make"])
+    assert change.old is None and change.new == "x = 2\n"
+
+
+def test_a_file_saved_after_the_run_keeps_its_content_of_the_run(tmp_path: Path) -> None:
+    """The event of a green run can reach the pipeline after the user saved again (spool delay)."""
+    ws = tmp_path / "ws"
+    ws.mkdir()
+    (ws / "a.py").write_text("x = 1\n")
+    snap = _snapshots(tmp_path)
+    _green(snap, "cmd:first")
+    run_ts = time.time() - 5
+    (ws / "a.py").write_text("x = 2\n")  # saved after the run whose event comes now
+    snap.mark_green("cmd:late", "late", "command", run_ts, snap.snapshot(run_ts))
+    [change] = snap.changes_since(snap.greens["cmd:late"])
+    assert (change.old, change.new) == ("x = 1\n", "x = 2\n")
+
+
+def test_the_walk_follows_the_ignore_rules_and_is_bounded(tmp_path: Path) -> None:
+    ws = tmp_path / "ws"
+    (ws / "node_modules" / "lib").mkdir(parents=True)
+    (ws / "node_modules" / "lib" / "x.js").write_text("1")
+    (ws / ".git").mkdir()
+    (ws / ".git" / "HEAD").write_text("ref")
+    for n in range(30):
+        (ws / f"f{n:02}.txt").write_text(str(n))
+    snap = Snapshots(ws, tmp_path / "evidence", Redactor(), lambda path, is_dir: path == "node_modules", max_files=10)
+    found = snap.walk()
+    assert len(found) == 10 and snap.walk_truncated
+    assert not any(p.startswith(("node_modules", ".git")) for p in found)
+
+
+def test_forget_deletes_the_snapshots_and_a_running_store_starts_afresh(workspace: Path) -> None:
+    import json as json_module
+
+    from companion.evidence.snapshots import folder_for
+    from tests.conftest import run_cli
+
+    (workspace / "a.py").write_text("x = 1\n")
+    snap = Snapshots(workspace, folder_for(workspace), Redactor())
+    _green(snap)
+    snap.save()
+    before = snap.greens["cmd:make"]
+    result = run_cli("forget", str(workspace), "--all", "--json")
+    assert result.returncode == 0, result.stderr
+    assert json_module.loads(result.stdout)["snapshots"] == 1 and not folder_for(workspace).exists()
+    _later(workspace / "a.py", "x = 2\n")
+    assert snap.changes_since(before) == [] and snap.greens == {}
+    snap.save()  # nothing of before comes back
+    assert json_module.loads((folder_for(workspace) / "state.json").read_text())["greens"] == {}
+    _green(snap)
+    _later(workspace / "a.py", "x = 3\n")
+    [change] = snap.changes_since(snap.greens["cmd:make"])
+    assert (change.old, change.new) == ("x = 2\n", "x = 3\n")
+
+
+def test_a_late_green_uses_the_cached_copy_older_than_the_run(tmp_path: Path) -> None:
+    """Without an earlier green, the stat cache (filled at start) still knows the content of the run."""
+    ws = tmp_path / "ws"
+    ws.mkdir()
+    (ws / "a.py").write_text("x = 1\n")
+    old = time.time() - 100
+    os.utime(ws / "a.py", (old, old))
+    snap = _snapshots(tmp_path)
+    assert snap.prime() == 1
+    run_ts = time.time() - 5
+    (ws / "a.py").write_text("x = 2\n")  # saved after the run whose event comes now
+    snap.mark_green("cmd:late", "late", "command", run_ts, snap.snapshot(run_ts))
+    [change] = snap.changes_since(snap.greens["cmd:late"])
+    assert (change.old, change.new) == ("x = 1\n", "x = 2\n")

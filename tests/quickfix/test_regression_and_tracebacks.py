@@ -1,0 +1,139 @@
+"""The regression, traceback, SyntaxError and compiler rules on real pytest, python and gcc output."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from companion.evidence.failures import read_junit
+from companion.evidence.suspects import file_hunks
+from companion.patching import apply
+from tests.quickfix.conftest import PYTHON, by_rule, candidates, command_event, sh, with_evidence
+
+PARSER = """\
+ESCAPES = {
+    "\\\\b": "\\u0008",
+    "\\\\t": "\\u0009",
+    "\\\\n": "\\u000a",
+    "\\\\f": "\\u000c",
+}
+
+
+def unescape(text):
+    for escaped, char in ESCAPES.items():
+        text = text.replace(escaped, char)
+    return text
+"""
+TEST = """\
+from pkg._parser import unescape
+
+
+def test_linefeed():
+    assert unescape("a\\\\nb") == "a\\nb"
+
+
+def test_tab():
+    assert unescape("a\\\\tb") == "a\\tb"
+"""
+
+
+def suspects_between(path: str, old: str, new: str, saved_ts: float = 1.0) -> list[dict[str, Any]]:
+    """What the changes helper records since the last green run (companion.evidence.suspects)."""
+    return file_hunks(old, new, path, saved_ts)
+
+
+def junit_failures(report: Path) -> list[dict[str, Any]]:
+    """The failures of a real pytest JUnit report, as the capture helper reads them."""
+    return read_junit(report, report.parent).failures
+
+
+@pytest.fixture
+def project(ws: Path) -> Path:
+    (ws / "src" / "pkg").mkdir(parents=True)
+    (ws / "src" / "pkg" / "__init__.py").write_text("")
+    (ws / "src" / "pkg" / "_parser.py").write_text(PARSER)
+    (ws / "src" / "pkg" / "other.py").write_text("VALUE = 1\n")
+    (ws / "tests").mkdir()
+    (ws / "tests" / "test_parser.py").write_text(TEST)
+    return ws
+
+
+def test_regression_reverts_the_suspect_hunk_and_the_tests_pass_again(project: Path) -> None:
+    run = f"PYTHONPATH=src {PYTHON} -m pytest -q -p no:cacheprovider tests --junitxml=report.xml -o junit_family=xunit1"
+    assert sh(project, run).returncode == 0  # green
+    parser = project / "src" / "pkg" / "_parser.py"
+    broken = PARSER.replace('"\\\\n": "\\u000a"', '"\\\\n": "\\u0009"')
+    other_old = "VALUE = 1\n"
+    (project / "src" / "pkg" / "other.py").write_text("VALUE = 2\n")  # an unrelated change, saved later
+    parser.write_text(broken)
+    suspects = suspects_between("src/pkg/other.py", other_old, "VALUE = 2\n", 3.0) + \
+        suspects_between("src/pkg/_parser.py", PARSER, broken, 2.0)
+    event = command_event(project, run)
+    assert event.data["exit_code"] == 1
+    failures = junit_failures(project / "report.xml")
+    assert failures and failures[0]["test"].endswith("test_linefeed")
+    event = with_evidence(event, failures=failures, failure_count=len(failures), suspects=suspects,
+                          green={"ts": 1.0, "key": run, "kind": "command"})
+    found = candidates(project, event)
+    best = found[0]
+    assert best.rule == "regression.revert" and best.operation == "edit"
+    assert best.path == "src/pkg/_parser.py" and best.line == 4
+    assert best.task == "Revert the change to src/pkg/_parser.py line 4 that broke test_linefeed"
+    assert best.evidence["failure"]["message"].startswith("AssertionError")  # the failing assertion is the why
+    opens = [c for c in by_rule(found, "regression.revert") if c.operation == "open"]
+    assert opens and opens[0].path == "src/pkg/_parser.py" and opens[0].line == 4
+    apply(project, best.response, best.path)
+    assert parser.read_text() == PARSER
+    assert sh(project, run).returncode == 0  # the proposed revert makes the failing tests pass
+
+
+def test_a_revert_that_no_longer_applies_is_not_offered(project: Path) -> None:
+    parser = project / "src" / "pkg" / "_parser.py"
+    broken = PARSER.replace('"\\\\n": "\\u000a"', '"\\\\n": "\\u0009"')
+    suspects = suspects_between("src/pkg/_parser.py", PARSER, broken)
+    parser.write_text(broken.replace("ESCAPES", "TABLE"))  # edited again since: the hunk's context is gone
+    event = command_event(project, f"PYTHONPATH=src {PYTHON} -m pytest -q -p no:cacheprovider tests",
+                          suspects=suspects)
+    found = by_rule(candidates(project, event), "regression.revert")
+    assert [c.operation for c in found] == ["open"]
+
+
+def test_a_traceback_opens_its_innermost_frame_in_the_project(ws: Path) -> None:
+    (ws / "app").mkdir()
+    (ws / "app" / "__init__.py").write_text("")
+    (ws / "app" / "core.py").write_text("import json\n\n\ndef load(text):\n    return json.loads(text)['key']\n")
+    (ws / "main.py").write_text("from app.core import load\n\nprint(load('{}'))\n")
+    event = command_event(ws, f"{PYTHON} main.py")
+    best = by_rule(candidates(ws, event), "traceback.frame")[0]
+    assert (best.path, best.line, best.operation) == ("app/core.py", 5, "open")
+    assert "KeyError: 'key'" in best.evidence["output_lines"][0]
+
+
+def test_syntax_and_indentation_errors_open_at_the_line(ws: Path) -> None:
+    (ws / "bad.py").write_text("x = 1\nif x:\nprint(x)\n")
+    best = candidates(ws, command_event(ws, f"{PYTHON} bad.py"))[0]
+    assert best.rule == "traceback.syntax_error" and (best.path, best.line) == ("bad.py", 3)
+    assert best.task.startswith("Fix the IndentationError in bad.py line 3")
+    (ws / "worse.py").write_text("def f(:\n    pass\n")
+    best = candidates(ws, command_event(ws, f"{PYTHON} worse.py"))[0]
+    assert best.rule == "traceback.syntax_error" and (best.path, best.line) == ("worse.py", 1)
+
+
+@pytest.mark.skipif(shutil.which("gcc") is None, reason="needs gcc")
+def test_a_compiler_error_opens_its_path_and_line(ws: Path) -> None:
+    (ws / "main.c").write_text("int main(void) {\n    return undefined_name;\n}\n")
+    event = command_event(ws, "gcc -c main.c -o main.o")
+    best = by_rule(candidates(ws, event), "traceback.compiler")[0]
+    assert (best.path, best.line) == ("main.c", 2) and "undefined_name" in best.response
+
+
+def test_a_failing_test_without_suspects_opens_the_failure(project: Path) -> None:
+    run = f"PYTHONPATH=src {PYTHON} -m pytest -q -p no:cacheprovider tests --junitxml=r.xml -o junit_family=xunit1"
+    (project / "tests" / "test_parser.py").write_text(TEST.replace('== "a\\tb"', '== "a b"'))
+    event = command_event(project, run)
+    event = with_evidence(event, failures=junit_failures(project / "r.xml"))
+    best = by_rule(candidates(project, event), "traceback.failing_test")[0]
+    assert best.path == "tests/test_parser.py" and best.line == 9 and "test_tab" in best.task

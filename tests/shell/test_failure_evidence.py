@@ -1,0 +1,130 @@
+"""Real pytest runs typed into hooked shells: the failing assertion's message and location reach
+the stored `shell.command` event, from the JUnit report the hook asked for, from the user's own
+`--junitxml`, or from pytest's short summary in the captured output; and nothing stays in the spool."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+from companion.shell import spool
+from tests.conftest import wait_for
+from tests.shell.conftest import SHELLS
+from tests.shell.helpers import by_command, shell_events
+
+PYTEST = f"{sys.executable} -m pytest -q -p no:cacheprovider"
+TEST_FILE = '''
+def parse(text):
+    return text.replace("\\\\n", "\\t")
+
+
+class TestData:
+    def test_valid(self):
+        assert parse("\\\\n") == "\\n"
+
+    def test_fine(self):
+        assert parse("a") == "a"
+
+
+def test_more():
+    value = {"key": 1}
+    assert value["key"] == 2
+'''
+
+
+def project(root: Path) -> Path:
+    (root / "tests").mkdir()
+    (root / "tests" / "test_data.py").write_text(TEST_FILE)
+    return root
+
+
+def leftovers() -> list[str]:
+    return [p.name for p in spool.spool_dir().iterdir() if p.name.startswith(("out-", "pytest-"))]
+
+
+def check_failures(evidence: dict) -> None:
+    assert evidence["failure_count"] == 2
+    first, second = evidence["failures"]
+    assert first["test"] == "tests/test_data.py::TestData::test_valid"
+    assert first["message"].startswith("AssertionError: assert")
+    assert (first["path"], first["line"]) == ("tests/test_data.py", 8)
+    assert "assert parse" in first["traceback"]
+    assert second["test"] == "tests/test_data.py::test_more"
+    assert (second["path"], second["line"]) == ("tests/test_data.py", 16)
+    assert "assert 1 == 2" in second["message"]
+
+
+@pytest.mark.parametrize("shell", SHELLS)
+def test_a_failing_pytest_run_gives_its_failures_from_the_hooks_junit_report(shell, workspace, daemon_factory, open_shell):
+    project(workspace)
+    daemon = daemon_factory(workspace)
+    sh = open_shell(shell, workspace)
+    shown = sh.run(f"{PYTEST} tests")
+    assert "2 failed, 1 passed" in shown  # pytest ran as usual
+    assert "junitxml" in sh.run("echo $PYTEST_ADDOPTS")  # every command gets it, only while it runs
+    wait_for(lambda: len(shell_events(daemon.store, workspace)) >= 2, timeout=20)
+    events = by_command(shell_events(daemon.store, workspace))
+    check_failures(events[f"{PYTEST} tests"]["evidence"])
+    assert leftovers() == []
+
+
+def test_the_users_own_junitxml_wins_and_is_read_and_kept(workspace, daemon_factory, open_shell):
+    project(workspace)
+    daemon = daemon_factory(workspace)
+    sh = open_shell("bash", workspace, before="export PYTEST_ADDOPTS=-rA")
+    sh.run(f"{PYTEST} --junitxml=mine.xml tests")
+    wait_for(lambda: shell_events(daemon.store, workspace), timeout=20)
+    check_failures(shell_events(daemon.store, workspace)[0]["evidence"])
+    assert (workspace / "mine.xml").exists()
+    assert sh.run("echo [$PYTEST_ADDOPTS]").strip().endswith(" -rA]")  # the user's value comes after ours
+    assert leftovers() == []
+
+
+def test_without_a_report_the_short_summary_in_the_output_gives_the_failures(workspace, daemon_factory, open_shell):
+    project(workspace)
+    daemon = daemon_factory(workspace)
+    sh = open_shell("zsh", workspace, proxied=True, env={"COMPANION_PYTEST_REPORT": "0"})
+    sh.run(f"{PYTEST} tests")
+    wait_for(lambda: shell_events(daemon.store, workspace), timeout=20)
+    evidence = shell_events(daemon.store, workspace)[0]["evidence"]
+    assert "short test summary info" in evidence["output"]["tail"]
+    check_failures(evidence)
+
+
+def test_a_pytest_that_rejects_the_option_still_runs(workspace, daemon_factory, open_shell):
+    project(workspace)
+    daemon = daemon_factory(workspace)
+    sh = open_shell("bash", workspace)
+    shown = sh.run(f"{PYTEST} -p no:junitxml tests")
+    assert "2 failed, 1 passed" in shown and "unrecognized" not in shown
+    wait_for(lambda: shell_events(daemon.store, workspace), timeout=20)
+    assert shell_events(daemon.store, workspace)[0]["exit_code"] == 1
+
+
+def test_thousands_of_failures_keep_the_first_twenty_and_the_count(workspace, daemon_factory, open_shell):
+    (workspace / "test_many.py").write_text(
+        "import pytest\n\n@pytest.mark.parametrize('n', range(1500))\ndef test_n(n):\n    assert n < 0\n")
+    daemon = daemon_factory(workspace)
+    sh = open_shell("bash", workspace, proxied=True, timeout=120)
+    sh.run(f"{PYTEST} test_many.py")
+    wait_for(lambda: shell_events(daemon.store, workspace), timeout=60)
+    evidence = shell_events(daemon.store, workspace)[0]["evidence"]
+    assert evidence["failure_count"] == 1500 and len(evidence["failures"]) == 20
+    assert evidence["failures"][0]["test"] == "test_many.py::test_n[0]"
+    assert evidence["output"]["truncated"] is True
+    assert leftovers() == []
+
+
+def test_secrets_in_captured_output_and_reports_are_redacted_in_the_store(workspace, daemon_factory, open_shell):
+    key = "ghp_" + "A1b2C3d4E5f6G7h8I9j0K1l2M3n4O5p6Q7r8"
+    (workspace / "test_secret.py").write_text(f"def test_token():\n    token = '{key}'\n    assert token == ''\n")
+    daemon = daemon_factory(workspace)
+    sh = open_shell("bash", workspace, proxied=True)
+    sh.run(f"echo {key}; {PYTEST} test_secret.py")
+    wait_for(lambda: shell_events(daemon.store, workspace), timeout=20)
+    event = shell_events(daemon.store, workspace)[0]
+    assert event["evidence"]["failure_count"] == 1 and event["evidence"]["output"]["tail"]
+    assert key not in repr(event)
+    assert leftovers() == []
