@@ -32,7 +32,9 @@ def register_eval(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--setup", choices=[*SETUP_NAMES, "all"], default="default",
                         help="default (the configured set-up), model_only (no rules), rules_only (no model), "
                              "or all three, reported side by side")
-    parser.add_argument("--backend", choices=["transformers", "llama_cpp", "ollama", "scripted"],
+    from companion.agent.backends import NAMES as BACKENDS
+
+    parser.add_argument("--backend", choices=BACKENDS,
                         help="agent backend (default: agent.backend of the config)")
     parser.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE",
                         help="a config value for every moment's daemon (TOML value, e.g. agent.script='\"r.json\"')")

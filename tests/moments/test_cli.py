@@ -45,13 +45,15 @@ def test_json_report_thresholds_export_and_a_bundle_that_does_not_clone(calc_rep
     bad.write_bytes(b"garbage")
     export = tmp_path / "labelled.jsonl"
     result = run_cli("eval", "moments", "--repo", str(bad), "--repo", str(calc_repo), "--moments", "3", "--json",
-                     "--jobs", "2", "--export", str(export), "--min-helpful", "0.99", *scripted(tmp_path),
+                     "--jobs", "2", "--export", str(export), "--min-helpful", "0.99", "--setup", "model_only",
+                     *scripted(tmp_path),
                      cwd=tmp_path, timeout=400)
     assert result.returncode == 1, result.stderr  # helpful recall misses the threshold
     assert "helpful_recall" in result.stderr and "below --min-helpful 0.99" in result.stderr
     report = json.loads(result.stdout)
     assert KEYS <= set(report)
     assert report["backend"] == "scripted" and report["moments"] == 3 and report["errors"] == 0
+    assert report["setup"] == "model_only" and report["rules"] is False and report["model_on"] is True
     broken, calc = report["repos"]
     assert not broken["ok"] and "does not clone" in broken["error"]
     assert calc["ok"] and calc["tests"] == 6 and calc["mutants"] >= 1

@@ -1,5 +1,5 @@
 """Scoring, end to end: a regression moment on a real tiny repository, driven through a real daemon
-(engine on, scripted backend, the reward gate at level 5) and a real hooked bash in a pty. A
+(engine on, scripted backend and no rules, the reward gate at level 5) and a real hooked bash in a pty. A
 known-good edit is surfaced, grounded, localized and, accepted through the daemon, fixes the
 failing test; a generic proposal is none of these."""
 
@@ -49,6 +49,7 @@ def settings_for(reply: dict, tmp_path: Path) -> Settings:
     config = moment_config(Config(), Options(repos=[], idle_s=30.0))
     config["agent"].update(backend="scripted", script=str(script))
     config["general"]["interruption_level"] = 5
+    config["quickfix"]["enabled"] = False  # the scripted model's proposal is the one scored, not a rule's
     return Settings(config=config, test_python=Path(sys.executable).parent, models_dir=paths.models_dir(), idle_s=30.0,
                     step_timeout_s=60.0, command_timeout_s=60.0)
 
