@@ -270,10 +270,12 @@ def drive(moment: Moment, repo: Repo, folder: Path, settings: Settings, reaper: 
         session.start()
         run.started_ts = time.time()
         anchor: Step | None = None
-        trigger_mono = time.monotonic()
+        trigger_mono, trigger_wall = time.monotonic(), time.time()
         for step in moment.steps:
             if reaper.stopping.is_set():
                 raise KeyboardInterrupt
+            if step.trigger:
+                trigger_wall = time.time()
             if step.kind == "save":
                 save_like_an_editor(workspace / step.path, step.text)
             elif step.kind == "wait":
@@ -292,7 +294,7 @@ def drive(moment: Moment, repo: Repo, folder: Path, settings: Settings, reaper: 
         if anchor is not None and not run.error:
             deadline = time.monotonic() + EVENT_WAIT_S
             while run.trigger is None and time.monotonic() < deadline:
-                found = [e for e in session.events() if _matches(e, anchor, workspace) and e["ts"] >= run.started_ts - 1]
+                found = [e for e in session.events() if _matches(e, anchor, workspace) and e["ts"] >= trigger_wall - 0.5]
                 run.trigger = found[-1] if found else None
                 if run.trigger is None:
                     time.sleep(0.25)

@@ -83,7 +83,8 @@ def build(plan: RepoPlan, count: int, seed: int, importable: Callable[[str], boo
         made: list[Moment | None] = []
         if kind == "regression":
             if not mutants:
-                skipped[kind] = "no mutant made 1 to 20 tests fail"
+                skipped[kind] = (f"only {len(plan.kept)} mutants made 1 to 20 tests fail" if plan.kept
+                                 else "no mutant made 1 to 20 tests fail")
                 continue
             kept = mutants.pop(0)
             made.append(scenarios.regression(f"{moment_id}-hook", name, kept, command, "hook", base))

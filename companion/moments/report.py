@@ -80,8 +80,13 @@ def summary(outcome: Outcome) -> dict[str, Any]:
 def detail(result: Result) -> dict[str, Any]:
     """One moment in the report: what it was, what surfaced, how it scored (or why it could not run)."""
     proposal = scored_proposal(result.run) or {}
+    evidence = ((result.run.trigger or {}).get("data") or {}).get("evidence") or {}
+    output = evidence.get("output") if isinstance(evidence, dict) else None
+    seen = {"output_route": output.get("route") if isinstance(output, dict) else None,
+            "failures": len(evidence.get("failures") or []) if isinstance(evidence, dict) else 0,
+            "suspects": len(evidence.get("suspects") or []) if isinstance(evidence, dict) else 0}
     return {"id": result.moment.id, "category": result.moment.category, "note": result.moment.note,
-            "error": result.run.error, "seconds": result.run.seconds, "task": proposal.get("task"),
+            "error": result.run.error, "seconds": result.run.seconds, "evidence": seen, "task": proposal.get("task"),
             "operation": proposal.get("operation"), "rule": proposal.get("rule"),
             **{k: v for k, v in result.score.to_dict().items() if k != "error"}}
 

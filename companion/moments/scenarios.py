@@ -81,8 +81,14 @@ def typed_tests(command: str, tests: list[str]) -> str:
     return f"{command} -x " + " ".join(shlex.quote(t) for t in tests[:MAX_TYPED_TESTS])
 
 
+def green_first(typed: str) -> list[Step]:
+    """The tests pass before the slip, as they do for a developer who then edits: the companion's
+    "what changed since it last worked" needs that green run."""
+    return [Step("type", text=typed), Step("wait", seconds=1.0)]
+
+
 def regression(moment_id: str, repo: str, kept: Kept, command: str, route: str, base: Path) -> Moment:
-    """The mutant saved as an editor saves, then the failing tests run in the shell."""
+    """The tests pass; the mutant is saved as an editor saves; the same tests then fail in the shell."""
     mutant = kept.mutant
     text = mutant.apply((base / mutant.path).read_text(encoding="utf-8"))
     typed = typed_tests(command, kept.failing)
@@ -90,7 +96,7 @@ def regression(moment_id: str, repo: str, kept: Kept, command: str, route: str, 
     if mutant.symbol:
         evidence += [mutant.symbol, mutant.symbol.split(".")[-1]]
     return Moment(id=moment_id, repo=repo, category=f"regression_{route}", route=route,
-                  steps=[Step("save", path=mutant.path, text=text), Step("wait", seconds=1.0),
+                  steps=[*green_first(typed), Step("save", path=mutant.path, text=text), Step("wait", seconds=1.0),
                          Step("type", text=typed, trigger=True)],
                   expect=Expect(failure=True, file=mutant.path, line=mutant.line, evidence=evidence,
                                 failing=list(kept.failing), mutant=asdict(mutant), rerun=typed),
@@ -131,7 +137,7 @@ def syntax_error(moment_id: str, repo: str, kept: Kept, command: str, base: Path
     mutant = Mutant(path, line, "syntax_error", content, broken, kept.mutant.symbol)
     typed = typed_tests(command, kept.failing)
     return Moment(id=moment_id, repo=repo, category="syntax_error",
-                  steps=[Step("save", path=path, text="".join(lines)), Step("wait", seconds=1.0),
+                  steps=[*green_first(typed), Step("save", path=path, text="".join(lines)), Step("wait", seconds=1.0),
                          Step("type", text=typed, trigger=True)],
                   expect=Expect(failure=True, file=path, line=line, failing=list(kept.failing), mutant=asdict(mutant),
                                 rerun=typed,

@@ -1,7 +1,7 @@
 """How one moment is scored, from what the daemon recorded (see driver.MomentRun).
 
 - surfaced: a proposal cleared the gate and the budget after the trigger; latency is its time
-  minus the trigger event's time.
+  minus the time the trigger's command finished (or the save happened).
 - grounded: the proposal (task, response, file) names something in the moment's evidence: the
   changed file, a failing test, the typed command, the enclosing function, the missing module,
   the branch, or any test or file the trigger event's evidence carries.
@@ -117,8 +117,9 @@ def score(run: MomentRun) -> Score:
     if proposal is None:
         return result
     result.surfaced = True
-    if run.trigger is not None:
-        result.latency_s = round(max(0.0, float(proposal["ts"]) - float(run.trigger["ts"])), 2)
+    if run.trigger is not None:  # from the end of the command (a shell.command's time is its start)
+        finished = float(run.trigger["ts"]) + float((run.trigger.get("data") or {}).get("duration_s") or 0.0)
+        result.latency_s = round(max(0.0, float(proposal["ts"]) - finished), 2)
     if not run.moment.expect.failure:
         result.false_alarm = True
         return result

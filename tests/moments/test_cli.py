@@ -44,7 +44,7 @@ def test_json_report_thresholds_export_and_a_bundle_that_does_not_clone(calc_rep
     bad = tmp_path / "broken.bundle"
     bad.write_bytes(b"garbage")
     export = tmp_path / "labelled.jsonl"
-    result = run_cli("eval", "moments", "--repo", str(bad), "--repo", str(calc_repo), "--moments", "3", "--json",
+    result = run_cli("eval", "moments", "--repo", str(bad), "--repo", str(calc_repo), "--moments", "4", "--json",
                      "--jobs", "2", "--export", str(export), "--min-helpful", "0.99", "--setup", "model_only",
                      *scripted(tmp_path),
                      cwd=tmp_path, timeout=400)
@@ -52,12 +52,16 @@ def test_json_report_thresholds_export_and_a_bundle_that_does_not_clone(calc_rep
     assert "helpful_recall" in result.stderr and "below --min-helpful 0.99" in result.stderr
     report = json.loads(result.stdout)
     assert KEYS <= set(report)
-    assert report["backend"] == "scripted" and report["moments"] == 3 and report["errors"] == 0
+    assert report["backend"] == "scripted" and report["moments"] == 4 and report["errors"] == 0
     assert report["setup"] == "model_only" and report["rules"] is False and report["model_on"] is True
     broken, calc = report["repos"]
     assert not broken["ok"] and "does not clone" in broken["error"]
     assert calc["ok"] and calc["tests"] == 6 and calc["mutants"] >= 1
-    assert set(report["by_category"]) == {"regression_hook", "routine_tests_pass", "typo_command"}
+    assert set(report["by_category"]) == {"regression_hook", "regression_pty", "routine_tests_pass", "typo_command"}
+    details = {d["category"]: d for d in report["details"]}
+    assert details["regression_pty"]["evidence"]["output_route"] == "pty"  # `companion shell` kept the output
+    assert details["regression_hook"]["evidence"]["output_route"] is None
+    assert details["regression_hook"]["evidence"]["failures"] >= 1  # pytest's report reached the event
     for row in report["by_category"].values():
         assert CATEGORY_KEYS <= set(row)
     assert report["by_category"]["regression_hook"]["grounded"] == 0.0  # the generic reply names nothing

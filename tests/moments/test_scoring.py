@@ -84,12 +84,12 @@ def test_a_generic_proposal_is_neither_grounded_nor_localized(prepared, tmp_path
     assert run.error == "" and run.proposals, "the scripted agent always proposes"
     result = score(run)
     assert not result.grounded and not result.localized and result.fixed is None
-    (row,) = export_rows([Result(moment, run, result)])
-    assert not row["grounded"] and not row["localized"] and row["label"] == "rejected"
+    rows = list(export_rows([Result(moment, run, result)]))  # one per trigger (the test report, the command)
+    assert rows and all(not r["grounded"] and not r["localized"] and r["label"] == "rejected" for r in rows)
 
 
 def _run_with(moment: Moment, proposals: list[dict]) -> MomentRun:
-    trigger = {"ts": 100.0, "data": {"command": "git checkout release", "exit_code": 1}}
+    trigger = {"ts": 99.5, "data": {"command": "git checkout release", "exit_code": 1, "duration_s": 0.5}}
     return MomentRun(moment=moment, trigger=trigger, proposals=proposals, started_ts=99.0)
 
 
@@ -104,7 +104,7 @@ def test_places_commands_false_alarms_and_the_figures():
     assert score(_run_with(conflict, [far])).grounded
     kept_back = {**near, "surfaced": False}
     assert not score(_run_with(conflict, [kept_back])).surfaced
-    earlier = {**near, "ts": 99.5}  # before the trigger: not an answer to it
+    earlier = {**near, "ts": 99.0}  # before the trigger: not an answer to it
     assert not score(_run_with(conflict, [earlier])).surfaced
 
     switch = Moment(id="s", repo="r", category="dirty_switch",
