@@ -137,3 +137,13 @@ def test_a_failing_test_without_suspects_opens_the_failure(project: Path) -> Non
     event = with_evidence(event, failures=junit_failures(project / "r.xml"))
     best = by_rule(candidates(project, event), "traceback.failing_test")[0]
     assert best.path == "tests/test_parser.py" and best.line == 9 and "test_tab" in best.task
+
+
+def test_a_syntax_error_in_pytests_junit_report_opens_the_line(project: Path) -> None:
+    parser = project / "src" / "pkg" / "_parser.py"
+    parser.write_text(PARSER.replace("def unescape(text):", "def unescape(text)"))
+    run = f"PYTHONPATH=src {PYTHON} -m pytest -q -p no:cacheprovider tests --junitxml=r.xml -o junit_family=xunit1"
+    event = command_event(project, run)
+    bare = with_evidence(event, output={"tail": ""}, failures=junit_failures(project / "r.xml"))  # the hook route
+    best = candidates(project, bare)[0]
+    assert best.rule == "traceback.syntax_error" and (best.path, best.line) == ("src/pkg/_parser.py", 9)
