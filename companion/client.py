@@ -15,12 +15,10 @@ from companion.ipc import Client, IpcError
 
 def spawn_daemon(workspace: Path, extra_args: list[str] | None = None) -> subprocess.Popen[bytes]:
     """Start `companion run WORKSPACE` detached from this process (its own session, output to a log)."""
-    log_dir = paths.data_dir() / "logs"
-    log_dir.mkdir(parents=True, exist_ok=True)
-    log_file = open(log_dir / f"daemon-{paths.workspace_key(workspace)}.out", "ab")
+    log_file = open(paths.private_file(paths.logs_dir() / f"daemon-{paths.workspace_key(workspace)}.out"), "ab")
     command = [sys.executable, "-m", "companion", "run", str(workspace), "--quiet", *(extra_args or [])]
     return subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=log_file, stderr=subprocess.STDOUT,
-                            start_new_session=True, cwd=str(workspace), env=os.environ.copy())
+                            start_new_session=True, cwd="/", env=os.environ.copy())
 
 
 def wait_for_socket(workspace: Path, timeout: float = 30.0, process: subprocess.Popen[bytes] | None = None) -> None:

@@ -14,11 +14,12 @@ import signal
 import sys
 import threading
 import time
+from concurrent.futures import Future
 from pathlib import Path
 from typing import Any, Callable
 
 from companion import __version__, paths
-from companion.config import Config, load_config
+from companion.config import Config, ConfigError, load_config
 from companion.events import Event
 from companion.ipc import Connection, IpcError, IpcServer
 from companion.pipeline import Pipeline
@@ -27,6 +28,7 @@ from companion.proposals import Proposal
 from companion.redact import Redactor
 from companion.render import render
 from companion.store import Store
+from companion.workspace_guard import BACK, CHOICES, MISSING, WorkspaceGuard
 from watchers import build as build_watchers
 from watchers.base import WatchContext, Watcher
 
@@ -58,7 +60,7 @@ class WorkspaceLock:
         self._handle: Any = None
 
     def acquire(self, info: dict[str, Any]) -> None:
-        handle = open(self.path, "a+")
+        handle = open(paths.private_file(self.path), "a+")
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -91,6 +93,9 @@ class Daemon:
         if not self.workspace.is_dir():
             raise FileNotFoundError(f"workspace {self.workspace} is not a folder")
         self.config = config or load_config(self.workspace)
+        if self.config.general.on_workspace_missing not in CHOICES:
+            raise ConfigError(f"general.on_workspace_missing is {self.config.general.on_workspace_missing!r}; "
+                              f"choose one of {', '.join(CHOICES)}")
         self.store = store or Store()
         self.redactor = Redactor(self.config.redaction.patterns, self.config.redaction.entropy,
                                  self.config.redaction.secret_files)
@@ -102,6 +107,7 @@ class Daemon:
         self.handlers: dict[str, Callable[[dict[str, Any], Connection], dict[str, Any]]] = {}
         self.status_providers: list[Callable[[], dict[str, Any]]] = []
         self.watchers: list[Watcher] = []
+        self.guard = WorkspaceGuard(self.workspace, self._workspace_changed)
         self.services: list[Any] = []
         self.notes: list[str] = []
         self.started = 0.0
@@ -127,16 +133,19 @@ class Daemon:
             self._start_done.set()
             raise
         try:
+            repaired = paths.make_private()  # an install from before files were private
             self.store.prune(self.config.general.max_age_days)
             if self.enricher is not None:
                 self.enricher.start()
                 self.status_providers.append(self.enricher.status)
             self.pipeline.start()
             self.pipeline.subscribe(lambda event: self.publish("event", {"event": event_payload(event)}))
-            context = WatchContext(workspace=self.workspace, config=self.config, emit=self.pipeline.submit,
-                                   redactor=self.redactor, on_error=self._watcher_error, store=self.store)
-            self.watchers = build_watchers(context, self._watcher_names)
-            self.notes = context.notes
+            self.watchers, self.notes = self._build_watchers()
+            if repaired:
+                note = (f"made {repaired} of companion's files and folders private (0600/0700); "
+                        "other local users could read them before")
+                log.warning("%s", note)
+                self.notes.insert(0, note)
             if self._with_services:
                 self._start_services()
             # the first event of the session, before any client or watcher can submit one
@@ -147,6 +156,7 @@ class Daemon:
             self.server.start()  # after the services, so every socket operation exists once clients can connect
             for watcher in self.watchers:
                 watcher.start()
+            self.guard.start()
         except BaseException:
             self.stop()
             raise
@@ -177,11 +187,8 @@ class Daemon:
             if self._stopped.is_set():
                 return
             self._stopped.set()
-        for watcher in self.watchers:
-            try:
-                watcher.stop()
-            except Exception:
-                log.exception("stopping %s failed", watcher.name)
+        self.guard.stop()
+        self._stop_watchers()
         for service in reversed(self.services):
             try:
                 service.stop()
@@ -197,6 +204,51 @@ class Daemon:
         self.server.stop()
         self.lock.release()
         self._finished.set()
+
+    def _build_watchers(self) -> tuple[list[Watcher], list[str]]:
+        context = WatchContext(workspace=self.workspace, config=self.config, emit=self.pipeline.submit,
+                               redactor=self.redactor, on_error=self._watcher_error, store=self.store)
+        return build_watchers(context, self._watcher_names), context.notes
+
+    def _stop_watchers(self) -> None:
+        watchers, self.watchers = self.watchers, []
+        for watcher in watchers:
+            try:
+                watcher.stop()
+            except Exception:
+                log.exception("stopping %s failed", watcher.name)
+
+    def _workspace_changed(self, change: str) -> None:
+        """The guard saw the workspace folder go (or come back): say so once, then stop or wait."""
+        if self._stopped.is_set():
+            return
+        waits = self.config.general.on_workspace_missing == "wait"
+        if change == MISSING:
+            then = ("companion stops watching it until the folder is back (general.on_workspace_missing = "
+                    '"wait")' if waits else "the daemon stops")
+            message = f"the workspace {self.workspace} was deleted or moved away; {then}"
+            log.warning("%s", message)
+            self.notes.append(message)
+            self.pipeline.submit(Event(source="companion", kind="companion.workspace_missing",
+                                       workspace=str(self.workspace),
+                                       data={"workspace": str(self.workspace), "then": "wait" if waits else "stop"}))
+            if waits:
+                self._stop_watchers()
+            else:
+                threading.Thread(target=self.stop, args=("the workspace folder was deleted or moved away",),
+                                 daemon=True).start()
+        elif change == BACK and waits:
+            self._stop_watchers()
+            self.watchers, notes = self._build_watchers()
+            for watcher in self.watchers:
+                watcher.start()
+            message = f"the workspace {self.workspace} is back; watching it again"
+            log.warning("%s", message)
+            self.notes = [*notes, message]
+            self.pipeline.submit(Event(source="companion", kind="companion.workspace_back",
+                                       workspace=str(self.workspace),
+                                       data={"workspace": str(self.workspace),
+                                             "watchers": [w.name for w in self.watchers]}))
 
     def wait(self, timeout: float | None = None) -> bool:
         """Block until the daemon has completely stopped."""
@@ -278,19 +330,28 @@ class Daemon:
         self.add_handler("outcome", OutcomeRecorder(self.store, self.workspace, self.publish))
         self.add_handler("shutdown", self._op_shutdown)
 
-    def _op_emit(self, request: dict[str, Any], _conn: Connection) -> dict[str, Any]:
-        """Events from outside the daemon (shell hooks, editors); they join the same pipeline."""
+    def _op_emit(self, request: dict[str, Any], _conn: Connection) -> Future[dict[str, Any]]:
+        """Events from outside the daemon (shell hooks, editors); they join the same pipeline. The
+        reply comes once they are committed to the store: an acknowledged event survives a crash.
+        Every event of the request is checked before any is queued, so a bad one queues none."""
         raw_events = request.get("events") or ([request["event"]] if "event" in request else [])
-        accepted = 0
+        events: list[Event] = []
         for raw in raw_events:
             if not isinstance(raw, dict) or raw.get("source") not in EXTERNAL_SOURCES:
                 raise ValueError(f"emit takes events of sources {EXTERNAL_SOURCES}")
-            event = Event.from_dict({**raw, "workspace": str(self.workspace)})
-            self.pipeline.submit(event)
-            accepted += 1
-        if request.get("wait"):
-            self.pipeline.flush()
-        return {"accepted": accepted}
+            events.append(Event.from_dict({**raw, "workspace": str(self.workspace)}))
+        committed = self.pipeline.submit_committed(events)
+        reply: Future[dict[str, Any]] = Future()
+
+        def answer(done: Future[int]) -> None:
+            error = done.exception()
+            if error is not None:
+                reply.set_exception(error)
+            else:
+                reply.set_result({"accepted": done.result(), "committed": True})
+
+        committed.add_done_callback(answer)
+        return reply
 
     def _op_events(self, request: dict[str, Any], _conn: Connection) -> dict[str, Any]:
         events = self.store.events(workspace=str(self.workspace), since=request.get("since"),
@@ -330,9 +391,7 @@ def _enricher(workspace: Path, config: Config, redactor: Redactor) -> Any:
 
 def setup_logging(workspace: Path, verbose: bool = False, to_stderr: bool = True) -> Path:
     """Log to a per-workspace file in the data folder, and to stderr when in the foreground."""
-    log_dir = paths.data_dir() / "logs"
-    log_dir.mkdir(parents=True, exist_ok=True)
-    log_path = log_dir / f"daemon-{paths.workspace_key(workspace)}.log"
+    log_path = paths.private_file(paths.logs_dir() / f"daemon-{paths.workspace_key(workspace)}.log")
     handlers: list[logging.Handler] = [logging.FileHandler(log_path)]
     if to_stderr:
         stream = logging.StreamHandler(sys.stderr)

@@ -3,6 +3,11 @@
 A request is `{"id": 1, "op": "events", ...}`; its reply is `{"id": 1, "ok": true, ...}` or
 `{"id": 1, "ok": false, "error": "..."}`. After `{"op": "subscribe", "topics": [...]}` the daemon
 also pushes `{"topic": "event", ...}` messages on the same connection. No TCP port is opened.
+
+A handler may return a Future instead of a reply: the reply is then sent when it completes, by
+the connection's own reply thread, in request order. That is how `emit` acknowledges only
+committed events while the connection goes on reading (and the pipeline goes on batching) the
+requests a client pipelines behind it; a client that stops reading stalls only its own thread.
 """
 
 from __future__ import annotations
@@ -11,10 +16,12 @@ import itertools
 import json
 import logging
 import os
+import queue
 import socket
 import stat
 import threading
 from concurrent.futures import Future
+from concurrent.futures import wait as wait_futures
 from pathlib import Path
 from typing import Any, Callable
 
@@ -35,6 +42,30 @@ class Connection:
         self.closed = False
         self._send_lock = threading.Lock()
         self.on_close: list[Callable[[], None]] = []
+        self._later: queue.Queue[tuple[Any, Future[dict[str, Any]]]] | None = None
+
+    def reply_later(self, request_id: Any, future: Future[dict[str, Any]]) -> None:
+        """Send the reply to `request_id` once `future` completes, after the earlier deferred replies."""
+        if self._later is None:
+            self._later = queue.Queue()
+            threading.Thread(target=self._reply_loop, args=(self._later,), name="ipc-reply", daemon=True).start()
+        self._later.put((request_id, future))
+
+    def _reply_loop(self, later: queue.Queue[tuple[Any, Future[dict[str, Any]]]]) -> None:
+        while not self.closed:
+            try:
+                request_id, future = later.get(timeout=1.0)
+            except queue.Empty:
+                continue
+            while not future.done():
+                if self.closed:
+                    return
+                wait_futures([future], timeout=1.0)
+            error = future.exception()
+            if error is None:
+                self.send({"id": request_id, "ok": True, **future.result()})
+            else:
+                self.send({"id": request_id, "ok": False, "error": str(error) or type(error).__name__})
 
     def send(self, message: dict[str, Any]) -> bool:
         data = (json.dumps(message, ensure_ascii=False, default=str) + "\n").encode()
@@ -67,7 +98,7 @@ class Connection:
                 log.exception("on_close callback failed")
 
 
-Handler = Callable[[dict[str, Any], Connection], dict[str, Any]]
+Handler = Callable[[dict[str, Any], Connection], "dict[str, Any] | Future[dict[str, Any]]"]
 
 
 class IpcServer:
@@ -153,7 +184,10 @@ class IpcServer:
                 raise ValueError("a request is a JSON object with an 'op'")
             request_id = request.get("id")
             reply = self.handle(request, connection)
-            connection.send({"id": request_id, "ok": True, **reply})
+            if isinstance(reply, Future):
+                connection.reply_later(request_id, reply)
+            else:
+                connection.send({"id": request_id, "ok": True, **reply})
         except Exception as exc:  # a bad request gets an error reply, never a dead daemon
             if not isinstance(exc, (ValueError, KeyError, IpcError)):
                 log.exception("request failed")

@@ -8,6 +8,10 @@ next event instead of flooding the store.
 Batching costs no latency: the thread takes whatever is queued when it wakes (up to
 `batch_size`) and writes it in one transaction; under load the queue fills while a batch is
 written, so batches grow by themselves. `flush_interval` > 0 would add waiting for more.
+
+`submit_committed` is the acknowledging path (the socket's `emit`): its Future completes only
+after the events' batch is committed (or fails with the reason), right after the commit and
+before subscribers run, so an acknowledgement costs one wake-up, not one transaction per event.
 """
 
 from __future__ import annotations
@@ -16,7 +20,8 @@ import logging
 import queue
 import threading
 import time
-from typing import Callable
+from concurrent.futures import Future
+from typing import Callable, Iterable
 
 from companion.events import Event, thaw
 from companion.redact import Redactor
@@ -26,6 +31,32 @@ log = logging.getLogger(__name__)
 Subscriber = Callable[[Event], None]
 Enrich = Callable[[Event], Event]
 _STOP = object()
+
+
+class PipelineStopped(RuntimeError):
+    """An event came after `stop`; nothing will store it."""
+
+
+class _Ticket:
+    """Completes one Future when all of its events are committed, or fails it on the first loss."""
+
+    def __init__(self, count: int) -> None:
+        self.future: Future[int] = Future()
+        self.remaining = count
+        self.committed = 0
+        if count == 0:
+            self.future.set_result(0)
+
+    def settle(self, error: str | None) -> None:
+        if self.future.done():
+            return
+        if error is not None:
+            self.future.set_exception(RuntimeError(error))
+            return
+        self.committed += 1
+        self.remaining -= 1
+        if self.remaining == 0:
+            self.future.set_result(self.committed)
 
 
 def redact_event(event: Event, redactor: Redactor) -> Event:
@@ -58,16 +89,28 @@ class Pipeline:
         self._flushed = threading.Condition()
         self._submitted = 0
         self._stored = 0
+        self._closed = False
         self.dropped_repeats = 0
 
     def start(self) -> None:
         self._thread.start()
 
-    def submit(self, event: Event) -> None:
+    def submit(self, event: Event, ticket: _Ticket | None = None) -> None:
         """Queue an event from any thread."""
         with self._flushed:
             self._submitted += 1
-        self._queue.put(event)
+        self._queue.put((event, ticket))
+
+    def submit_committed(self, events: Iterable[Event]) -> Future[int]:
+        """Queue events; the Future gives their number once their batch is committed (a repeat merged
+        into an earlier event counts as committed) and fails if any of them could not be stored."""
+        if self._closed:
+            raise PipelineStopped("the daemon is stopping; the events were not stored")
+        events = list(events)
+        ticket = _Ticket(len(events))
+        for event in events:
+            self.submit(event, ticket)
+        return ticket.future
 
     def subscribe(self, callback: Subscriber) -> Callable[[], None]:
         """Call `callback` with every stored event; returns a function that unsubscribes."""
@@ -94,6 +137,7 @@ class Pipeline:
         return True
 
     def stop(self, timeout: float = 10.0) -> None:
+        self._closed = True
         self._queue.put(_STOP)
         if self._thread.is_alive():
             self._thread.join(timeout)
@@ -101,7 +145,7 @@ class Pipeline:
     def _run(self) -> None:
         running = True
         while running:
-            batch: list[Event] = []
+            batch: list[tuple[Event, _Ticket | None]] = []
             try:
                 item = self._queue.get()  # `stop` queues _STOP, so no polling is needed
             except queue.Empty:
@@ -120,9 +164,11 @@ class Pipeline:
                     break
             self._process(batch)
 
-    def _process(self, batch: list[Event]) -> None:
+    def _process(self, batch: list[tuple[Event, _Ticket | None]]) -> None:
         ready: list[Event] = []
-        for event in batch:
+        settled: list[tuple[_Ticket, str | None]] = []  # known without the commit: merged, or lost
+        committing: list[_Ticket] = []  # settled by the commit
+        for event, ticket in batch:
             if self.enrich is not None:
                 try:
                     event = self.enrich(event)
@@ -132,6 +178,8 @@ class Pipeline:
                 clean = redact_event(event, self.redactor)
             except Exception:  # never store an event whose redaction failed
                 log.exception("redaction failed; event %s dropped", event.kind)
+                if ticket is not None:
+                    settled.append((ticket, f"the {event.kind} event could not be redacted, so it was not stored"))
                 continue
             key = _merge_key(clean)
             if key is not None:
@@ -139,12 +187,23 @@ class Pipeline:
                 self._last_seen[key] = clean.ts
                 if last is not None and clean.ts - last < self.merge_window:
                     self.dropped_repeats += 1
+                    if ticket is not None:
+                        settled.append((ticket, None))
                     continue
             ready.append(clean)
+            if ticket is not None:
+                committing.append(ticket)
+        stored_error: str | None = None
         try:
             self.store.add_events(ready)
-        except Exception:
+        except Exception as exc:
             log.exception("could not store %d events", len(ready))
+            stored_error = f"could not store {len(ready)} events: {exc}"
+        # acknowledge right after the commit, before the subscribers (the engine may take a while)
+        for ticket, error in settled:
+            ticket.settle(error)
+        for ticket in committing:
+            ticket.settle(stored_error)
         with self._lock:
             subscribers = list(self._subscribers)
         for event in ready:

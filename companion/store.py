@@ -78,13 +78,15 @@ class Store:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.RLock()
         try:
+            # 0600 before SQLite opens it: SQLite gives the -wal and -shm files the database's mode
+            paths.private_file(self.path)
             self._db = sqlite3.connect(self.path, check_same_thread=False, timeout=30, isolation_level=None)
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=NORMAL")
             self._db.execute("PRAGMA foreign_keys=ON")
             self._db.execute("PRAGMA busy_timeout=30000")
             self._migrate()
-        except sqlite3.DatabaseError as exc:
+        except (sqlite3.DatabaseError, PermissionError) as exc:
             raise StoreError(f"cannot open the store at {self.path}: {exc}. "
                              "Move the file aside or run `companion forget --all` to start afresh.") from exc
 

@@ -14,6 +14,7 @@ import logging
 import os
 import threading
 import time
+import uuid
 from collections import deque
 from pathlib import Path
 from typing import Any, Callable
@@ -308,13 +309,30 @@ class CompanionLanguageServer(LanguageServer):
         return await self.loop.run_in_executor(None, lambda: self.link.request(op, **fields))
 
     def emit_events(self, events: list[dict[str, Any]]) -> None:
-        """Send editor events; while no daemon answers they wait (the newest UNSENT_LIMIT of them)."""
-        self._unsent.extend(events)
+        """Send editor events; while no daemon answers they wait (the newest UNSENT_LIMIT of them).
+        The daemon acknowledges an emit once the events are committed; a batch whose emit failed
+        (the daemon died or refused) goes back to wait, and its ids make a resend store it once."""
+        self._unsent.extend({"id": uuid.uuid4().hex, **event} for event in events)
         link = self.link
         if link is None or not link.connected:
             return
         batch, self._unsent = list(self._unsent), deque(maxlen=UNSENT_LIMIT)
-        self.in_background(lambda: link.request("emit", events=batch), "report editor activity")
+        if not batch:
+            return
+        requeue = self._threadsafe(self._requeue)
+
+        def send() -> None:
+            try:
+                link.request("emit", events=batch)
+            except IpcError:
+                requeue(batch)
+                raise
+
+        self.in_background(send, "report editor activity")
+
+    def _requeue(self, batch: list[dict[str, Any]]) -> None:
+        waiting = list(self._unsent)
+        self._unsent = deque(batch + waiting, maxlen=UNSENT_LIMIT)
 
 
 class EditorPipe:

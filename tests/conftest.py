@@ -14,10 +14,29 @@ from typing import Callable, Iterator
 
 import pytest
 
+from tests import programs
+
 os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ["TRANSFORMERS_OFFLINE"] = "1"
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 MODEL_CACHE = Path(__file__).resolve().parent.parent / ".pytest-models"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "requires_program(name): the test drives this installed program "
+                            "(skipped without it, failed without it under CI=true)")
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    for marker in item.iter_markers("requires_program"):
+        for program in marker.args:
+            programs.require(program)
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    line = programs.summary_line()
+    if line:
+        terminalreporter.write_line(line, yellow=True, bold=True)
 
 
 @pytest.fixture(autouse=True)
@@ -98,3 +117,11 @@ def daemon_factory(companion_home: Path) -> Iterator[Callable[..., object]]:
     yield start
     for daemon in started:
         daemon.stop("test finished")
+
+
+@pytest.fixture
+def needs_llama_cpp() -> None:
+    """Skip without llama-cpp-python, except in CI, which builds it: there a missing build fails."""
+    from tests.llama_server import require_llama_cpp
+
+    require_llama_cpp()

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
+from companion import paths
 from companion.cli import CommandError
 from companion.cli._common import add_workspace_argument, format_event_line, print_json, workspace_from
 from companion.daemon import AlreadyRunning, Daemon, event_payload, is_running, setup_logging
@@ -24,6 +26,8 @@ def run(args: argparse.Namespace) -> int:
     root = workspace_from(args)
     if args.detach:
         return _detach(root, args)
+    paths.restrict_umask()  # whatever the daemon creates is the user's alone (0600 files, 0700 folders)
+    os.chdir("/")  # never keep the workspace busy, or miss its deletion, by working inside it
     setup_logging(root, verbose=args.verbose)
     try:
         daemon = Daemon(root, services=not args.no_engine)

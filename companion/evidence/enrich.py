@@ -147,6 +147,10 @@ class Enricher:
         """Fill the stat cache in the background, so the first green run costs a stat walk."""
         def prime() -> None:
             try:
+                os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 10)  # this thread only (Linux)
+            except (AttributeError, OSError):
+                pass
+            try:
                 began = time.monotonic()
                 count = self.snapshots.prime(self._stop)
                 self.snapshots.save()  # the next daemon start finds these copies by their stat
@@ -162,6 +166,7 @@ class Enricher:
         if self._primer is not None:
             self._primer.join(5.0)
         try:
+            self.snapshots.prune(force=True)
             self.snapshots.save()
         except OSError:
             log.exception("evidence: could not save the snapshot state")
@@ -191,6 +196,7 @@ class Enricher:
             path = event.data.get(key)
             if isinstance(path, str) and (path == ".gitignore" or path.endswith("/.gitignore")):
                 self.ignore_changed(path.rpartition("/")[0])  # type: ignore[misc]
+                self.snapshots.forget_ignores()
 
     def _command(self, event: Event) -> Event:
         data = event.data

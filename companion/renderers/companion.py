@@ -23,3 +23,14 @@ def _started(data: Mapping[str, Any]) -> str:
 def _stopped(data: Mapping[str, Any]) -> str:
     return f"Companion stopped watching {code(data.get('workspace', '.'))}" + (
         f": {data['reason']}." if data.get("reason") else ".")
+
+
+@renderer("companion.workspace_missing")
+def _workspace_missing(data: Mapping[str, Any]) -> str:
+    then = "waits for it to come back" if data.get("then") == "wait" else "stopped"
+    return f"The workspace {code(data.get('workspace', '.'))} was deleted or moved away; companion {then}."
+
+
+@renderer("companion.workspace_back")
+def _workspace_back(data: Mapping[str, Any]) -> str:
+    return f"The workspace {code(data.get('workspace', '.'))} is back; companion watches it again."

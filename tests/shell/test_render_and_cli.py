@@ -11,6 +11,7 @@ import pytest
 from companion.events import Event
 from companion.render import render
 from companion.shell import spool
+from tests import programs
 from tests.conftest import run_cli
 from tests.shell.conftest import SHELLS
 
@@ -41,6 +42,7 @@ def test_tests_sentences():
 
 @pytest.mark.parametrize("shell", SHELLS)
 def test_shell_init_prints_a_script_the_shell_accepts(shell, tmp_path):
+    programs.require(shell)
     result = run_cli("shell-init", shell)
     assert result.returncode == 0, result.stderr
     assert "@COMPANION_DATA@" not in result.stdout and "companion" in result.stdout

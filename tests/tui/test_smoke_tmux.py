@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import shlex
-import shutil
 import subprocess
 import sys
 import time
@@ -20,7 +19,7 @@ from companion.client import connect
 from companion.ipc import IpcError
 
 pytestmark = [pytest.mark.timeout(180),
-              pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed")]
+              pytest.mark.requires_program("tmux")]
 
 
 def tmux(sock: Path, *args: str) -> subprocess.CompletedProcess[str]:
