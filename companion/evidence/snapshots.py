@@ -47,6 +47,8 @@ Ignored = Callable[[str, bool], bool]
 MANIFEST_VERSION = 1
 PRUNE_EVERY = 16  # prune once 1/16 of the bound was written since the last prune
 MAX_MANIFESTS = 64  # distinct tree states kept (greens of older ones are dropped)
+MAX_HOT = 1000  # saved files always walked
+PARTIAL = ""  # the manifest key that says max_files cut the walk short (no path is empty)
 MTIME_SLACK_S = 1.0  # a file modified this long after a green's time was saved after the run
 ALWAYS_SKIPPED_DIRS = {".git", ".hg", ".svn", ".jj"}
 
@@ -125,6 +127,7 @@ class Snapshots:
         self.read_budget_s = read_budget_s
         self.state_path = self.folder / "state.json"
         self._ignore_cache: dict[str, bool] = {}  # the rules' answers for files, until forget_ignores()
+        self._hot: dict[str, None] = {}  # files the user saved, newest last (see touch)
         self.greens: dict[str, Green] = {}
         self._files: dict[str, _Entry] = {}
         self._manifests: dict[str, dict[str, str]] = {}
@@ -208,8 +211,24 @@ class Snapshots:
                 except OSError:
                     continue
                 if len(found) >= self.max_files:
+                    self._add_hot(found)
                     return found, True
         return found, False
+
+    def touch(self, path: str) -> None:
+        """A file the user saved: kept in every walk, even one that max_files cuts short."""
+        self._hot.pop(path, None)
+        self._hot[path] = None
+        while len(self._hot) > MAX_HOT:
+            self._hot.pop(next(iter(self._hot)))
+
+    def _add_hot(self, found: dict[str, os.stat_result]) -> None:
+        for path in list(self._hot):
+            if path not in found and not self._ignore_cache.get(path, False):
+                try:
+                    found[path] = os.lstat(self.workspace / path)
+                except OSError:
+                    continue
 
     def _read(self, path: str, info: os.stat_result) -> str:
         """Read, redact and store a file's content; a blob digest or "!reason"."""
@@ -294,6 +313,8 @@ class Snapshots:
             if not truncated:
                 for gone in set(self._files) - set(files):
                     del self._files[gone]
+            else:
+                files[PARTIAL] = "!partial"
             data = json.dumps({"version": MANIFEST_VERSION, "ts": ts, "files": files}, sort_keys=True).encode()
             digest = self.blobs.put(data)
             self._manifests[digest] = files
@@ -320,6 +341,7 @@ class Snapshots:
             if before is None:
                 return []
             now, truncated = self._walk()
+            partial = PARTIAL in before  # a file not in a partial manifest may have existed then
             candidates: list[tuple[float, str]] = []
             for path, info in now.items():
                 old_ref = before.get(path)
@@ -338,7 +360,11 @@ class Snapshots:
                 old_ref = before.get(path)
                 if old_ref == new_ref:
                     continue  # same content, or (for files not read) the same size and time
-                if old_ref is None:
+                if old_ref is None and partial:
+                    if mtime <= green.ts + MTIME_SLACK_S:
+                        continue  # beyond the cut of the walk then, and not modified since
+                    changed.append(Changed(path, None, self.text(new_ref), mtime, "no earlier copy"))
+                elif old_ref is None:
                     changed.append(Changed(path, "", self.text(new_ref), mtime, "created"))
                 elif new_ref.startswith("!") or old_ref.startswith("!"):
                     note = _reason(new_ref) if new_ref.startswith("!") else "no earlier copy"
@@ -346,7 +372,7 @@ class Snapshots:
                 else:
                     changed.append(Changed(path, self.text(old_ref), self.text(new_ref), mtime))
             if not truncated:
-                for path in sorted(set(before) - set(now))[: max(0, limit - len(changed))]:
+                for path in sorted(set(before) - set(now) - {PARTIAL})[: max(0, limit - len(changed))]:
                     changed.append(Changed(path, self.text(before[path]), None, time.time(), "deleted"))
             return changed
 
