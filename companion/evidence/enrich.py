@@ -47,6 +47,7 @@ from companion.redact import Redactor
 
 log = logging.getLogger(__name__)
 INTERRUPTED = 130
+PRIME_DELAY_S = 10.0  # priming starts this long after the daemon, and reads half the time
 _ASSIGNMENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*=")
 _PREFIXES = {"time", "command", "nohup", "exec", "builtin", "noglob", "nice"}
 _WRAPPERS = (("uv", "run"), ("poetry", "run"), ("pipenv", "run"), ("pdm", "run"), ("hatch", "run"),
@@ -170,15 +171,18 @@ class Enricher:
 
     # -- life cycle -------------------------------------------------------------------------
     def start(self) -> None:
-        """Fill the stat cache in the background, so the first green run costs a stat walk."""
+        """Fill the stat cache in the background, so the first green run costs a stat walk (after
+        PRIME_DELAY_S, at half duty: a big tree's one-off read must not slow the daemon's start)."""
         def prime() -> None:
             try:
                 os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 10)  # this thread only (Linux)
             except (AttributeError, OSError):
                 pass
+            if self._stop.wait(PRIME_DELAY_S):  # the daemon's own start-up (the file watcher's walk) first
+                return
             try:
                 began = time.monotonic()
-                count = self.snapshots.prime(self._stop)
+                count = self.snapshots.prime(self._stop, duty=0.5)
                 self.snapshots.save()  # the next daemon start finds these copies by their stat
                 log.info("evidence: %d files read in %.2f s", count, time.monotonic() - began)
             except Exception:

@@ -412,12 +412,18 @@ class Snapshots:
                 else:  # blobs that cannot be deleted: nothing more to drop
                     return {"deleted": deleted, "bytes": total, "greens": 0}
 
-    def prime(self, stop: threading.Event | None = None) -> int:
-        """Fill the stat cache in the background (one file per lock hold), so the first green is cheap."""
+    def prime(self, stop: threading.Event | None = None, duty: float = 1.0) -> int:
+        """Fill the stat cache in the background (one file per lock hold), so the first green is cheap.
+        `duty` < 1 rests between files (as long as reading took, for 0.5), leaving the interpreter
+        to the pipeline and the watchers most of the time."""
+        stop = stop or threading.Event()
         count = 0
         for path, info in self._walk()[0].items():
-            if stop is not None and stop.is_set():
+            if stop.is_set():
                 break
+            began = time.perf_counter()
             self.ref(path, info)
             count += 1
+            if duty < 1.0:
+                stop.wait((time.perf_counter() - began) * (1.0 - duty) / duty)
         return count
