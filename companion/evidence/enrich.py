@@ -11,118 +11,27 @@ adds is redacted and stored like the rest of the event. For each event:
   `data["evidence"]["suspects"]`, `["green"]` and, for changed files without text,
   `["changed_files"]`: the diff between the chosen green and the workspace now.
 
-Keys (documented in docs/evidence.md):
-- command key: the command line split like a shell would, leading `NAME=value` assignments and
-  `time`/`command`/`nohup`/`exec` dropped, words joined by one space, plus the folder it ran in
-  when that is not the workspace root; redacted (keys are kept on disk);
-- tests family: `tests:<runner>` for a run of a test runner (pytest, tox, jest, `go test`,
-  `cargo test`, `npm test`, `make test`, …, also behind `python -m`, `uv run`, `npx`, …), so any
-  successful run of the same runner counts;
-- test ids: `test:<node id>`.
-Which green a failure is compared with: the newest of the failing tests' own last passes and the
-same command's last success; when neither exists, the last success of its tests family.
-
-Commands that only look around (cd, ls, cat, git status, editors, …) are neither greens nor
-failures worth suspects: they cost nothing.
+Keys and which green a failure is compared with: companion.evidence.keys (and docs/evidence.md).
 """
 
 from __future__ import annotations
 
 import logging
 import os
-import re
-import shlex
 import threading
 import time
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any, Callable
 
 from companion.events import Event, thaw
+from companion.evidence.keys import all_key, command_key, looks_around, runner_family, split_command, whole_suite
 from companion.evidence.snapshots import Green, Snapshots
 from companion.evidence.suspects import suspects
 from companion.redact import Redactor
 
 log = logging.getLogger(__name__)
 INTERRUPTED = 130
-_ASSIGNMENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*=")
-_PREFIXES = {"time", "command", "nohup", "exec", "builtin", "noglob", "nice"}
-_WRAPPERS = (("uv", "run"), ("poetry", "run"), ("pipenv", "run"), ("pdm", "run"), ("hatch", "run"),
-             ("rye", "run"), ("pnpm", "exec"), ("bundle", "exec"), ("npx",), ("bunx",), ("pixi", "run"))
-TEST_PROGRAMS = {"pytest", "py.test", "tox", "nox", "jest", "vitest", "mocha", "ava", "rspec", "phpunit", "ctest",
-                 "unittest", "nose2", "ward", "behave", "karma", "playwright", "cypress", "tap", "bats"}
-TEST_SUBCOMMANDS = {"go": {"test"}, "cargo": {"test", "nextest"}, "npm": {"test", "t"}, "yarn": {"test"},
-                    "pnpm": {"test"}, "bun": {"test"}, "make": {"test", "check"}, "dotnet": {"test"},
-                    "gradle": {"test", "check"}, "./gradlew": {"test", "check"}, "mvn": {"test", "verify"},
-                    "deno": {"test"}, "mix": {"test"}, "swift": {"test"}, "zig": {"test"}, "just": {"test"}}
-LOOK_AROUND = {"cd", "ls", "ll", "la", "l", "pwd", "echo", "printf", "clear", "reset", "cat", "bat", "less", "more",
-               "head", "tail", "man", "help", "which", "type", "whereis", "history", "exit", "logout", "true",
-               "false", "whoami", "id", "date", "env", "printenv", "export", "unset", "alias", "unalias", "source",
-               ".", "vim", "vi", "nvim", "nano", "emacs", "code", "open", "xdg-open", "tree", "du", "df", "top",
-               "htop", "ps", "jobs", "fg", "bg", "sleep", "wc", "file", "stat", "find", "fd", "grep", "rg", "ag",
-               "tmux", "screen", "ssh", "z", "j", "pushd", "popd", "dirs", "mkdir", "touch", "companion"}
-GIT_LOOK_AROUND = {"status", "log", "diff", "show", "branch", "remote", "fetch", "blame", "reflog", "stash",
-                   "describe", "shortlog", "tag", "config", "help", "grep", "ls-files", "rev-parse"}
-
-
-def split_command(command: str) -> list[str]:
-    try:
-        words = shlex.split(command)
-    except ValueError:  # an unbalanced quote: split on blanks
-        words = command.split()
-    while words and (_ASSIGNMENT.match(words[0]) or words[0] in _PREFIXES):
-        words.pop(0)
-    return words
-
-
-def _program(words: list[str]) -> list[str]:
-    """The words from the program that does the work: wrappers and `python -m` dropped."""
-    changed = True
-    while words and changed:
-        changed = False
-        for wrapper in _WRAPPERS:
-            if tuple(words[: len(wrapper)]) == wrapper:
-                words = words[len(wrapper):]
-                changed = True
-        if len(words) >= 3 and re.fullmatch(r"(.*/)?python[0-9.]*", words[0]) and words[1] == "-m":
-            words = words[2:]
-            changed = True
-    return words
-
-
-def runner_family(words: list[str]) -> str | None:
-    """`tests:<runner>` when the command runs a test runner, else None."""
-    words = _program(list(words))
-    if not words:
-        return None
-    name = os.path.basename(words[0])
-    if name in TEST_PROGRAMS:
-        return f"tests:{'pytest' if name == 'py.test' else name}"
-    subcommands = TEST_SUBCOMMANDS.get(words[0]) or TEST_SUBCOMMANDS.get(name)
-    rest = [w for w in words[1:] if not w.startswith("-")]
-    if subcommands and rest:
-        first = rest[1] if name in ("npm", "yarn", "pnpm", "bun") and rest[0] == "run" and len(rest) > 1 else rest[0]
-        if first in subcommands:
-            return f"tests:{name} {first}"
-    return None
-
-
-def looks_around(words: list[str]) -> bool:
-    if not words:
-        return True
-    name = os.path.basename(words[0])
-    if name == "git":
-        rest = [w for w in words[1:] if not w.startswith("-")]
-        return not rest or rest[0] in GIT_LOOK_AROUND
-    return name in LOOK_AROUND
-
-
-def command_key(words: Iterable[str], directory: Any) -> str:
-    text = " ".join(words)
-    if directory in (None, "", "."):
-        return text
-    return f"{text} (in {str(directory).rstrip('/')}/)"
-
-
+PRIME_DELAY_S = 10.0  # priming starts this long after the daemon, and reads half the time
 class Enricher:
     """Callable on the pipeline thread: `event -> event` with evidence added where it applies."""
 
@@ -144,15 +53,18 @@ class Enricher:
 
     # -- life cycle -------------------------------------------------------------------------
     def start(self) -> None:
-        """Fill the stat cache in the background, so the first green run costs a stat walk."""
+        """Fill the stat cache in the background, so the first green run costs a stat walk (after
+        PRIME_DELAY_S, at half duty: a big tree's one-off read must not slow the daemon's start)."""
         def prime() -> None:
             try:
                 os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 10)  # this thread only (Linux)
             except (AttributeError, OSError):
                 pass
+            if self._stop.wait(PRIME_DELAY_S):  # the daemon's own start-up (the file watcher's walk) first
+                return
             try:
                 began = time.monotonic()
-                count = self.snapshots.prime(self._stop)
+                count = self.snapshots.prime(self._stop, duty=0.5)
                 self.snapshots.save()  # the next daemon start finds these copies by their stat
                 log.info("evidence: %d files read in %.2f s", count, time.monotonic() - began)
             except Exception:
@@ -176,6 +88,9 @@ class Enricher:
 
     # -- the stage --------------------------------------------------------------------------
     def __call__(self, event: Event) -> Event:
+        if event.kind in ("file.saved", "file.created", "file.moved") and isinstance(event.data.get("path"), str) \
+                and not event.data.get("is_dir"):
+            self.snapshots.touch(event.data["path"])
         if event.kind.startswith("file.") and self.ignore_changed is not None:
             self._gitignores(event)
         if event.kind not in ("shell.command", "tests.failed", "tests.fixed"):
@@ -208,13 +123,19 @@ class Enricher:
             return event
         key = self.redactor.redact(command_key(words, data.get("dir")))
         family = runner_family(words)
+        whole = all_key(family, data.get("dir")) if family else None
         if exit_code == 0:
-            self._green(event.ts, [(f"cmd:{key}", key, "command")] + ([(family, family, "tests")] if family else []))
+            names = [(f"cmd:{key}", key, "command")]
+            if family:
+                names.append((family, family, "tests"))
+                if whole and whole_suite(words):
+                    names.append((whole, key, "tests"))
+            self._green(event.ts, names)
             return event
         evidence = thaw(data.get("evidence") or {})
         failing = [str(f.get("test")) for f in evidence.get("failures") or [] if isinstance(f, dict) and f.get("test")]
-        green = self._choose([f"cmd:{key}", *(f"test:{t}" for t in failing)], [family] if family else [])
-        return self._with_suspects(event, green)
+        exact = [f"cmd:{key}", *(f"test:{t}" for t in failing), *([whole] if whole else [])]
+        return self._with_suspects(event, self._choose(exact, [family] if family else []))
 
     def _tests(self, event: Event) -> Event:
         data = event.data
@@ -224,8 +145,10 @@ class Enricher:
         if event.kind == "tests.failed":
             runner = str(data.get("runner") or "")
             families = [f"tests:{runner}"] if runner else []
-            families += sorted(n for n in self.snapshots.greens if n.startswith("tests:") and n not in families)
-            result = self._with_suspects(event, self._choose([f"test:{t}" for t in tests], families))
+            families += sorted(n for n in self.snapshots.greens if n.startswith("tests:") and ":all" not in n
+                               and n not in families)
+            exact = [f"test:{t}" for t in tests] + ([f"tests:{runner}:all"] if runner else [])
+            result = self._with_suspects(event, self._choose(exact, families))
         else:
             passed = tests + passed
         if passed:
@@ -234,6 +157,8 @@ class Enricher:
 
     # -- greens and failures ----------------------------------------------------------------
     def _green(self, ts: float, names: list[tuple[str, str, str]]) -> None:
+        if not self.snapshots.workspace.is_dir():
+            return  # the workspace is gone (or its disk): an empty tree is no green moment
         manifest = self.snapshots.snapshot(ts)
         for name, key, kind in names:
             self.snapshots.mark_green(name, key, kind, ts, manifest)
@@ -250,7 +175,7 @@ class Enricher:
         return max(found, key=lambda g: g.ts, default=None)
 
     def _with_suspects(self, event: Event, green: Green | None) -> Event:
-        if green is None:
+        if green is None or not self.snapshots.workspace.is_dir():
             return event
         self.stats["failures"] += 1
         hunks, unread = suspects(self.snapshots.changes_since(green))

@@ -24,9 +24,10 @@ __companion_junit=
 __companion_pyuser=
 __companion_pyhad=
 __companion_pytest=@COMPANION_PYTEST_REPORT@
-# under `companion shell` (same tmux pane as the proxy, if any) the proxy keeps the output
+# under `companion shell` (on the very terminal the proxy made, not a tmux pane or a window
+# started from inside it) the proxy keeps the output
 __companion_pty=
-[[ -n ${COMPANION_PTY-} && ${COMPANION_PTY_PANE-} == "${TMUX_PANE-}" ]] && __companion_pty=1
+[[ -n ${COMPANION_PTY-} && -n ${COMPANION_PTY_TTY-} && /dev/stdin -ef $COMPANION_PTY_TTY ]] && __companion_pty=1
 
 __companion_now() {  # the time now in epoch seconds, into __companion_t
     if [[ -n ${EPOCHREALTIME-} ]]; then __companion_t=$EPOCHREALTIME; else printf -v __companion_t '%(%s)T' -1; fi
@@ -200,7 +201,12 @@ __companion_flags() {  # the record's flags into __companion_f: where its output
     [[ -z $__companion_junit ]] || __companion_f+="${__companion_f:+ }junit=1"
 }
 
-if [[ -n ${bash_preexec_imported-}${__bp_imported-} ]]; then
+if __companion_aside; then
+    # The VS Code extension records this terminal through VS Code's own shell integration: no
+    # prompt hooks here (VS Code's script keeps only the first PROMPT_COMMAND entry and its own
+    # DEBUG trap; ours would take their place and its commands would swallow their output).
+    :
+elif [[ -n ${bash_preexec_imported-}${__bp_imported-} ]]; then
     # bash-preexec owns the DEBUG trap: join its hook arrays instead of replacing it (repeats hidden
     # by ignoredups cannot be told from leading-space commands there, so they are not recorded)
     __companion_bp_preexec() {
