@@ -2,6 +2,7 @@
 peak RSS, and real agent steps (prompt with few-shot -> parsed reply), cold and with a warm prefix.
 
     python benchmarks/bench_agent_backend.py [--tokens 64] [--json] [--only transformers,llama_cpp,openai]
+                                             [--threads N] [--model GGUF]
 
 `openai` is the same GGUF behind llama.cpp's OpenAI-compatible server (`python -m llama_cpp.server`)
 on a loopback port, through companion's `openai` backend: the in-process figures plus HTTP.
@@ -37,6 +38,7 @@ OBSERVATIONS = [
 
 
 THREADS = int(os.environ.get("BENCH_THREADS", "0"))  # 0: each backend's default
+MODEL = os.environ.get("BENCH_MODEL", "")  # llama_cpp: another GGUF than the packaged SmolLM2
 
 
 def measure(kind: str, tokens: int) -> dict:
@@ -79,7 +81,7 @@ def measure(kind: str, tokens: int) -> dict:
         from companion.agent.backends.llama_cpp import LlamaCppBackend
 
         started = time.perf_counter()
-        backend = LlamaCppBackend(threads=THREADS)
+        backend = LlamaCppBackend(MODEL or None, threads=THREADS)
         result["load_s"] = time.perf_counter() - started
         llm = backend.llm
         prompt = llm.tokenize(backend.prompt_text(messages).encode(), add_bos=False, special=True)
@@ -122,9 +124,13 @@ def agent_steps(backend) -> dict:  # noqa: ANN001 - any Backend
     seconds = [s.seconds for s in warm]
     first = [s.stats.get("first_token_s") for s in warm if s.stats.get("first_token_s")]
     prompt = [s.stats.get("prompt_tokens") for s in warm if s.stats.get("prompt_tokens")]
+    cached = [s.stats["cached_tokens"] for s in warm if "cached_tokens" in s.stats]
     figures = {"agent_step_s": cold.seconds, "agent_step_tokens": cold.stats.get("generated_tokens"),
                "agent_task": cold.reply.task, "agent_problem": cold.reply.problem,
-               "warm_step_p50_s": statistics.median(seconds), "warm_step_max_s": max(seconds)}
+               "warm_step_p50_s": statistics.median(seconds), "warm_step_max_s": max(seconds),
+               "warm_generated_tokens": statistics.median(s.stats.get("generated_tokens", 0) for s in warm)}
+    if cached:
+        figures["warm_cached_tokens"] = statistics.median(cached)
     if first and prompt:
         figures["warm_prompt_tok_s"] = statistics.median(p / f for p, f in zip(prompt, first))
     return figures
@@ -166,6 +172,7 @@ def main() -> int:
     parser.add_argument("--tokens", type=int, default=64)
     parser.add_argument("--only", default="transformers,transformers-bf16,llama_cpp")
     parser.add_argument("--threads", type=int, default=0, help="CPU threads for both (default: each backend's own)")
+    parser.add_argument("--model", default="", help="llama_cpp: a GGUF file instead of the packaged SmolLM2")
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--timeout", type=float, default=900.0, help="seconds per backend before it is given up")
     parser.add_argument("--child", help=argparse.SUPPRESS)
@@ -184,7 +191,7 @@ def main() -> int:
         if kind in ("llama_cpp", "openai") and not available():
             results.append({"backend": kind, "skipped": "llama-cpp-python is not installed"})
             continue
-        env = {**os.environ, "BENCH_THREADS": str(args.threads), "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
+        env = {**os.environ, "BENCH_THREADS": str(args.threads), "BENCH_MODEL": args.model, "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
         child = subprocess.Popen([sys.executable, __file__, "--child", kind, "--tokens", str(args.tokens)],
                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
         try:
@@ -210,14 +217,15 @@ def main() -> int:
     print(f"{os.cpu_count()} CPUs, load average {load_before:.1f} before / {os.getloadavg()[0]:.1f} after; "
           f"{args.tokens} generated tokens")
     print(f"{'backend':18} {'load s':>7} {'prompt tok/s':>12} {'gen tok/s':>9} {'peak RSS MB':>11} {'cold step s':>11} "
-          f"{'warm step p50 s':>15} {'warm prompt tok/s':>17}")
+          f"{'warm step p50 s':>15} {'warm prompt tok/s':>17} {'reused':>6}")
     for r in results:
         if "gen_tok_s" not in r:
             print(f"{r['backend']:18} {r.get('skipped') or r.get('error')}")
             continue
         print(f"{r['backend']:18} {r['load_s']:7.2f} {r['prompt_tok_s']:12.0f} {r['gen_tok_s']:9.1f} "
               f"{r['peak_rss_mb']:11.0f} {r['agent_step_s']:11.2f} {r['warm_step_p50_s']:15.2f} "
-              f"{r.get('warm_prompt_tok_s', float('nan')):17.0f}   task: {r['agent_task']!r}")
+              f"{r.get('warm_prompt_tok_s', float('nan')):17.0f} {r.get('warm_cached_tokens', float('nan')):6.0f}"
+              f"   task: {r['agent_task']!r}")
     return 0
 
 

@@ -58,6 +58,16 @@ def remaining(deadline: float | None) -> float | None:
     return None if deadline is None else max(0.0, deadline - time.monotonic())
 
 
+def common_prefix_length(a: Sequence[int], b: Sequence[int]) -> int:
+    """How many leading tokens `a` and `b` share (the part of a prompt a KV cache can keep)."""
+    count = 0
+    for x, y in zip(a, b):
+        if x != y:
+            break
+        count += 1
+    return count
+
+
 def json_object_closed(text: str) -> bool:
     """True once `text` holds a complete top-level JSON object (so generation can stop early)."""
     depth, in_string, escape, seen = 0, False, False, False

@@ -3,6 +3,11 @@
 Why: on a laptop CPU llama.cpp runs the quantised GGUF several times faster than transformers runs
 the dequantised float32 copy, and loads in a fraction of a second. The package is optional: when it
 is not installed, `load_backend` falls back to transformers with a note.
+
+Prefix reuse: `Llama.generate(reset=True)` keeps the KV cache of the longest common token prefix
+with the previous prompt, and the agent's prompts start with the same system rules and few-shot
+turns (companion/agent/prompt.py keeps everything that changes after them), so a step reads only
+its own observations and evidence. `last_stats["cached_tokens"]` says how many it reused.
 """
 
 from __future__ import annotations
@@ -14,7 +19,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from companion.agent.backends import (JSON_PREFIX, BackendUnavailable, GenerationTimeout, Message, chatml,
-                                      json_object_closed)
+                                      common_prefix_length, json_object_closed)
 
 
 def available() -> bool:
@@ -75,6 +80,7 @@ class LlamaCppBackend:
         with self._lock:
             prompt = self.llm.tokenize(self.prompt_text(messages).encode(), add_bos=False, special=True)
             stops = {self.llm.token_eos(), *self.llm.tokenize(b"<|im_end|>", add_bos=False, special=True)}
+            cached = common_prefix_length(self.llm._input_ids.tolist(), prompt) if self.llm.n_tokens else 0
             data, text, count = b"", JSON_PREFIX, 0
             started = time.monotonic()
             first_token_s = 0.0
@@ -90,7 +96,8 @@ class LlamaCppBackend:
                     raise GenerationTimeout("the model did not finish before its deadline")
                 if count >= max_new_tokens or json_object_closed(text):
                     break
-            self.last_stats = {"prompt_tokens": float(len(prompt)), "generated_tokens": float(count),
+            self.last_stats = {"prompt_tokens": float(len(prompt)), "cached_tokens": float(cached),
+                               "generated_tokens": float(count),
                                "seconds": time.monotonic() - started, "first_token_s": first_token_s}
             return text
 
