@@ -17,7 +17,7 @@ import time
 import uuid
 from collections import deque
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Awaitable, Callable
 from urllib.parse import unquote
 
 from lsprotocol import types
@@ -30,7 +30,6 @@ from companion.config import load_config, ConfigError
 from companion.ipc import IpcError
 from companion.proposals import Proposal
 from lsp_server import present
-from lsp_server.answers import ask
 from lsp_server.activity import EditorActivity, document_path
 from lsp_server.book import Entry, ProposalBook, visible
 from lsp_server.settings import EditorSettings, updated
@@ -51,6 +50,9 @@ class CompanionLanguageServer(LanguageServer):
         self.settings = EditorSettings()
         self.book = ProposalBook()
         self.link: Subscription | None = None
+        # how the user is asked about a proposal (a message with Accept/Reject/Snooze); features.py
+        # plugs in answers.ask, so this module needs neither answers.py nor features.py
+        self.ask_user: Callable[[Entry], Awaitable[None]] | None = None
         self.thresholds: dict[int, float] | None = None  # the daemon's gate's table (None: no gate)
         self.activity = EditorActivity(self.emit_events, self.call_later)
         self.loop: asyncio.AbstractEventLoop | None = None
@@ -274,12 +276,12 @@ class CompanionLanguageServer(LanguageServer):
         where the user looks (see `show_message`)."""
         proposal = entry.proposal
         mode = self.settings.show_message
-        if entry.asked or mode == "off" or not self.shows(proposal):
+        if entry.asked or mode == "off" or self.ask_user is None or not self.shows(proposal):
             return
         elsewhere = not proposal.path or proposal.path != self.activity.focused_path
         if mode == "always" or elsewhere:
             entry.asked = True
-            task = asyncio.ensure_future(ask(self, entry))
+            task = asyncio.ensure_future(self.ask_user(entry))
             self._asking.add(task)  # a reference keeps the task alive until the user answers
             task.add_done_callback(self._asking.discard)
 
