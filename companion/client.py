@@ -176,7 +176,7 @@ class Subscription:
             if self._stopped.is_set():
                 return
             wait = self.backoff.failed()
-            self._set_state(DISCONNECTED, "lost the connection to the companion daemon; reconnecting",
+            self._set_state(DISCONNECTED, "the companion daemon went away; reconnecting",
                             {"failures": 0, "retry_in": wait})
             self._stopped.wait(wait)
 

@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 from typing import Any, Callable
 
+from companion.cli.control import describe
 from companion.engine.engine import Engine
 from companion.ipc import Client
 from companion.live_config import restart_needed
@@ -65,6 +66,7 @@ def test_config_file_edits_reach_the_running_engine(repo: Path, daemon_factory: 
         assert engine.budget.config.max_per_hour == 7  # the budget reads the same section
         status = client.request("status")["status"]
         assert status["settings"]["restart_needed"] == ["watch.debounce_ms"]
+        assert "need a restart: watch.debounce_ms" in describe(status)  # what `companion status` prints
         assert status["gate"]["level"] == 1 and status["gate"]["threshold"] == 0.9
         message = wait_for(lambda: [m for m in heard if m.get("topic") == "config"])[-1]
         assert message["config"]["general"]["interruption_level"] == 1

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import pytest
 
+from companion.events import Event
 from companion.store import Store
 from companion.tui.app import CompanionApp
 from companion.tui.messages import DaemonConnected, StatusUpdated
@@ -65,14 +66,14 @@ def test_stats_screen(snap_compare, size, repo, daemon_factory) -> None:
     daemon = daemon_factory(repo, services=False, watcher_names=set())
     for proposal in [*history_proposals(str(daemon.workspace)), *sample_proposals(str(daemon.workspace))]:
         daemon.store.save_proposal(proposal)
+    # the events behind the proposals, so the "why" read through the daemon is the fixed timeline's
+    daemon.store.add_events(Event.from_dict(raw) for raw in sample_events(str(daemon.workspace)))
     app = CompanionApp(repo, connect=False, now=lambda: FIXED_NOW)
 
     async def open_stats(pilot) -> None:
         pilot.app.link.start()  # a real link to the real daemon; the screen's fixed data comes after
         await until(pilot, lambda: pilot.app.link.connected and pilot.app.main.connection.connected, what="attached")
         pilot.app.sub_title = WORKSPACE
-        await until(pilot, lambda: pilot.app.main.why_cache, what="the why read through the daemon")
-        pilot.app.main.why_cache.clear()  # the real daemon holds no events; the fixed timeline below does
         await fill(pilot)
         await pilot.press("g")
         await until(pilot, lambda: getattr(pilot.app.screen, "result", None) is not None, what="the stats")
