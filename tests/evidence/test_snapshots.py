@@ -9,7 +9,8 @@ import time
 import zlib
 from pathlib import Path
 
-from companion.evidence.snapshots import BlobStore, Snapshots
+from companion.evidence.blobs import BlobStore
+from companion.evidence.snapshots import Snapshots
 from companion.evidence.suspects import suspects
 from companion.redact import Redactor
 
