@@ -126,6 +126,14 @@ test('the daemon killed while VS Code runs: the extension says so and comes back
     const restarted = world.daemonPid();
     assert.ok(restarted && restarted !== pid, `a new daemon (${restarted}, was ${pid})`);
     await bench.screenshot('reconnected');
+
+    // The language server itself killed: the extension starts a new one, and it attaches again.
+    const [lsp] = world.lspProcesses();
+    process.kill(lsp.pid, 'SIGKILL');
+    const next = await until(() => world.lspProcesses().find((p) => p.pid !== lsp.pid), 60000, 'a new language server');
+    await until(async () => /lightbulb/.test((await bench.companionStatus())?.label ?? ''), 60000, 'connected through the new server',
+        async () => JSON.stringify(await bench.companionStatus()));
+    assert.ok(next.argv.includes('lsp'));
 });
 });
 }
