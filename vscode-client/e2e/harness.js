@@ -244,7 +244,7 @@ class CodeServer {
         // VS Code takes the extension host's environment from the user's login shell, as a
         // person who installed companion with pipx has it: ~/.local/bin on PATH in ~/.profile.
         const profile = this.pathWithCompanion ? `export PATH="${this.world.bin}:$PATH"\n` : '';
-        for (const rc of ['.profile', '.bashrc']) {
+        for (const rc of ['.profile', '.bashrc', '.zshrc']) {
             fs.writeFileSync(path.join(env.HOME, rc), profile + (this.world.rcExtra || ''));
         }
         const log = fs.openSync(path.join(this.world.root, 'code-server.log'), 'a');
