@@ -23,13 +23,14 @@ from typing import Any, Callable
 from companion.agent.backends import Backend, BackendUnavailable, load_backend
 from companion.agent.runner import Agent
 from companion.engine.budget import InterruptionBudget
+from companion.engine.expiry import expire_unanswered, wake_snoozed
 from companion.engine.model_worker import ModelJob, ModelWorker
 from companion.engine.proposer import Proposer, StepOutcome, load_gate
 from companion.engine.triggers import Trigger, TriggerRules, salient_reason
 from companion.quickfix import RuleBook
 from companion.events import Event
 from companion.gate.base import Gate
-from companion.proposals import Outcome, Proposal
+from companion.proposals import Proposal
 
 log = logging.getLogger(__name__)
 UNAVAILABLE_BACKOFF_S = (30.0, 1800.0)  # first and longest wait after a backend could not be reached
@@ -367,29 +368,10 @@ class Engine:
                 log.exception("expiring proposals failed")
 
     def expire(self, now: float | None = None) -> int:
-        """Open proposals older than engine.expire_s become `ignored` (an Outcome via "expiry")."""
-        now = now or time.time()
-        count = 0
-        for proposal in self.store.proposals(workspace=str(self.workspace), statuses=["open"]):
-            if now - proposal.ts >= self.config.engine.expire_s:
-                answered = self.store.record_outcome(Outcome(proposal.id, "ignored", via="expiry", ts=now))
-                self.daemon.publish("proposal", {"proposal": answered.to_dict(), "change": "answered"})
-                count += 1
-        return count
+        return expire_unanswered(self.daemon, self.store, str(self.workspace), self.config.engine.expire_s, now)
 
     def wake_snoozed(self, now: float | None = None) -> int:
-        """Snoozed proposals come back (open, offered again to every client) after engine.snooze_s.
-
-        The `snoozed` outcome stays recorded as training data; the proposal's clock restarts, so it
-        expires to `ignored` only if it is left unanswered again."""
-        now = now or time.time()
-        count = 0
-        for proposal in self.store.proposals(workspace=str(self.workspace), statuses=["snoozed"]):
-            if proposal.answered_ts is not None and now - proposal.answered_ts >= self.config.engine.snooze_s:
-                proposal.status, proposal.answered_ts, proposal.ts = "open", None, now
-                self.daemon.offer(proposal)
-                count += 1
-        return count
+        return wake_snoozed(self.daemon, self.store, str(self.workspace), self.config.engine.snooze_s, now)
 
     # -- socket operations ----------------------------------------------------------------
     def _op_suggest(self, request: dict[str, Any], _conn: Any) -> dict[str, Any]:

@@ -32,9 +32,8 @@ from companion.events import Event, thaw
 from companion.gate.base import Gate, threshold_for
 from companion.proposals import Proposal
 from companion.quickfix import Candidate, Moment, RuleBook
-from companion.quickfix.why import why_text
+from companion.quickfix.why import evidence_observation, why_text
 from companion.redact import Redactor
-from companion.render import observation_time
 from companion.store import Store
 
 log = logging.getLogger(__name__)
@@ -75,9 +74,9 @@ def load_gate(config: Any, store: Store | None = None, workspace: Path | None = 
         return None, f"the reward gate could not be loaded ({exc}); proposals are not gated"
 
 
-def evidence_observation(candidate: Candidate, ts: float) -> dict[str, str]:
+def candidate_observation(candidate: Candidate, ts: float) -> dict[str, str]:
     """The candidate's evidence as one more observation, so the gate judges the help, not only the situation."""
-    return {"time": observation_time(ts), "event": f"Evidence: {why_text(candidate.evidence) or candidate.response[:200]}"}
+    return evidence_observation(candidate.evidence, candidate.rule, ts, candidate.response)
 
 
 class Proposer:
@@ -151,7 +150,7 @@ class Proposer:
         if self.gate is None:
             return [None] * len(candidates)
         ts = ctx.trigger.event.ts if ctx.trigger.event is not None else time.time()
-        pairs = [(ctx.observations + [evidence_observation(c, ts)], c.task) for c in candidates]
+        pairs = [(ctx.observations + [candidate_observation(c, ts)], c.task) for c in candidates]
         try:
             return list(self.gate.score_batch(pairs))
         except Exception:  # a gate that fails must not lose the rules' help: rank by confidence
