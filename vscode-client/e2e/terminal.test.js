@@ -11,7 +11,7 @@ const { execFileSync } = require('child_process');
 const { World, CodeServer, Workbench, until, closeBrowser } = require('./harness');
 
 // Each shell CI installs, with companion's hook loaded from its rc file as docs/shell.md says.
-const SHELLS = (process.env.E2E_SHELLS || 'bash zsh').split(/\s+/).filter((shell) => {
+const SHELLS = (process.env.E2E_SHELLS || 'bash zsh fish').split(/\s+/).filter((shell) => {
     try {
         execFileSync('which', [shell], { stdio: 'ignore' });
         return true;
@@ -23,6 +23,7 @@ const SHELLS = (process.env.E2E_SHELLS || 'bash zsh').split(/\s+/).filter((shell
 const PROBE = {
     bash: ' echo "hook=$(type -t __companion_aside) terminal=$COMPANION_TERMINAL"',
     zsh: ' echo "hook=${${(M)$(whence -w __companion_aside)%function}:-none} terminal=$COMPANION_TERMINAL"',
+    fish: ' echo "hook="(functions -q __companion_aside; and echo function)" terminal=$COMPANION_TERMINAL"',
 };
 
 let world;
@@ -37,6 +38,7 @@ describe(`the integrated terminal (${shell})`, () => {
 before(async () => {
     world = new World(`terminal-${shell}`, { files: { 'app.py': 'print("hi")\n' } });
     world.rcExtra = `eval "$(companion shell-init ${shell})"\n`;
+    world.fishExtra = 'companion shell-init fish | source\n';
     world.startDaemon();
     const server = await new CodeServer(world, { settings: { 'terminal.integrated.defaultProfile.linux': shell } }).start();
     bench = await Workbench.open(server, `terminal-${shell}`);
@@ -63,7 +65,7 @@ test('a failing command typed in the terminal becomes one shell.command event wi
         await bench.screenshot('no-terminal');
         throw error;
     });
-    await until(async () => /[$#%]\s*$/m.test(await terminalText()), 30000, 'a shell prompt', terminalText);
+    await until(async () => /[$#%>]\s*$/m.test(await terminalText()), 30000, 'a shell prompt', terminalText);
     // The hook is loaded in this shell, and the extension told it that VS Code reports the commands.
     await bench.page.click('.xterm');
     await bench.page.keyboard.type(PROBE[shell], { delay: 5 });
@@ -126,6 +128,14 @@ test('the daemon killed while VS Code runs: the extension says so and comes back
     const restarted = world.daemonPid();
     assert.ok(restarted && restarted !== pid, `a new daemon (${restarted}, was ${pid})`);
     await bench.screenshot('reconnected');
+
+    // The language server itself killed: the extension starts a new one, and it attaches again.
+    const [lsp] = world.lspProcesses();
+    process.kill(lsp.pid, 'SIGKILL');
+    const next = await until(() => world.lspProcesses().find((p) => p.pid !== lsp.pid), 60000, 'a new language server');
+    await until(async () => /lightbulb/.test((await bench.companionStatus())?.label ?? ''), 60000, 'connected through the new server',
+        async () => JSON.stringify(await bench.companionStatus()));
+    assert.ok(next.argv.includes('lsp'));
 });
 });
 }
