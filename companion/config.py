@@ -79,6 +79,10 @@ class AgentConfig:
     backend: str = "llama_cpp"
     model: str = ""  # backend-specific model name, folder or GGUF path; empty means the default
     ollama_host: str = ""  # empty means OLLAMA_HOST or http://127.0.0.1:11434
+    # openai backend (any OpenAI-compatible server): its address, e.g. http://127.0.0.1:8080/v1, and the
+    # name of the environment variable that holds the API key (the key itself never goes in the config)
+    base_url: str = ""
+    api_key_env: str = ""
     timeout_s: float = 60.0
     keep_alive: str = "5m"
     max_new_tokens: int = 256
@@ -97,11 +101,13 @@ class AgentConfig:
 
 @dataclass
 class GateConfig:
-    kind: str = "reward"  # reward | icl | ollama
-    model: str = ""  # for the ollama gate
+    kind: str = "reward"  # reward | icl | ollama | openai
+    model: str = ""  # for the ollama and openai gates
     icl_shots: int = 8
     timeout_s: float = 20.0  # ollama gate: seconds per judgement before the reward gate answers instead
     ollama_host: str = ""  # ollama gate: empty means agent.ollama_host, then OLLAMA_HOST
+    base_url: str = ""  # openai gate: empty means agent.base_url
+    api_key_env: str = ""  # openai gate: empty means agent.api_key_env
     memory: bool = True  # reward gate: recall answered situations (ProactiveBench's and yours) before generalising
     encoder: str = "auto"  # reward gate's MiniLM runtime: auto (onnx when it runs) | onnx | torch
 
@@ -263,12 +269,13 @@ def validate(config: Config) -> None:
     level = config.general.interruption_level
     if not 1 <= level <= 5:
         raise ConfigError(f"general.interruption_level must be 1 to 5, got {level}")
-    if config.agent.backend not in ("transformers", "llama_cpp", "ollama", "scripted"):
-        raise ConfigError(f"agent.backend must be transformers, llama_cpp, ollama or scripted, got {config.agent.backend!r}")
+    if config.agent.backend not in ("transformers", "llama_cpp", "ollama", "openai", "scripted"):
+        raise ConfigError("agent.backend must be transformers, llama_cpp, ollama, openai or scripted, "
+                          f"got {config.agent.backend!r}")
     if config.agent.dtype not in ("float32", "bfloat16"):
         raise ConfigError(f"agent.dtype must be float32 or bfloat16, got {config.agent.dtype!r}")
-    if config.gate.kind not in ("reward", "icl", "ollama"):
-        raise ConfigError(f"gate.kind must be reward, icl or ollama, got {config.gate.kind!r}")
+    if config.gate.kind not in ("reward", "icl", "ollama", "openai"):
+        raise ConfigError(f"gate.kind must be reward, icl, ollama or openai, got {config.gate.kind!r}")
     if config.gate.encoder not in ("auto", "onnx", "torch"):
         raise ConfigError(f"gate.encoder must be auto, onnx or torch, got {config.gate.encoder!r}")
     if config.shell.capture_output not in ("failed", "all", "off"):

@@ -117,3 +117,11 @@ def daemon_factory(companion_home: Path) -> Iterator[Callable[..., object]]:
     yield start
     for daemon in started:
         daemon.stop("test finished")
+
+
+@pytest.fixture
+def needs_llama_cpp() -> None:
+    """Skip without llama-cpp-python, except in CI, which builds it: there a missing build fails."""
+    from tests.llama_server import require_llama_cpp
+
+    require_llama_cpp()

@@ -25,6 +25,8 @@ def agent_backend(workspace: Path) -> CheckResult:
         except BackendUnavailable as exc:
             return CheckResult("agent", False, str(exc))
         return CheckResult("agent", True, f"ollama model {backend.model_name} at {backend.host}")
+    if agent.backend == "openai":
+        return _openai_check(agent)
     if agent.backend in ("llama_cpp", "transformers") and not agent.model:
         adapter = _adapter_check(agent)
         if adapter is not None:
@@ -73,3 +75,22 @@ def _adapter_check(agent) -> CheckResult | None:
         where = "transformers"
     return CheckResult("agent", True, f"{where} on the default model + the {which} adapter {adapter}; "
                                       "[agent] adapter = \"none\" for the untuned model")
+
+
+def _openai_check(agent) -> CheckResult:  # noqa: ANN001 - the config's AgentConfig
+    """The endpoint answers and serves the model; a server off this machine is named as such,
+    because proposals and the user's redacted events then leave it."""
+    from companion.agent.backends import BackendUnavailable
+    from companion.agent.backends.openai import OpenAIBackend
+    from companion.agent.backends.openai_http import is_local
+
+    try:
+        backend = OpenAIBackend(agent.base_url, agent.model, agent.api_key_env, timeout_s=10.0)
+        backend.check()
+    except BackendUnavailable as exc:
+        return CheckResult("agent", False, f"openai endpoint {agent.base_url or '(base_url unset)'}: {exc}")
+    where = f"model {backend.model_name} at {backend.base_url}"
+    if not is_local(backend.base_url):
+        return CheckResult("agent", False, f"{where} — not on this machine: proposals and your redacted events, "
+                                          "evidence and focused file lines leave this machine", required=False)
+    return CheckResult("agent", True, f"openai-compatible {where}")

@@ -9,7 +9,9 @@ of each failed command's output (at most 200 lines, 64 KiB, ANSI stripped) reach
 the command's record. `[shell] capture_output = "failed" | "all" | "off"` says which commands.
 To make it your default, end your rc file with (bash/zsh; see docs/shell.md for fish):
 
-    if [ -z "$COMPANION_PTY" ] && [ -t 0 ] && command -v companion >/dev/null; then exec companion shell; fi
+    if [ -t 0 ] && [ "${COMPANION_PTY_TTY:-}" != "$(tty)" ] && command -v companion >/dev/null; then
+        exec companion shell
+    fi
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from companion.config import load_config
-    from companion.shell.pty_proxy import PANE_ENV, PTY_ENV, ProxyError, PtyProxy, nested, shell_argv
+    from companion.shell.pty_proxy import PTY_ENV, ProxyError, PtyProxy, nested, shell_argv
     from companion.shell.spool import spool_dir
 
     words = list(args.shell_args)
@@ -49,8 +51,7 @@ def run(args: argparse.Namespace) -> int:
     except OSError:
         mode, spool = "off", None
     environ = dict(os.environ)
-    environ[PTY_ENV] = str(os.getpid())
-    environ[PANE_ENV] = os.environ.get("TMUX_PANE", "")
+    environ[PTY_ENV] = str(os.getpid())  # with COMPANION_PTY_TTY, set by the proxy for the shell's terminal
     argv = shell_argv(words, environ)
     try:
         return PtyProxy(argv, environ, spool, mode).run()  # type: ignore[arg-type]

@@ -42,6 +42,7 @@ class BlobStore:
 
     def __init__(self, root: Path) -> None:
         self.root = private_dir(root)
+        self.written = 0  # bytes written since the owner last reset it (for pruning)
 
     def _path(self, digest: str) -> Path:
         return self.root / digest[:2] / digest[2:]
@@ -51,7 +52,9 @@ class BlobStore:
         path = self._path(digest)
         if not path.exists():
             private_dir(path.parent)
-            write_private(path, zlib.compress(data, 6))
+            packed = zlib.compress(data, 6)
+            write_private(path, packed)
+            self.written += len(packed)
         return digest
 
     def get(self, digest: str) -> bytes | None:

@@ -19,8 +19,11 @@ Keys (documented in docs/evidence.md):
   `cargo test`, `npm test`, `make test`, …, also behind `python -m`, `uv run`, `npx`, …), so any
   successful run of the same runner counts;
 - test ids: `test:<node id>`.
-Which green a failure is compared with: the newest of the failing tests' own last passes and the
-same command's last success; when neither exists, the last success of its tests family.
+- whole-suite runs: `tests:<runner>:all` (per folder) for a successful test command without
+  paths, names or selecting options (`pytest -q`, `npm test`), which passed every test.
+Which green a failure is compared with: the newest of the failing tests' own last passes, the
+same command's last success and its runner's last whole-suite run in the same folder; when none
+exists, the last success of its tests family (any run of the runner).
 
 Commands that only look around (cd, ls, cat, git status, editors, …) are neither greens nor
 failures worth suspects: they cost nothing.
@@ -60,8 +63,9 @@ LOOK_AROUND = {"cd", "ls", "ll", "la", "l", "pwd", "echo", "printf", "clear", "r
                ".", "vim", "vi", "nvim", "nano", "emacs", "code", "open", "xdg-open", "tree", "du", "df", "top",
                "htop", "ps", "jobs", "fg", "bg", "sleep", "wc", "file", "stat", "find", "fd", "grep", "rg", "ag",
                "tmux", "screen", "ssh", "z", "j", "pushd", "popd", "dirs", "mkdir", "touch", "companion"}
-GIT_LOOK_AROUND = {"status", "log", "diff", "show", "branch", "remote", "fetch", "blame", "reflog", "stash",
-                   "describe", "shortlog", "tag", "config", "help", "grep", "ls-files", "rev-parse"}
+SELECTING = {"-k", "-m", "--lf", "--last-failed", "--ff", "--sw", "--stepwise", "--deselect", "--pyargs", "-t",
+             "--testNamePattern", "--testPathPattern", "--grep", "-g", "-run", "--run", "--filter", "--only",
+             "--tests", "--exact", "--changed", "--onlyChanged", "-o", "--lf-no-collect"}
 
 
 def split_command(command: str) -> list[str]:
@@ -89,31 +93,53 @@ def _program(words: list[str]) -> list[str]:
     return words
 
 
-def runner_family(words: list[str]) -> str | None:
-    """`tests:<runner>` when the command runs a test runner, else None."""
+def _runner(words: list[str]) -> tuple[str, list[str]] | None:
+    """(`tests:<runner>`, the arguments after the runner) when the command runs a test runner."""
     words = _program(list(words))
     if not words:
         return None
     name = os.path.basename(words[0])
     if name in TEST_PROGRAMS:
-        return f"tests:{'pytest' if name == 'py.test' else name}"
+        return f"tests:{'pytest' if name == 'py.test' else name}", words[1:]
     subcommands = TEST_SUBCOMMANDS.get(words[0]) or TEST_SUBCOMMANDS.get(name)
-    rest = [w for w in words[1:] if not w.startswith("-")]
+    rest = [(i, w) for i, w in enumerate(words) if i > 0 and not w.startswith("-")]
     if subcommands and rest:
-        first = rest[1] if name in ("npm", "yarn", "pnpm", "bun") and rest[0] == "run" and len(rest) > 1 else rest[0]
+        index, first = rest[0]
+        if name in ("npm", "yarn", "pnpm", "bun") and first == "run" and len(rest) > 1:
+            index, first = rest[1]
         if first in subcommands:
-            return f"tests:{name} {first}"
+            return f"tests:{name} {first}", words[index + 1:]
     return None
 
 
+def runner_family(words: list[str]) -> str | None:
+    """`tests:<runner>` when the command runs a test runner, else None."""
+    found = _runner(words)
+    return found[0] if found else None
+
+
+def whole_suite(words: list[str]) -> bool:
+    """Whether a test command runs every test: no paths, names or selecting options after the runner.
+    Conservative: an option's value (`-n 4`) reads as a selection, which only costs a wider diff."""
+    found = _runner(words)
+    if found is None:
+        return False
+    return not any(not arg.startswith("-") or arg.split("=", 1)[0] in SELECTING
+                   or (arg.startswith("-k") and arg != "-k") or (arg.startswith("-m") and len(arg) > 2)
+                   for arg in found[1] if arg != "--")
+
+
+def _all_key(family: str, directory: Any) -> str:
+    """The green name of a whole-suite run of a runner in a folder."""
+    return f"{family}:all" if directory in (None, "", ".") else f"{family}:all:{str(directory).rstrip('/')}"
+
+
 def looks_around(words: list[str]) -> bool:
+    """Commands that neither build nor test the work: no green run, no suspects. git is one of
+    them: its failures are not about the code, and every commit message would be a key of its own."""
     if not words:
         return True
-    name = os.path.basename(words[0])
-    if name == "git":
-        rest = [w for w in words[1:] if not w.startswith("-")]
-        return not rest or rest[0] in GIT_LOOK_AROUND
-    return name in LOOK_AROUND
+    return os.path.basename(words[0]) in LOOK_AROUND or os.path.basename(words[0]) == "git"
 
 
 def command_key(words: Iterable[str], directory: Any) -> str:
@@ -147,6 +173,10 @@ class Enricher:
         """Fill the stat cache in the background, so the first green run costs a stat walk."""
         def prime() -> None:
             try:
+                os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 10)  # this thread only (Linux)
+            except (AttributeError, OSError):
+                pass
+            try:
                 began = time.monotonic()
                 count = self.snapshots.prime(self._stop)
                 self.snapshots.save()  # the next daemon start finds these copies by their stat
@@ -162,6 +192,7 @@ class Enricher:
         if self._primer is not None:
             self._primer.join(5.0)
         try:
+            self.snapshots.prune(force=True)
             self.snapshots.save()
         except OSError:
             log.exception("evidence: could not save the snapshot state")
@@ -191,6 +222,7 @@ class Enricher:
             path = event.data.get(key)
             if isinstance(path, str) and (path == ".gitignore" or path.endswith("/.gitignore")):
                 self.ignore_changed(path.rpartition("/")[0])  # type: ignore[misc]
+                self.snapshots.forget_ignores()
 
     def _command(self, event: Event) -> Event:
         data = event.data
@@ -202,13 +234,19 @@ class Enricher:
             return event
         key = self.redactor.redact(command_key(words, data.get("dir")))
         family = runner_family(words)
+        whole = _all_key(family, data.get("dir")) if family else None
         if exit_code == 0:
-            self._green(event.ts, [(f"cmd:{key}", key, "command")] + ([(family, family, "tests")] if family else []))
+            names = [(f"cmd:{key}", key, "command")]
+            if family:
+                names.append((family, family, "tests"))
+                if whole and whole_suite(words):
+                    names.append((whole, key, "tests"))
+            self._green(event.ts, names)
             return event
         evidence = thaw(data.get("evidence") or {})
         failing = [str(f.get("test")) for f in evidence.get("failures") or [] if isinstance(f, dict) and f.get("test")]
-        green = self._choose([f"cmd:{key}", *(f"test:{t}" for t in failing)], [family] if family else [])
-        return self._with_suspects(event, green)
+        exact = [f"cmd:{key}", *(f"test:{t}" for t in failing), *([whole] if whole else [])]
+        return self._with_suspects(event, self._choose(exact, [family] if family else []))
 
     def _tests(self, event: Event) -> Event:
         data = event.data
@@ -218,8 +256,10 @@ class Enricher:
         if event.kind == "tests.failed":
             runner = str(data.get("runner") or "")
             families = [f"tests:{runner}"] if runner else []
-            families += sorted(n for n in self.snapshots.greens if n.startswith("tests:") and n not in families)
-            result = self._with_suspects(event, self._choose([f"test:{t}" for t in tests], families))
+            families += sorted(n for n in self.snapshots.greens if n.startswith("tests:") and ":all" not in n
+                               and n not in families)
+            exact = [f"test:{t}" for t in tests] + ([f"tests:{runner}:all"] if runner else [])
+            result = self._with_suspects(event, self._choose(exact, families))
         else:
             passed = tests + passed
         if passed:
@@ -228,6 +268,8 @@ class Enricher:
 
     # -- greens and failures ----------------------------------------------------------------
     def _green(self, ts: float, names: list[tuple[str, str, str]]) -> None:
+        if not self.snapshots.workspace.is_dir():
+            return  # the workspace is gone (or its disk): an empty tree is no green moment
         manifest = self.snapshots.snapshot(ts)
         for name, key, kind in names:
             self.snapshots.mark_green(name, key, kind, ts, manifest)
@@ -244,7 +286,7 @@ class Enricher:
         return max(found, key=lambda g: g.ts, default=None)
 
     def _with_suspects(self, event: Event, green: Green | None) -> Event:
-        if green is None:
+        if green is None or not self.snapshots.workspace.is_dir():
             return event
         self.stats["failures"] += 1
         hunks, unread = suspects(self.snapshots.changes_since(green))

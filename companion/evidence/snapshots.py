@@ -18,8 +18,10 @@ workspace now and yields the changed files with their old and new text, for the 
 
 Bounds: at most `max_files` files per walk, files over `max_file_bytes` are not read, one walk
 reads for at most `read_budget_s` (the rest is read at the next one), at most `max_greens`
-greens (oldest dropped), and the blob store stays under `max_store_bytes`: blobs no green and no
-cache entry refers to are deleted, and the oldest greens go first when the store is too big.
+greens (oldest dropped) over at most MAX_MANIFESTS distinct tree states, and the blob store
+stays under `max_store_bytes`: once 1/PRUNE_EVERY of it was written since the last prune, blobs
+no green and no cache entry refers to are deleted, and the oldest greens go first when the store
+is too big (between prunes it can exceed the bound by less than that 1/16 and one walk's reads).
 """
 
 from __future__ import annotations
@@ -43,6 +45,8 @@ from companion.redact import Redactor
 log = logging.getLogger(__name__)
 Ignored = Callable[[str, bool], bool]
 MANIFEST_VERSION = 1
+PRUNE_EVERY = 16  # prune once 1/16 of the bound was written since the last prune
+MAX_MANIFESTS = 64  # distinct tree states kept (greens of older ones are dropped)
 MTIME_SLACK_S = 1.0  # a file modified this long after a green's time was saved after the run
 ALWAYS_SKIPPED_DIRS = {".git", ".hg", ".svn", ".jj"}
 
@@ -120,11 +124,11 @@ class Snapshots:
         self.max_greens = max_greens
         self.read_budget_s = read_budget_s
         self.state_path = self.folder / "state.json"
+        self._ignore_cache: dict[str, bool] = {}  # the rules' answers for files, until forget_ignores()
         self.greens: dict[str, Green] = {}
         self._files: dict[str, _Entry] = {}
         self._manifests: dict[str, dict[str, str]] = {}
         self._lock = threading.RLock()
-        self._written = 0  # blobs written since the last prune
         self.walk_truncated = False
         self._load()
 
@@ -162,6 +166,10 @@ class Snapshots:
             write_private(self.state_path, json.dumps(raw, separators=(",", ":")).encode())
 
     # -- reading the workspace --------------------------------------------------------------
+    def forget_ignores(self) -> None:
+        """The ignore rules changed (a .gitignore was saved): ask them again."""
+        self._ignore_cache = {}
+
     def walk(self) -> dict[str, os.stat_result]:
         """Stat of every file the ignore rules keep (links included, not followed), at most max_files."""
         found, self.walk_truncated = self._walk()
@@ -171,6 +179,8 @@ class Snapshots:
         """(stats, whether max_files cut the walk short)."""
         found: dict[str, os.stat_result] = {}
         stack = [""]
+        if len(self._ignore_cache) > 4 * self.max_files:  # files come and go: start the answers over
+            self._ignore_cache = {}
         while stack:
             folder = stack.pop()
             try:
@@ -183,7 +193,13 @@ class Snapshots:
                     is_dir = entry.is_dir(follow_symlinks=False)
                     if is_dir and entry.name in ALWAYS_SKIPPED_DIRS:
                         continue
-                    if self.ignored(rel, is_dir):
+                    if is_dir:  # folders are asked every time (a virtual environment can appear in one)
+                        decided = bool(self.ignored(rel, True))
+                    else:
+                        decided = self._ignore_cache.get(rel)
+                        if decided is None:
+                            decided = self._ignore_cache[rel] = bool(self.ignored(rel, False))
+                    if decided:
                         continue
                     if is_dir:
                         stack.append(rel)
@@ -215,7 +231,6 @@ class Snapshots:
         text, _bad = decode(raw)
         if text is None:
             return "!binary"
-        self._written += 1
         return self.blobs.put(self.redactor.redact(text).encode("utf-8", errors="replace"))
 
     def ref(self, path: str, info: os.stat_result, deadline: float | None = None) -> str:
@@ -290,6 +305,12 @@ class Snapshots:
             if len(self.greens) > self.max_greens:
                 for old in sorted(self.greens, key=lambda n: self.greens[n].ts)[: len(self.greens) - self.max_greens]:
                     del self.greens[old]
+            newest: dict[str, float] = {}
+            for green in self.greens.values():
+                newest[green.manifest] = max(green.ts, newest.get(green.manifest, 0.0))
+            if len(newest) > MAX_MANIFESTS:
+                dropped = set(sorted(newest, key=newest.__getitem__)[: len(newest) - MAX_MANIFESTS])
+                self.greens = {n: g for n, g in self.greens.items() if g.manifest not in dropped}
 
     def changes_since(self, green: Green, limit: int = 50) -> list[Changed]:
         """Files that differ between the green's manifest and the workspace now, newest first."""
@@ -333,9 +354,9 @@ class Snapshots:
     def prune(self, force: bool = False) -> dict[str, int]:
         """Delete blobs nothing refers to; drop the oldest greens while the store is too big."""
         with self._lock:
-            if not force and self._written == 0:
+            if not force and self.blobs.written <= self.max_store_bytes // PRUNE_EVERY:
                 return {}
-            self._written = 0
+            self.blobs.written = 0
             deleted = 0
             while True:
                 in_greens: set[str] = set()

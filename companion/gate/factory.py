@@ -1,8 +1,9 @@
-"""`load_gate(config)`: the gate the user chose in `[gate] kind` (reward | icl | ollama).
+"""`load_gate(config)`: the gate the user chose in `[gate] kind` (reward | icl | ollama | openai).
 
 Heavy modules are imported only for the kind asked for: the `reward` gate (MiniLM heads and the
 judgement memory), the `icl` gate (the agent model judging with the user's own accepted and rejected
-proposals as demonstrations, companion/gate/icl_gate.py) and the `ollama` gate.
+proposals as demonstrations, companion/gate/icl_gate.py), and the `ollama` and `openai` gates (a
+served model judging with ProactiveBench's reward prompt).
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from typing import Any
 
 from companion.gate.base import Gate
 
-KINDS = ("reward", "icl", "ollama")
+KINDS = ("reward", "icl", "ollama", "openai")
 
 
 class GateUnavailable(RuntimeError):
@@ -44,6 +45,21 @@ def load_gate(config: Any, store: Any = None, workspace: Any = None) -> Gate:
         return OllamaGate(section.model, host=host, timeout_s=float(getattr(section, "timeout_s", 20.0)),
                           keep_alive=getattr(agent, "keep_alive", "5m"),
                           fallback=lambda: RewardGate(encoder_runtime=runtime))
+    if kind == "openai":
+        from companion.agent.backends.openai_http import EndpointError
+        from companion.gate.openai_gate import OpenAIGate
+        from companion.gate.reward import RewardGate
+
+        agent = getattr(config, "agent", None)
+        base_url = getattr(section, "base_url", "") or getattr(agent, "base_url", "")
+        key_env = getattr(section, "api_key_env", "") or getattr(agent, "api_key_env", "")
+        if not section.model:
+            raise GateUnavailable("gate.kind = \"openai\" needs gate.model (the model that judges on the server)")
+        try:
+            return OpenAIGate(section.model, base_url, key_env, timeout_s=float(getattr(section, "timeout_s", 20.0)),
+                              fallback=lambda: RewardGate(encoder_runtime=runtime))
+        except EndpointError as exc:
+            raise GateUnavailable(str(exc)) from None
     if kind == "icl":
         from companion.gate.icl_gate import IclGate
 

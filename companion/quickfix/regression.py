@@ -80,6 +80,8 @@ def rank(moment: Moment) -> list[tuple[float, dict[str, Any]]]:
 
 def revert_diff(suspect: dict[str, Any]) -> str:
     """The unified diff that undoes one suspect hunk (its context kept so it applies only where it belongs)."""
+    if suspect.get("truncated") or suspect.get("redacted"):
+        return ""  # cut lines or a redaction placeholder would be written back (docs/evidence.md)
     path = str(suspect["path"]).replace("\\", "/")
     body = [line for line in str(suspect.get("hunk") or "").splitlines() if line]
     header = HUNK_HEADER.match(body[0]) if body else None

@@ -34,18 +34,20 @@ def _location(item: Mapping[str, Any]) -> str:
     return f" ({path}:{line})" if isinstance(line, int) else f" ({path})"
 
 
-def failure_clause(evidence: Mapping[str, Any]) -> str:
-    """': `test` — message (path:line)', or the output's error line, or ''."""
+def failure_clause(evidence: Mapping[str, Any], named: tuple[str, ...] = ()) -> str:
+    """': `test` — message (path:line)', or the output's error line, or ''. A test the sentence
+    already names (`named`) is not named again."""
     failures = [f for f in evidence.get("failures") or [] if isinstance(f, Mapping)]
     if failures:
         first = failures[0]
-        name = code(first["test"], 100) if first.get("test") else ""
+        name = code(first["test"], 100) if first.get("test") and first.get("test") not in named else ""
         message = " ".join(str(first.get("message") or "").split())[:200]
         text = f"{name} — {message}" if name and message else name or message
         count = evidence.get("failure_count")
         total = count if isinstance(count, int) and count >= len(failures) else len(failures)
         more = f"; {plural(total - 1, 'other test')} failed too" if total > 1 else ""
-        return f": {text}{_location(first)}{more}" if text else ""
+        lead = " —" if first.get("test") in named else ":"  # "`test` — message" when the test was just named
+        return f"{lead} {text}{_location(first)}{more}" if text else ""
     output = evidence.get("output")
     if isinstance(output, Mapping) and isinstance(output.get("tail"), str):
         lines = [line.strip() for line in output["tail"].splitlines() if line.strip()]

@@ -23,9 +23,9 @@ def _still(data: Mapping[str, Any]) -> str:
 @renderer("tests.failed")
 def _failed(data: Mapping[str, Any]) -> str:
     evidence = evidence_of(data)
-    failure = failure_clause({"failures": evidence.get("failures")}) if evidence.get("failures") else ""
-    return (f"Tests newly failing{_runner(data)}: {listing(list(data['tests']))}{_still(data)}{failure}."
-            f"{changes_sentence(evidence)}")
+    tests = list(data["tests"])
+    failure = failure_clause({"failures": evidence["failures"]}, tuple(tests[:1])) if evidence.get("failures") else ""
+    return f"Tests newly failing{_runner(data)}: {listing(tests)}{failure}{_still(data)}.{changes_sentence(evidence)}"
 
 
 @renderer("tests.fixed")

@@ -30,19 +30,23 @@ from companion.shell.marks import MarkTracker
 
 READ_BYTES = 65536
 PTY_ENV = "COMPANION_PTY"  # set in the shell's environment: the proxy's pid
-PANE_ENV = "COMPANION_PTY_PANE"  # the tmux pane the proxy runs in ('' outside tmux)
+TTY_ENV = "COMPANION_PTY_TTY"  # the terminal the proxy made for the shell (/dev/pts/N)
 
 
 class ProxyError(RuntimeError):
     """The proxy cannot start (no terminal, nested, the shell cannot be run); the message says why."""
 
 
-def nested(environ: dict[str, str] | os._Environ[str]) -> str | None:
-    """The pid of the companion shell this process already runs under (in the same tmux pane), if any."""
-    owner = environ.get(PTY_ENV)
-    if owner and environ.get(PANE_ENV, "") == environ.get("TMUX_PANE", ""):
-        return owner
-    return None
+def nested(environ: dict[str, str] | os._Environ[str], fd: int = 0) -> str | None:
+    """The pid of the companion shell whose terminal `fd` is, if any. Only the same terminal counts:
+    a tmux pane or a new window started from inside one inherits the variables but not the terminal."""
+    owner, terminal = environ.get(PTY_ENV), environ.get(TTY_ENV)
+    if not owner or not terminal:
+        return None
+    try:
+        return owner if os.path.samestat(os.fstat(fd), os.stat(terminal)) else None
+    except OSError:
+        return None
 
 
 def _winsize(fd: int) -> bytes | None:
@@ -95,6 +99,7 @@ class PtyProxy:
         if self.pid == 0:  # the child: the shell, on the new pty, with the user's terminal settings
             os.close(read_error)
             try:
+                self.environ[TTY_ENV] = os.ttyname(0)
                 termios.tcsetattr(0, termios.TCSANOW, saved)
                 if size:
                     fcntl.ioctl(0, termios.TIOCSWINSZ, size)
@@ -124,7 +129,10 @@ class PtyProxy:
             self._resize()
             return self._loop(wake_read)
         finally:
-            termios.tcsetattr(self.stdin, termios.TCSADRAIN, saved)
+            try:
+                termios.tcsetattr(self.stdin, termios.TCSADRAIN, saved)
+            except (OSError, termios.error):  # no terminal left to restore
+                pass
             signal.set_wakeup_fd(previous_wakeup)
             for sig, handler in handlers.items():
                 signal.signal(sig, handler)
@@ -182,7 +190,12 @@ class PtyProxy:
                     break
                 if data:
                     self.tracker.feed(data)
-                    _write_all(self.stdout, data)
+                    if reading_input:
+                        try:
+                            _write_all(self.stdout, data)
+                        except OSError:  # the terminal went away: the shell gets its hangup
+                            reading_input = False
+                            self._forward(signal.SIGHUP, None)
             if self.stdin in readable:
                 try:
                     data = os.read(self.stdin, READ_BYTES)

@@ -8,14 +8,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from companion.agent.backends.llama_cpp import available as llama_cpp_available
 from companion.config import Config
 
 PROMPT = [{"role": "user", "content": "The user ran pytest; 2 tests failed with NameError: name 'nme' is not defined."}]
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(not llama_cpp_available(), reason="llama-cpp-python is optional and not installed here")
+@pytest.mark.usefixtures("needs_llama_cpp")
 def test_the_gguf_lora_moves_llama_cpp_like_the_adapter_moves_transformers(tmp_path: Path,
                                                                           monkeypatch: pytest.MonkeyPatch) -> None:
     import torch

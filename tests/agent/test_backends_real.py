@@ -8,7 +8,6 @@ import time
 import pytest
 
 from companion.agent.backends import JSON_PREFIX, BackendUnavailable, load_backend
-from companion.agent.backends.llama_cpp import available as llama_cpp_available
 from companion.agent.runner import Agent
 from companion.config import Config
 
@@ -61,7 +60,7 @@ def test_transformers_stops_at_its_deadline() -> None:
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(not llama_cpp_available(), reason="llama-cpp-python is optional and not installed here")
+@pytest.mark.usefixtures("needs_llama_cpp")
 def test_llama_cpp_stops_at_its_deadline() -> None:
     from companion.agent.backends import GenerationTimeout
 
@@ -73,7 +72,7 @@ def test_llama_cpp_stops_at_its_deadline() -> None:
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(not llama_cpp_available(), reason="llama-cpp-python is optional and not installed here")
+@pytest.mark.usefixtures("needs_llama_cpp")
 def test_llama_cpp_answers_the_same_prompt_from_the_packaged_gguf() -> None:
     backend, result = run_short("llama_cpp")
     assert backend.name == "llama_cpp" and backend.model_name.endswith(".gguf")

@@ -44,7 +44,19 @@ def test_command_keys_normalize_spacing_assignments_and_folder() -> None:
     assert command_key(split_command("pytest 'tests/a b.py'"), "api") == "pytest tests/a b.py (in api/)"
     assert command_key(split_command("echo 'unbalanced"), None) == "echo 'unbalanced"
     assert looks_around(split_command("git status -s")) and looks_around(split_command("cd src"))
-    assert not looks_around(split_command("git commit -m x")) and not looks_around(split_command("./build.sh"))
+    assert looks_around(split_command("git commit -m x")) and not looks_around(split_command("./build.sh"))
+
+
+@pytest.mark.parametrize("command, whole", [
+    ("pytest", True), ("python -m pytest -q -x", True), ("npm test", True), ("cargo test --release", True),
+    ("pytest tests/test_a.py", False), ("pytest -k parse", False), ("pytest -kparse", False),
+    ("pytest --lf", False), ("pytest --deselect=tests/a.py::x", False), ("npx jest -t login", False),
+    ("cargo test parser", False), ("go test ./...", False), ("pytest -n 4", False), ("make build", False),
+])
+def test_whole_suite_runs_are_told_apart(command: str, whole: bool) -> None:
+    from companion.evidence.enrich import whole_suite
+
+    assert whole_suite(split_command(command)) is whole
 
 
 class Rig:
@@ -105,6 +117,20 @@ def test_the_same_command_first_then_its_tests_family(rig: Rig) -> None:
     again = thaw(rig.command("pytest tests/test_a.py", 1).data)["evidence"]  # its own green, older than the family's
     assert again["green"]["key"] == "pytest tests/test_a.py"
     assert [(s["line"], s["removed"], s["added"]) for s in again["suspects"]] == [(1, ["x = 10", "y = 2"], ["x = 1", "y = 3"])]
+
+
+def test_a_later_whole_suite_run_is_a_newer_green_for_a_narrow_command(rig: Rig) -> None:
+    rig.write("app.py", "x = 1\ny = 2\n")
+    rig.command("pytest tests/test_a.py", 0)
+    rig.write("app.py", "x = 10\ny = 2\n")
+    rig.command("pytest -q", 0, dir="api")  # another folder's whole suite does not count here
+    rig.command("pytest -q", 0)  # every test passed with x = 10
+    rig.write("app.py", "x = 10\ny = 20\n")
+    evidence = thaw(rig.command("pytest tests/test_a.py", 1).data)["evidence"]
+    assert evidence["green"]["key"] == "pytest -q" and evidence["green"]["kind"] == "tests"
+    assert [(s["line"], s["added"]) for s in evidence["suspects"]] == [(2, ["y = 20"])]
+    tests_failed = rig.emit("tests.failed", {"tests": ["tests/test_a.py::test_x"], "runner": "pytest"}, source="tests")
+    assert thaw(tests_failed.data)["evidence"]["green"]["key"] == "pytest -q"
 
 
 def test_a_command_that_never_succeeded_and_unknown_outcomes_get_no_suspects(rig: Rig) -> None:

@@ -104,7 +104,7 @@ def test_the_store_stays_under_its_bound_and_keeps_the_newest_green(tmp_path: Pa
         for n in range(4):  # incompressible content, so each green adds ~16 KB
             (ws / f"data{n}.txt").write_text(os.urandom(2000).hex() + "\n")
         _green(snap, f"cmd:run {run}")
-        snap.prune()
+        snap.prune()  # not forced: it prunes once 1/16 of the bound was written
         assert BlobStore(tmp_path / "evidence" / "blobs").size()[1] <= bound
     assert "cmd:run 39" in snap.greens and len(snap.greens) < 40
     newest = snap.greens["cmd:run 39"]
@@ -114,6 +114,19 @@ def test_the_store_stays_under_its_bound_and_keeps_the_newest_green(tmp_path: Pa
     assert change.old is not None and change.new == "changed\n"
 
 
+def test_tree_states_are_capped(tmp_path: Path) -> None:
+    from companion.evidence.snapshots import MAX_MANIFESTS
+
+    ws = tmp_path / "ws"
+    ws.mkdir()
+    snap = _snapshots(tmp_path)
+    for run in range(MAX_MANIFESTS + 5):
+        (ws / "a.txt").write_text(f"version {run}\n")
+        _green(snap, f"test:t{run}")
+    assert len({g.manifest for g in snap.greens.values()}) == MAX_MANIFESTS
+    assert "test:t4" not in snap.greens and f"test:t{MAX_MANIFESTS + 4}" in snap.greens
+
+
 def test_greens_are_capped_and_blobs_no_green_needs_are_deleted(tmp_path: Path) -> None:
     ws = tmp_path / "ws"
     ws.mkdir()
@@ -121,7 +134,7 @@ def test_greens_are_capped_and_blobs_no_green_needs_are_deleted(tmp_path: Path) 
     for run in range(6):
         (ws / "a.txt").write_text(f"version {run}\n")
         _green(snap, f"cmd:step {run}")
-        snap.prune()
+        snap.prune(force=True)
     assert sorted(snap.greens) == ["cmd:step 3", "cmd:step 4", "cmd:step 5"]
     blobs = {d for d, _ in BlobStore(tmp_path / "evidence" / "blobs").digests()}
     texts = {zlib.decompress((tmp_path / "evidence" / "blobs" / d[:2] / d[2:]).read_bytes()) for d in blobs}

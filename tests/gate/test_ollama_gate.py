@@ -12,7 +12,8 @@ import socket
 
 import pytest
 
-from companion.gate.ollama_gate import OllamaGate, parse_judgement, reward_messages
+from companion.gate.judge_gate import parse_judgement, reward_messages
+from companion.gate.ollama_gate import OllamaGate
 from companion.gate.reward import RewardGate
 from tests.ollama_standin import OllamaStandIn
 

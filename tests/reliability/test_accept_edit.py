@@ -1,16 +1,21 @@
 """Accepting an `edit` from the command line and the dashboard, with the engine on: the daemon
 applies the patch and records the accept in one step, exactly once, for the three shapes of
 issue #13; a patch that no longer applies is refused with the reason and the proposal stays open;
-a daemon without the engine applies it the same way. (The editors: test_accept_edit_editors.py.)"""
+a daemon without the engine applies it the same way, and clients accepting at once apply it once.
+(The editors: test_accept_edit_editors.py.)"""
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from companion import paths
+from companion.ipc import Client, IpcError
 from companion.proposals import Proposal
+from companion.store import Store
 from companion.tui.app import CompanionApp
 from companion.tui.screens.confirm_patch import ConfirmPatchScreen
 from tests.conftest import run_cli
@@ -58,19 +63,24 @@ def test_cli_refuses_a_patch_that_no_longer_applies_and_the_proposal_stays_open(
 
 
 @pytest.mark.parametrize("shape", sorted(SHAPES))
-def test_a_daemon_without_the_engine_applies_an_accepted_edit(repo: Path, daemon_factory, shape: str,
-                                                              monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("COMPANION_ENGINE_ENABLED", "false")
+def test_a_daemon_without_the_engine_applies_an_accepted_edit(repo: Path, daemon_process, shape: str) -> None:
     write_calc(repo)
-    daemon = daemon_factory(repo, services=False)  # what `companion run --no-engine` starts
-    assert daemon.services == [] and "suggest" not in daemon.handlers
-    proposal = daemon.offer(Proposal(task=SHAPES[shape].task, response=SHAPES[shape].diff, operation="edit",
-                                     path="calc.py", line=SHAPES[shape].line, surfaced=True, score=0.9))
+    daemon = daemon_process(repo, "--no-engine")  # a real `companion run --no-engine`
+    with Client(paths.socket_file(repo)) as client:
+        status = client.request("status")["status"]
+    assert "engine" not in status and status["services"] == []
+    proposal = Proposal(task=SHAPES[shape].task, response=SHAPES[shape].diff, operation="edit", path="calc.py",
+                        line=SHAPES[shape].line, surfaced=True, score=0.9, workspace=str(repo))
+    with Store() as store:  # as an earlier daemon with the engine on left it
+        store.save_proposal(proposal)
     done = run_cli("accept", proposal.id, cwd=repo)
     assert done.returncode == 0, done.stderr
-    assert done.stdout.splitlines()[-1] == "patched calc.py"
+    assert done.stdout.splitlines() == [f"accepted: {SHAPES[shape].task}", "patched calc.py"]
     assert (repo / "calc.py").read_text() == SHAPES[shape].after
-    assert [a.via for a in answers_of(daemon, proposal.id)] == ["cli"]
+    with Store() as store:
+        assert store.proposal(proposal.id).status == "accepted"
+        assert [o.via for p, o in store.outcomes() if p.id == proposal.id] == ["cli"]
+    assert daemon.poll() is None
 
 
 def recording(app: CompanionApp) -> list[tuple[str, str, str]]:
@@ -132,3 +142,29 @@ async def test_tui_refuses_a_patch_that_stopped_applying_and_the_proposal_stays_
     assert "The proposal stays open" in message
     assert (repo / "calc.py").read_text() == typed
     assert daemon.store.proposal(proposal.id).status == "open" and answers_of(daemon, proposal.id) == []
+
+
+def test_two_clients_accepting_at_once_apply_the_edit_once(repo: Path, engine_factory) -> None:
+    daemon, proposal = engine_proposal(repo, engine_factory, SHAPES["C"])  # C would append twice
+    replies: list[object] = []
+    start = threading.Barrier(4)
+
+    def accept(via: str) -> None:
+        with Client(daemon.socket_path) as client:
+            start.wait()
+            try:
+                replies.append(client.request("outcome", proposal_id=proposal.id, outcome="accepted", via=via))
+            except IpcError as exc:
+                replies.append(exc)
+
+    threads = [threading.Thread(target=accept, args=(f"client{i}",)) for i in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    done = [r for r in replies if isinstance(r, dict)]
+    refused = [str(r) for r in replies if not isinstance(r, dict)]
+    assert len(done) == 1 and done[0]["applied"] == "calc.py" and done[0]["applied_by"] == "daemon"
+    assert len(refused) == 3 and all(f"proposal {proposal.id} was already accepted" in r for r in refused)
+    assert (repo / "calc.py").read_text() == SHAPES["C"].after
+    assert len(answers_of(daemon, proposal.id)) == 1

@@ -32,6 +32,7 @@ class PtyShell:
         self.shell = shell
         self.timeout = timeout
         self.output = b""
+        self.raw_seen = b""  # everything read since the last `raw_seen = b""`, escapes included
         self.prompts = 0
         home.mkdir(parents=True, exist_ok=True)
         environ = {k: v for k, v in os.environ.items() if not k.startswith(("BASH_FUNC", "PROMPT_COMMAND"))}
@@ -84,6 +85,7 @@ class PtyShell:
         if not chunk:
             raise ShellTimeout(f"{self.shell} closed the terminal")
         self.output += chunk
+        self.raw_seen += chunk
         return True
 
     def wait_prompt(self) -> str:

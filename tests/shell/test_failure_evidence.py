@@ -4,7 +4,9 @@ the stored `shell.command` event, from the JUnit report the hook asked for, from
 
 from __future__ import annotations
 
+import os
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -60,7 +62,7 @@ def check_failures(evidence: dict) -> None:
 def test_a_failing_pytest_run_gives_its_failures_from_the_hooks_junit_report(shell, workspace, daemon_factory, open_shell):
     project(workspace)
     daemon = daemon_factory(workspace)
-    sh = open_shell(shell, workspace)
+    sh = open_shell(shell, workspace, timeout=60)
     shown = sh.run(f"{PYTEST} tests")
     assert "2 failed, 1 passed" in shown  # pytest ran as usual
     assert "junitxml" in sh.run("echo $PYTEST_ADDOPTS")  # every command gets it, only while it runs
@@ -73,7 +75,7 @@ def test_a_failing_pytest_run_gives_its_failures_from_the_hooks_junit_report(she
 def test_the_users_own_junitxml_wins_and_is_read_and_kept(workspace, daemon_factory, open_shell):
     project(workspace)
     daemon = daemon_factory(workspace)
-    sh = open_shell("bash", workspace, before="export PYTEST_ADDOPTS=-rA")
+    sh = open_shell("bash", workspace, before="export PYTEST_ADDOPTS=-rA", timeout=60)
     sh.run(f"{PYTEST} --junitxml=mine.xml tests")
     wait_for(lambda: shell_events(daemon.store, workspace), timeout=20)
     check_failures(shell_events(daemon.store, workspace)[0]["evidence"])
@@ -85,7 +87,7 @@ def test_the_users_own_junitxml_wins_and_is_read_and_kept(workspace, daemon_fact
 def test_without_a_report_the_short_summary_in_the_output_gives_the_failures(workspace, daemon_factory, open_shell):
     project(workspace)
     daemon = daemon_factory(workspace)
-    sh = open_shell("zsh", workspace, proxied=True, env={"COMPANION_PYTEST_REPORT": "0"})
+    sh = open_shell("zsh", workspace, proxied=True, env={"COMPANION_PYTEST_REPORT": "0"}, timeout=60)
     sh.run(f"{PYTEST} tests")
     wait_for(lambda: shell_events(daemon.store, workspace), timeout=20)
     evidence = shell_events(daemon.store, workspace)[0]["evidence"]
@@ -96,7 +98,7 @@ def test_without_a_report_the_short_summary_in_the_output_gives_the_failures(wor
 def test_a_pytest_that_rejects_the_option_still_runs(workspace, daemon_factory, open_shell):
     project(workspace)
     daemon = daemon_factory(workspace)
-    sh = open_shell("bash", workspace)
+    sh = open_shell("bash", workspace, timeout=60)
     shown = sh.run(f"{PYTEST} -p no:junitxml tests")
     assert "2 failed, 1 passed" in shown and "unrecognized" not in shown
     wait_for(lambda: shell_events(daemon.store, workspace), timeout=20)
@@ -121,10 +123,25 @@ def test_secrets_in_captured_output_and_reports_are_redacted_in_the_store(worksp
     key = "ghp_" + "A1b2C3d4E5f6G7h8I9j0K1l2M3n4O5p6Q7r8"
     (workspace / "test_secret.py").write_text(f"def test_token():\n    token = '{key}'\n    assert token == ''\n")
     daemon = daemon_factory(workspace)
-    sh = open_shell("bash", workspace, proxied=True)
+    sh = open_shell("bash", workspace, proxied=True, timeout=60)
     sh.run(f"echo {key}; {PYTEST} test_secret.py")
     wait_for(lambda: shell_events(daemon.store, workspace), timeout=20)
     event = shell_events(daemon.store, workspace)[0]
     assert event["evidence"]["failure_count"] == 1 and event["evidence"]["output"]["tail"]
     assert key not in repr(event)
+    assert leftovers() == []
+
+
+def test_a_pytest_that_never_finishes_is_interrupted_by_the_user_and_recorded(workspace, daemon_factory, open_shell):
+    (workspace / "test_hang.py").write_text("import time\n\ndef test_forever():\n    time.sleep(600)\n")
+    daemon = daemon_factory(workspace)
+    sh = open_shell("bash", workspace, proxied=True, timeout=60)
+    os.write(sh.fd, f"{PYTEST} test_hang.py\r".encode())
+    time.sleep(3)
+    os.write(sh.fd, b"\x03")
+    assert "KeyboardInterrupt" in sh.wait_prompt()
+    wait_for(lambda: shell_events(daemon.store, workspace), timeout=20)
+    event = shell_events(daemon.store, workspace)[0]
+    assert event["exit_code"] in (2, 130) and "KeyboardInterrupt" in event["evidence"]["output"]["tail"]
+    assert "failures" not in event["evidence"]  # interrupted, not failed
     assert leftovers() == []

@@ -249,3 +249,32 @@ def test_bash_leading_space_is_skipped_even_when_history_keeps_it(workspace, ope
     sh.run("echo after")
     sh.close()
     assert [r.command for r in spool_records()] == ["echo visible", "echo after"]
+
+
+def raw_run(sh, line: str) -> bytes:
+    """Type a line; the raw bytes the shell printed up to its next prompt, escape sequences included."""
+    import os
+    sh.raw_seen = b""
+    os.write(sh.fd, line.encode() + b"\r")
+    sh.wait_prompt()
+    return sh.raw_seen
+
+
+@pytest.mark.parametrize("shell", SHELLS)
+@pytest.mark.parametrize("terminal, code", [({"TERM": "xterm-256color"}, b"133"),
+                                            ({"TERM": "xterm-256color", "TERM_PROGRAM": "vscode"}, b"633"),
+                                            ({"TERM": "xterm-256color", "TERM_PROGRAM": "vscode",
+                                              "VSCODE_SHELL_INTEGRATION": "1"}, None),
+                                            ({"TERM": "dumb"}, None)])
+def test_semantic_marks_frame_prompts_and_commands(shell, terminal, code, workspace, open_shell):
+    sh = open_shell(shell, workspace, env=terminal)
+    sh.run("true")
+    raw = raw_run(sh, "sh -c 'echo x-$((6*7)); exit 4'")
+    if code is None:
+        assert b"\x1b]133;" not in raw and b"\x1b]633;" not in raw
+        return
+    start, end = b"\x1b]" + code + b";C\x07", b"\x1b]" + code + b";D;4\x07"
+    assert start in raw and end in raw and raw.index(start) < raw.index(b"x-42") < raw.index(end)
+    assert b"cid=" not in raw  # the command's id only goes to companion shell
+    if shell != "fish":  # the test's fish prompt is defined after the hook, so the hook cannot wrap it
+        assert raw.index(end) < raw.rindex(b"\x1b]" + code + b";A\x07") < raw.rindex(b"\x1b]" + code + b";B\x07")

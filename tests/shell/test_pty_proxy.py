@@ -16,7 +16,7 @@ import pytest
 from companion.shell import spool
 from tests.conftest import wait_for
 from tests.shell.conftest import SHELLS
-from tests.shell.helpers import by_command, shell_events
+from tests.shell.helpers import by_command, shell_events, spool_records
 
 RAW_PROGRAM = r"""
 import os, sys, termios, tty
@@ -158,3 +158,13 @@ def test_capture_output_all_keeps_good_commands_too_and_off_keeps_nothing(worksp
     event = by_command(shell_events(other.store, quiet))["echo not-kept; false"]
     assert "output" not in event.get("evidence", {})
     wait_for(lambda: per_command_files() == [], timeout=5)
+
+
+def test_a_terminal_started_from_inside_is_not_taken_for_the_proxys_own(workspace, open_shell):
+    """A new window or tmux pane inherits COMPANION_PTY and COMPANION_PTY_TTY, not the terminal."""
+    sh = open_shell("bash", workspace, env={"COMPANION_PTY": "12345", "COMPANION_PTY_TTY": "/dev/null"})
+    shown = sh.run(f"{sys.executable} -m companion shell -- sh -c 'echo inner-proxy-ran'; echo status=$?")
+    assert "inner-proxy-ran" in shown and "status=0" in shown
+    sh.run("false")
+    records = [r for r in spool_records() if r.command == "false"]
+    assert records and "pty" not in (records[0].flags or {})

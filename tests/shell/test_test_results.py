@@ -125,6 +125,10 @@ def test_junit_reports_from_configured_globs(workspace):
     ]
     assert collected.events[1].data["runner"] == "junit"
     assert collected.events[1].data["report"] == "build/test-results/test/TEST-CartTest.xml"
+    evidence = collected.events[1].data["evidence"]  # the report's failures, with their messages
+    assert evidence["failure_count"] == 2
+    assert [(f["test"], f["message"]) for f in evidence["failures"]] == [
+        ("com.shop.CartTest::addsItem", "boom"), ("com.shop.CartTest::discount", "x")]
 
 
 def test_half_written_or_foreign_files_are_skipped_until_they_are_valid(workspace):

@@ -1,7 +1,8 @@
 """Agent backends: something that turns chat messages into the model's raw reply text.
 
 `transformers` (SmolLM2 in-process, also the path that training fine-tunes), `llama_cpp` (the same
-GGUF through llama.cpp, in-process and much faster on a CPU), `ollama` (any model the user serves)
+GGUF through llama.cpp, in-process and much faster on a CPU), `ollama` (any model the user serves
+with Ollama), `openai` (any OpenAI-compatible server: llama.cpp's, vLLM, LM Studio, Ollama's /v1)
 and `scripted` (replies from a list, for tests and demos). Every backend is blocking; the engine
 calls it from its own worker thread with a deadline, so the daemon never waits on a model.
 """
@@ -17,7 +18,21 @@ Message = dict[str, str]
 # Starting the assistant's turn with this forces a small model into the reply format (a cheap
 # form of constrained decoding); backends that can prefill return it as part of the text.
 JSON_PREFIX = '{"purpose": "'
-NAMES = ("transformers", "llama_cpp", "ollama", "scripted")
+NAMES = ("transformers", "llama_cpp", "ollama", "openai", "scripted")
+# The agent's reply as a JSON schema, for servers with structured output (Ollama, OpenAI-compatible).
+REPLY_SCHEMA = {
+    "type": "object",
+    "properties": {
+        "purpose": {"type": "string"},
+        "thoughts": {"type": "string"},
+        "proactive_task": {"type": ["string", "null"]},
+        "response": {"type": "string"},
+        "operation": {"type": ["string", "null"], "enum": ["explain", "run_command", "edit", "open", None]},
+        "path": {"type": ["string", "null"]},
+        "line": {"type": ["integer", "null"]},
+    },
+    "required": ["purpose", "thoughts", "proactive_task", "response", "operation"],
+}
 
 
 class BackendUnavailable(RuntimeError):

@@ -13,23 +13,11 @@ import os
 import time
 from typing import Any, Sequence
 
-from companion.agent.backends import BackendUnavailable, GenerationTimeout, Message, remaining
+from companion.agent.backends import REPLY_SCHEMA, BackendUnavailable, GenerationTimeout, Message, remaining
 
 DEFAULT_MODEL = "smollm2:135m"
 DEFAULT_HOST = "http://127.0.0.1:11434"
-REPLY_SCHEMA = {
-    "type": "object",
-    "properties": {
-        "purpose": {"type": "string"},
-        "thoughts": {"type": "string"},
-        "proactive_task": {"type": ["string", "null"]},
-        "response": {"type": "string"},
-        "operation": {"type": ["string", "null"], "enum": ["explain", "run_command", "edit", "open", None]},
-        "path": {"type": ["string", "null"]},
-        "line": {"type": ["integer", "null"]},
-    },
-    "required": ["purpose", "thoughts", "proactive_task", "response", "operation"],
-}
+
 
 
 def _model_names(listing: Any) -> set[str]:

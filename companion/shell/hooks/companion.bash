@@ -24,9 +24,10 @@ __companion_junit=
 __companion_pyuser=
 __companion_pyhad=
 __companion_pytest=@COMPANION_PYTEST_REPORT@
-# under `companion shell` (same tmux pane as the proxy, if any) the proxy keeps the output
+# under `companion shell` (on the very terminal the proxy made, not a tmux pane or a window
+# started from inside it) the proxy keeps the output
 __companion_pty=
-[[ -n ${COMPANION_PTY-} && ${COMPANION_PTY_PANE-} == "${TMUX_PANE-}" ]] && __companion_pty=1
+[[ -n ${COMPANION_PTY-} && -n ${COMPANION_PTY_TTY-} && /dev/stdin -ef $COMPANION_PTY_TTY ]] && __companion_pty=1
 
 __companion_now() {  # the time now in epoch seconds, into __companion_t
     if [[ -n ${EPOCHREALTIME-} ]]; then __companion_t=$EPOCHREALTIME; else printf -v __companion_t '%(%s)T' -1; fi

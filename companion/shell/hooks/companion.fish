@@ -19,7 +19,8 @@ set -g __companion_pyhad
 set -g __companion_junit
 set -g __companion_pytest @COMPANION_PYTEST_REPORT@
 set -g __companion_pty
-if set -q COMPANION_PTY; and test -n "$COMPANION_PTY"; and test "$COMPANION_PTY_PANE" = "$TMUX_PANE"
+# under `companion shell` (on the very terminal the proxy made) the proxy keeps the output
+if set -q COMPANION_PTY; and test -n "$COMPANION_PTY"; and test -n "$COMPANION_PTY_TTY"; and test /dev/stdin -ef "$COMPANION_PTY_TTY"
     set -g __companion_pty 1
 end
 
@@ -36,8 +37,8 @@ function __companion_aside  # the VS Code extension reports this terminal
 end
 
 function __companion_osc  # the semantic-mark code for this terminal into __companion_o ('' for none)
-    set -g __companion_o
-    isatty stdout; or return 0
+    set -g __companion_o  # (fish captures fish_prompt's output to measure it: there, pass "prompt")
+    test "$argv[1]" = prompt; or isatty stdout; or return 0
     test "$COMPANION_SHELL_MARKS" = 0; and return 0
     if test "$TERM_PROGRAM" = vscode
         set -q VSCODE_SHELL_INTEGRATION; or set -g __companion_o 633  # VS Code's own script marks otherwise
@@ -46,14 +47,20 @@ function __companion_osc  # the semantic-mark code for this terminal into __comp
     end
 end
 
+function __companion_return
+    return $argv[1]
+end
+
 function __companion_wrap_prompt --on-event fish_prompt  # once, around the prompt as configured by then
     functions -e __companion_wrap_prompt
     functions -q fish_prompt; or return
     functions -c fish_prompt __companion_user_prompt
     function fish_prompt
-        __companion_osc
+        set -l last_status $status  # the user's prompt may show it: hand it on unchanged
+        __companion_osc prompt
         set -l o $__companion_o
         test -n "$o"; and printf '\e]%s;A\a' $o
+        __companion_return $last_status
         __companion_user_prompt
         test -n "$o"; and printf '\e]%s;B\a' $o
     end

@@ -15,7 +15,8 @@ typeset -g __companion_id= __companion_py= __companion_pyuser= __companion_pyhad
 typeset -gi __companion_n=0
 typeset -g __companion_pytest=@COMPANION_PYTEST_REPORT@
 typeset -g __companion_pty=
-[[ -n ${COMPANION_PTY-} && ${COMPANION_PTY_PANE-} == "${TMUX_PANE-}" ]] && __companion_pty=1
+# under `companion shell` (on the very terminal the proxy made) the proxy keeps the output
+[[ -n ${COMPANION_PTY-} && -n ${COMPANION_PTY_TTY-} && /dev/stdin -ef $COMPANION_PTY_TTY ]] && __companion_pty=1
 
 __companion_dir() {  # the spool folder into REPLY (COMPANION_HOME set in the shell wins)
     if [[ -n ${COMPANION_HOME-} ]]; then REPLY=$COMPANION_HOME/data/spool; else REPLY=$__companion_default_data/spool; fi
