@@ -207,7 +207,8 @@ class Daemon:
 
     def _build_watchers(self) -> tuple[list[Watcher], list[str]]:
         context = WatchContext(workspace=self.workspace, config=self.config, emit=self.pipeline.submit,
-                               redactor=self.redactor, on_error=self._watcher_error, store=self.store)
+                               redactor=self.redactor, on_error=self._watcher_error, store=self.store,
+                               flush=self.pipeline.flush)
         return build_watchers(context, self._watcher_names), context.notes
 
     def _stop_watchers(self) -> None:

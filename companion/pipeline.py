@@ -91,6 +91,7 @@ class Pipeline:
         self._stored = 0
         self._closed = False
         self.dropped_repeats = 0
+        self.store_failures = 0  # batches the store refused (disk full, locked too long...)
 
     def start(self) -> None:
         self._thread.start()
@@ -125,16 +126,18 @@ class Pipeline:
         return unsubscribe
 
     def flush(self, timeout: float = 10.0) -> bool:
-        """Wait until everything submitted so far is stored (or merged away)."""
+        """Wait until everything submitted so far is stored (or merged away); False when that took
+        longer than `timeout` or a batch could not be stored meanwhile (offsets must not move on)."""
         deadline = time.monotonic() + timeout
         with self._flushed:
             target = self._submitted
+            failures = self.store_failures
             while self._stored < target:
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
                     return False
                 self._flushed.wait(remaining)
-        return True
+            return self.store_failures == failures
 
     def stop(self, timeout: float = 10.0) -> None:
         self._closed = True
@@ -199,6 +202,8 @@ class Pipeline:
         except Exception as exc:
             log.exception("could not store %d events", len(ready))
             stored_error = f"could not store {len(ready)} events: {exc}"
+            with self._flushed:
+                self.store_failures += 1
         # acknowledge right after the commit, before the subscribers (the engine may take a while)
         for ticket, error in settled:
             ticket.settle(error)
