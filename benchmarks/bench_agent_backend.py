@@ -45,7 +45,6 @@ def measure(kind: str, tokens: int) -> dict:
 
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     from companion.agent.prompt import build_messages
-    from companion.agent.runner import Agent
     from companion.config import Config
 
     messages = build_messages(OBSERVATIONS)
@@ -168,9 +167,13 @@ def main() -> int:
     parser.add_argument("--only", default="transformers,transformers-bf16,llama_cpp")
     parser.add_argument("--threads", type=int, default=0, help="CPU threads for both (default: each backend's own)")
     parser.add_argument("--json", action="store_true")
+    parser.add_argument("--timeout", type=float, default=900.0, help="seconds per backend before it is given up")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
+        import signal
+
+        signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # a stopped run still stops its server (finally)
         print(json.dumps(measure_openai(args.tokens) if args.child == "openai" else measure(args.child, args.tokens)))
         return 0
     from companion.agent.backends.llama_cpp import available
@@ -182,8 +185,16 @@ def main() -> int:
             results.append({"backend": kind, "skipped": "llama-cpp-python is not installed"})
             continue
         env = {**os.environ, "BENCH_THREADS": str(args.threads), "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
-        done = subprocess.run([sys.executable, __file__, "--child", kind, "--tokens", str(args.tokens)],
-                              capture_output=True, text=True, env=env)
+        child = subprocess.Popen([sys.executable, __file__, "--child", kind, "--tokens", str(args.tokens)],
+                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+        try:
+            stdout, stderr = child.communicate(timeout=args.timeout)
+        except (subprocess.TimeoutExpired, KeyboardInterrupt):
+            child.terminate()  # SIGTERM: the child's finally blocks stop the llama.cpp server it started
+            child.communicate(timeout=30)
+            results.append({"backend": kind, "error": f"did not finish within {args.timeout:.0f} s"})
+            continue
+        done = subprocess.CompletedProcess(child.args, child.returncode, stdout, stderr)
         if done.returncode != 0:
             results.append({"backend": kind, "error": done.stderr.strip().splitlines()[-1:]})
             continue

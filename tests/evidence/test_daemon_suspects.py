@@ -170,3 +170,20 @@ def test_odd_files_and_secrets_through_a_real_daemon(workspace: Path, daemon_fac
             except zlib.error:
                 pass
             assert secret.encode() not in raw
+
+
+def test_the_daemon_primes_the_copies_in_the_background(workspace: Path, daemon_factory, monkeypatch) -> None:
+    """Before any command, the daemon reads the tree once (here without the usual 10 s delay) and
+    keeps the copies by stat in its private state, so the first green run is a stat walk."""
+    import json
+
+    from companion.evidence import enrich
+    from companion.evidence.snapshots import folder_for
+
+    monkeypatch.setattr(enrich, "PRIME_DELAY_S", 0.0)
+    for n in range(20):
+        (workspace / f"m{n}.py").write_text(f"VALUE = {n}\n")
+    daemon_factory(workspace, services=False)
+    state = folder_for(workspace) / "state.json"
+    wait_for(lambda: state.exists() and len(json.loads(state.read_text())["files"]) == 20, timeout=30)
+    assert all(not ref.startswith("!") for _size, _mtime, ref in json.loads(state.read_text())["files"].values())
