@@ -49,7 +49,7 @@ class Daemon:
             found = [thaw(e.data) for e in store.events(workspace=str(self.workspace), kinds=[kind])]
         return [data for data in found if where(data)]
 
-    def wait(self, kind: str, where: Callable[[dict[str, Any]], bool] = lambda data: True, timeout: float = 30) -> dict:
+    def wait(self, kind: str, where: Callable[[dict[str, Any]], bool] = lambda data: True, timeout: float = 90) -> dict:
         return wait_for(lambda: self.events(kind, where), timeout=timeout)[-1]
 
     def healthy(self) -> dict[str, Any]:
