@@ -1,6 +1,6 @@
 """Is the companion learning? Acceptance and false-alarm rates, proposals per hour, over time.
 
-The figures come from the store (companion.stats does the arithmetic) in a thread worker; the
+The figures come from the daemon's `proposals` operation (companion.stats does the arithmetic) in a thread worker; the
 plots are textual-plotext widgets.
 """
 
@@ -18,6 +18,7 @@ from textual.screen import Screen
 from textual.widgets import Footer, Header, Static
 from textual_plotext import PlotextPlot
 
+from companion.proposals import Proposal
 from companion.stats import Rates, Report, percent, report
 
 WINDOWS = [("last 24 hours", 86400.0), ("last 7 days", 7 * 86400.0), ("last 30 days", 30 * 86400.0), ("all time", None)]
@@ -84,10 +85,10 @@ class StatsScreen(Screen):
         label, span = WINDOWS[window_index]
         now = app.now()  # type: ignore[attr-defined]
         try:
-            proposals = app.store().proposals(workspace=str(app.workspace),  # type: ignore[attr-defined]
-                                              since=None if span is None else now - span)
-            result = report(proposals, now=now, since=None if span is None else now - span)
-        except Exception as exc:  # a locked or broken database: say so, keep the dashboard alive
+            since = None if span is None else now - span
+            proposals = [Proposal.from_dict(raw) for raw in app.proposals_since(since)]  # type: ignore[attr-defined]
+            result = report(proposals, now=now, since=since)
+        except Exception as exc:  # a daemon that is down or a broken database: say so, keep the dashboard alive
             app.call_from_thread(app.notify, f"cannot read outcomes: {exc}", title="Stats", severity="error")
             return
         app.call_from_thread(self.show_report, label, result)
