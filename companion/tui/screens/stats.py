@@ -1,7 +1,8 @@
-"""Is the companion learning? Acceptance and false-alarm rates, proposals per hour, over time.
+"""Is the companion learning? Acceptance and false-alarm rates, proposals per hour, over time,
+and the gate's agreement with your answers and the kinds of help it has learnt to hold back.
 
-The figures come from the store (companion.stats does the arithmetic) in a thread worker; the
-plots are textual-plotext widgets.
+The figures come from the store (companion.stats and companion.gate.agreement do the arithmetic)
+in a thread worker; the plots are textual-plotext widgets.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from textual.screen import Screen
 from textual.widgets import Footer, Header, Static
 from textual_plotext import PlotextPlot
 
+from companion.gate.agreement import Agreement, agreement
 from companion.stats import Rates, Report, percent, report
 
 WINDOWS = [("last 24 hours", 86400.0), ("last 7 days", 7 * 86400.0), ("last 30 days", 30 * 86400.0), ("all time", None)]
@@ -56,6 +58,8 @@ class StatsScreen(Screen):
         super().__init__()
         self.window_index = 1
         self.result: Report | None = None
+        self.learnt: Agreement | None = None
+        self._gate = None
 
     def compose(self) -> ComposeResult:
         yield Header(show_clock=False)
@@ -65,6 +69,9 @@ class StatsScreen(Screen):
                 yield PlotextPlot(id="rates-plot")
                 yield PlotextPlot(id="volume-plot")
             yield PlotextPlot(id="source-plot")
+            with Horizontal(id="learning"):
+                yield PlotextPlot(id="learning-plot")
+                yield Static(Text("reading your answers…", style="dim"), id="learning-kinds")
         yield Footer()
 
     def on_mount(self) -> None:
@@ -91,6 +98,44 @@ class StatsScreen(Screen):
             app.call_from_thread(app.notify, f"cannot read outcomes: {exc}", title="Stats", severity="error")
             return
         app.call_from_thread(self.show_report, label, result)
+        try:
+            learnt = agreement(app.store(), str(app.workspace), self._learning_gate())  # type: ignore[attr-defined]
+        except Exception as exc:  # a broken store or gate: the rates above still stand
+            app.call_from_thread(app.notify, f"cannot read what the gate learnt: {exc}", title="Stats", severity="error")
+            return
+        app.call_from_thread(self.show_learning, learnt)
+
+    def _learning_gate(self):  # noqa: ANN202 - a RewardGate, or None where it cannot load
+        """The reward gate reading this workspace's answers (loaded once, in the worker thread)."""
+        if self._gate is None:
+            try:
+                from companion.gate.reward import RewardGate
+
+                self._gate = RewardGate(store=self.app.store(), workspace=str(self.app.workspace))  # type: ignore[attr-defined]
+            except Exception:  # no weights or encoder here: the curve is drawn without rescoring
+                return None
+        return self._gate
+
+    def show_learning(self, learnt: Agreement) -> None:
+        self.learnt = learnt
+        widget = self.query_one("#learning-plot", PlotextPlot)
+        plt = widget.plt
+        plt.clear_data()
+        plt.clear_figure()
+        plt.title("the gate agrees with your answers (%, last 10)")
+        if learnt.points:
+            plt.plot([n for n, _ in learnt.points], [100 * a for _, a in learnt.points], marker="dot")
+            plt.xlabel("answers")
+        plt.ylim(0, 100)
+        widget.refresh()
+        table = Table(box=None, header_style="bold", padding=(0, 1), title=learnt.status, title_style="dim")
+        for name in ("kind of help", "answers", "accepted", "now"):
+            table.add_column(name, justify="left" if name == "kind of help" else "right", no_wrap=True)
+        for kind in learnt.kinds:
+            now = "—" if kind.held_back is None else ("held back" if kind.held_back else "let through")
+            table.add_row(kind.name, str(kind.answers), percent(kind.accepted / kind.answers), now,
+                          style="dim" if kind.held_back else "")
+        self.query_one("#learning-kinds", Static).update(table if learnt.kinds else Text(learnt.status, style="dim"))
 
     def show_report(self, label: str, result: Report) -> None:
         self.result = result
