@@ -1,6 +1,6 @@
 """Experiment E21–E24: can the memory head let fewer False-Alarms through on the held-out split?
 
-    nice python -m experiments.reward_false_alarm      # about 15 CPU-minutes the first time
+    nice python -m experiments.reward_false_alarm [--no-row-cv]   # about 15 CPU-minutes the first time
 
 False-Alarm is the weakest category on ProactiveBench's real held-out split (0.667: a third of the
 tasks all three annotators rejected still pass). This script judges the whole gate exactly as
@@ -84,6 +84,8 @@ def judge(prep, memory, vectors, weights, tests, contents, thresholds) -> dict: 
 
 
 def main() -> None:
+    import sys
+
     import torch
 
     cfg = trainer.RewardTrainConfig(write=False)
@@ -97,6 +99,8 @@ def main() -> None:
     settings = {"simulated seeds 0-4": heldout.simulated_splits(rows, range(cfg.simulated_splits)),
                 "simulated seeds 100-104": heldout.simulated_splits(rows, FRESH_SEEDS),
                 "row CV": trainer.group_folds(rows, cfg.folds, "row", cfg.seed)}
+    if "--no-row-cv" in sys.argv[1:]:  # the simulated splits only (the row CV matters only for shipping)
+        settings.pop("row CV")
     contents = {name: held_out_content(prep, cfg, name.replace(" ", "-"), tests) for name, tests in settings.items()}
     for variant_name, (memory_type, variant) in VARIANTS.items():
         memory = memory_type(rows, vectors)
