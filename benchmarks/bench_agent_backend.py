@@ -1,7 +1,14 @@
-"""In-process agent backends side by side on the same model: load time, prompt tokens/s,
-generated tokens/s, peak RSS, and one real agent step (prompt with few-shot -> parsed reply).
+"""Agent backends side by side on the same model: load time, prompt tokens/s, generated tokens/s,
+peak RSS, and real agent steps (prompt with few-shot -> parsed reply), cold and with a warm prefix.
 
-    python benchmarks/bench_agent_backend.py [--tokens 64] [--json] [--only transformers,llama_cpp]
+    python benchmarks/bench_agent_backend.py [--tokens 64] [--json] [--only transformers,llama_cpp,openai]
+
+`openai` is the same GGUF behind llama.cpp's OpenAI-compatible server (`python -m llama_cpp.server`)
+on a loopback port, through companion's `openai` backend: the in-process figures plus HTTP.
+"Warm" steps are the engine's case: the system rules and few-shot turns (most of a ~900-token
+prompt) are the same as in the step before, only the observations changed, and llama.cpp reuses
+the KV cache of the common prefix; "effective prompt tok/s" is the prompt's length over the time
+to its first generated token.
 
 Each backend runs in its own subprocess (a fair peak RSS, no shared caches). transformers runs the
 float32 folder converted from the packaged GGUF (and bfloat16 for comparison); llama_cpp runs the
@@ -38,7 +45,6 @@ def measure(kind: str, tokens: int) -> dict:
 
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     from companion.agent.prompt import build_messages
-    from companion.agent.runner import Agent
     from companion.config import Config
 
     messages = build_messages(OBSERVATIONS)
@@ -94,13 +100,64 @@ def measure(kind: str, tokens: int) -> dict:
     decode = max(total - prefill, 1e-9)
     result.update({"prompt_tokens": int(n_prompt), "prompt_tok_s": n_prompt / prefill, "generated_tokens": int(generated),
                    "gen_tok_s": generated / decode})
-    agent = Agent(backend, None, timeout_s=600, max_new_tokens=AGENT_STEP_TOKENS)
-    step = agent.step(OBSERVATIONS)
-    result["agent_step_s"] = step.seconds
-    result["agent_step_tokens"] = step.stats.get("generated_tokens")
-    result["agent_task"] = step.reply.task
-    result["agent_problem"] = step.reply.problem
+    result.update(agent_steps(backend))
     result["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return result
+
+
+def agent_steps(backend) -> dict:  # noqa: ANN001 - any Backend
+    """One cold agent step, then WARM_STEPS steps that differ from the one before only in the
+    newest observation (the engine's case), with their median time and effective prompt speed."""
+    import statistics
+
+    from companion.agent.runner import Agent
+
+    agent = Agent(backend, None, timeout_s=600, max_new_tokens=AGENT_STEP_TOKENS)
+    cold = agent.step(OBSERVATIONS)
+    warm = []
+    for index in range(WARM_STEPS):
+        later = OBSERVATIONS + [{"time": f"2026-03-02 10:15:{index:02d}", "event": f"The user saved `api/client.py` "
+                                                                                   f"({88 + index} lines, 1 changed)."}]
+        warm.append(agent.step(later))
+    seconds = [s.seconds for s in warm]
+    first = [s.stats.get("first_token_s") for s in warm if s.stats.get("first_token_s")]
+    prompt = [s.stats.get("prompt_tokens") for s in warm if s.stats.get("prompt_tokens")]
+    figures = {"agent_step_s": cold.seconds, "agent_step_tokens": cold.stats.get("generated_tokens"),
+               "agent_task": cold.reply.task, "agent_problem": cold.reply.problem,
+               "warm_step_p50_s": statistics.median(seconds), "warm_step_max_s": max(seconds)}
+    if first and prompt:
+        figures["warm_prompt_tok_s"] = statistics.median(p / f for p, f in zip(prompt, first))
+    return figures
+
+
+WARM_STEPS = 5
+
+
+def measure_openai(tokens: int) -> dict:
+    """The packaged GGUF behind llama.cpp's server, through the `openai` backend (runs in the child)."""
+    import resource
+
+    from companion.agent.backends.openai import OpenAIBackend
+    from companion.agent.prompt import build_messages
+    from tests.llama_server import MODEL_ALIAS, start_server
+
+    server = start_server()
+    started = time.perf_counter()
+    base = next(server)
+    result: dict = {"backend": "openai", "load_s": time.perf_counter() - started,
+                    "model": f"{MODEL_ALIAS} (llama.cpp server, {base})"}
+    backend = OpenAIBackend(base, MODEL_ALIAS, timeout_s=600)
+    backend.generate(build_messages(OBSERVATIONS), max_new_tokens=1)  # warm-up: the prompt's prefix is cached
+    started = time.perf_counter()
+    backend.endpoint.chat(MODEL_ALIAS, build_messages(OBSERVATIONS), tokens)
+    total = time.perf_counter() - started
+    usage_tokens = backend.last_stats.get("prompt_tokens") or 0
+    result.update({"prompt_tokens": int(usage_tokens), "prompt_tok_s": float("nan"), "generated_tokens": tokens,
+                   "gen_tok_s": tokens / total})
+    result.update(agent_steps(backend))
+    result["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    backend.close()
+    server.close()
     return result
 
 
@@ -110,22 +167,34 @@ def main() -> int:
     parser.add_argument("--only", default="transformers,transformers-bf16,llama_cpp")
     parser.add_argument("--threads", type=int, default=0, help="CPU threads for both (default: each backend's own)")
     parser.add_argument("--json", action="store_true")
+    parser.add_argument("--timeout", type=float, default=900.0, help="seconds per backend before it is given up")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        print(json.dumps(measure(args.child, args.tokens)))
+        import signal
+
+        signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # a stopped run still stops its server (finally)
+        print(json.dumps(measure_openai(args.tokens) if args.child == "openai" else measure(args.child, args.tokens)))
         return 0
     from companion.agent.backends.llama_cpp import available
 
     load_before = os.getloadavg()[0]
     results = []
     for kind in args.only.split(","):
-        if kind == "llama_cpp" and not available():
+        if kind in ("llama_cpp", "openai") and not available():
             results.append({"backend": kind, "skipped": "llama-cpp-python is not installed"})
             continue
         env = {**os.environ, "BENCH_THREADS": str(args.threads), "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
-        done = subprocess.run([sys.executable, __file__, "--child", kind, "--tokens", str(args.tokens)],
-                              capture_output=True, text=True, env=env)
+        child = subprocess.Popen([sys.executable, __file__, "--child", kind, "--tokens", str(args.tokens)],
+                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+        try:
+            stdout, stderr = child.communicate(timeout=args.timeout)
+        except (subprocess.TimeoutExpired, KeyboardInterrupt):
+            child.terminate()  # SIGTERM: the child's finally blocks stop the llama.cpp server it started
+            child.communicate(timeout=30)
+            results.append({"backend": kind, "error": f"did not finish within {args.timeout:.0f} s"})
+            continue
+        done = subprocess.CompletedProcess(child.args, child.returncode, stdout, stderr)
         if done.returncode != 0:
             results.append({"backend": kind, "error": done.stderr.strip().splitlines()[-1:]})
             continue
@@ -140,13 +209,15 @@ def main() -> int:
         return 0
     print(f"{os.cpu_count()} CPUs, load average {load_before:.1f} before / {os.getloadavg()[0]:.1f} after; "
           f"{args.tokens} generated tokens")
-    print(f"{'backend':18} {'load s':>7} {'prompt tok/s':>12} {'gen tok/s':>9} {'peak RSS MB':>11} {'agent step s':>12}")
+    print(f"{'backend':18} {'load s':>7} {'prompt tok/s':>12} {'gen tok/s':>9} {'peak RSS MB':>11} {'cold step s':>11} "
+          f"{'warm step p50 s':>15} {'warm prompt tok/s':>17}")
     for r in results:
         if "gen_tok_s" not in r:
             print(f"{r['backend']:18} {r.get('skipped') or r.get('error')}")
             continue
         print(f"{r['backend']:18} {r['load_s']:7.2f} {r['prompt_tok_s']:12.0f} {r['gen_tok_s']:9.1f} "
-              f"{r['peak_rss_mb']:11.0f} {r['agent_step_s']:12.1f}   task: {r['agent_task']!r}")
+              f"{r['peak_rss_mb']:11.0f} {r['agent_step_s']:11.2f} {r['warm_step_p50_s']:15.2f} "
+              f"{r.get('warm_prompt_tok_s', float('nan')):17.0f}   task: {r['agent_task']!r}")
     return 0
 
 

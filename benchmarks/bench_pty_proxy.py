@@ -1,13 +1,16 @@
 """What `companion shell` costs: output throughput and keystroke-echo latency, with and without it.
 
-The same interactive bash (hook loaded) runs in a pseudo-terminal, once directly and once under
-the real `companion shell` proxy; this script plays the terminal.
+The same interactive bash (hook loaded) runs in two pseudo-terminals at once, one directly and one
+under the real `companion shell` proxy; this script plays both terminals and interleaves the
+measurements, so that both see the same load on the machine.
 - throughput: a burst of output (`seq`, about 20 MB by default) from typing the command to the next
   prompt; reported as the ratio without/with (target >= 0.9);
-- keystroke echo: one key at a time into `cat` (the pty's own echo), time until it shows; the
-  figure is the proxy's added p95 (target <= 2 ms).
+- keystroke echo: one key at a time into `cat` (the pty's own echo), with a pause between keys as
+  in typing (so the proxy is asleep when a key comes, as it would be), time until it shows; the
+  figure is the proxy's added p95 (target <= 2 ms). On a loaded machine this is mostly the time the
+  scheduler takes to wake the proxy.
 Run:
-    PYTHONPATH=. python benchmarks/bench_pty_proxy.py [--lines 3000000] [--keys 400] [--rounds 3] [--json]
+    PYTHONPATH=. python benchmarks/bench_pty_proxy.py [--lines 3000000] [--keys 400] [--pause-ms 20] [--rounds 3] [--json]
 """
 
 from __future__ import annotations
@@ -57,46 +60,60 @@ def burst_seconds(sh: PtyShell, lines: int) -> float:
     return time.perf_counter() - started
 
 
-def echo_latencies_ms(sh: PtyShell, keys: int) -> list[float]:
+def start_cat(sh: PtyShell) -> None:
     os.write(sh.fd, b"cat > /dev/null\r")
     time.sleep(0.5)
-    select.select([sh.fd], [], [], 0.2)
-    while select.select([sh.fd], [], [], 0.05)[0]:
+    while select.select([sh.fd], [], [], 0.1)[0]:
         os.read(sh.fd, 65536)
-    samples = []
-    for n in range(keys):
-        key = b"abcdefghij"[n % 10:n % 10 + 1]
-        started = time.perf_counter()
-        os.write(sh.fd, key)
-        read_until(sh.fd, key, timeout=10)
-        samples.append((time.perf_counter() - started) * 1000)
-        if n % 50 == 49:
-            os.write(sh.fd, b"\r")
-            read_until(sh.fd, b"\n", timeout=10)
-    os.write(sh.fd, b"\x04")
-    sh.wait_prompt()
-    return samples
+
+
+def echo_ms(sh: PtyShell, key: bytes) -> float:
+    started = time.perf_counter()
+    os.write(sh.fd, key)
+    read_until(sh.fd, key, timeout=10)
+    return (time.perf_counter() - started) * 1000
 
 
 def p95(values: list[float]) -> float:
     return statistics.quantiles(values, n=20)[-1]
 
 
-def measure(proxied: bool, home: Path, cwd: Path, args: argparse.Namespace) -> dict[str, float]:
+def measure(home: Path, cwd: Path, args: argparse.Namespace) -> dict[str, dict[str, float]]:
+    """Both shells at once, their measurements interleaved, so that both see the same machine load."""
     rc = "HISTCONTROL=ignoreboth\n" + hook_script("bash")
-    with PtyShell("bash", rc, home, cwd, timeout=120, wrapper=PROXY if proxied else None) as sh:
-        burst_seconds(sh, args.lines // 10)  # warm-up
-        bursts = [burst_seconds(sh, args.lines) for _ in range(args.rounds)]
-        sh.output = b""
-        latencies = echo_latencies_ms(sh, args.keys)
-    return {"burst_s": statistics.median(bursts), "echo_p50_ms": statistics.median(latencies),
-            "echo_p95_ms": p95(latencies)}
+    with PtyShell("bash", rc, home / "direct", cwd, timeout=120) as direct, \
+            PtyShell("bash", rc, home / "proxied", cwd, timeout=120, wrapper=PROXY) as proxied:
+        shells = {"direct": direct, "proxied": proxied}
+        for sh in shells.values():
+            burst_seconds(sh, args.lines // 10)  # warm-up
+        bursts: dict[str, list[float]] = {name: [] for name in shells}
+        for _ in range(args.rounds):
+            for name, sh in shells.items():
+                bursts[name].append(burst_seconds(sh, args.lines))
+        for sh in shells.values():
+            start_cat(sh)
+        echoes: dict[str, list[float]] = {name: [] for name in shells}
+        for n in range(args.keys):
+            key = b"abcdefghij"[n % 10:n % 10 + 1]
+            for name, sh in (shells.items() if n % 2 else reversed(shells.items())):
+                echoes[name].append(echo_ms(sh, key))
+                time.sleep(args.pause_ms / 1000)
+            if n % 50 == 49:
+                for sh in shells.values():
+                    os.write(sh.fd, b"\r")
+                    read_until(sh.fd, b"\n", timeout=10)
+        for sh in shells.values():
+            os.write(sh.fd, b"\x04")
+            sh.wait_prompt()
+    return {name: {"burst_s": statistics.median(bursts[name]), "echo_p50_ms": statistics.median(echoes[name]),
+                   "echo_p95_ms": p95(echoes[name])} for name in shells}
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--lines", type=int, default=3_000_000, help="lines of the output burst (seq 1 N)")
     parser.add_argument("--keys", type=int, default=400)
+    parser.add_argument("--pause-ms", type=float, default=20.0, help="time between keystrokes")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
@@ -104,8 +121,8 @@ def main() -> int:
         root = Path(folder)
         os.environ["COMPANION_HOME"] = str(root / "companion")
         (root / "work").mkdir()
-        direct = measure(False, root / "home", root / "work", args)
-        proxied = measure(True, root / "home", root / "work", args)
+        figures = measure(root / "home", root / "work", args)
+        direct, proxied = figures["direct"], figures["proxied"]
     megabytes = sum(len(str(n)) + 1 for n in range(1, args.lines + 1)) / 1e6
     result = {
         "burst_mb": round(megabytes, 1),

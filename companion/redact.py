@@ -2,11 +2,18 @@
 
 Provider tokens come from detect-secrets' own regex detectors (AWS, GitHub, GitLab, Slack,
 Stripe, OpenAI, JWT, basic-auth URLs, private keys, and the rest of its catalogue), so they
-stay current with that project. On top of them: what detect-secrets does not cover for shell
-and editor text (Google API keys, whole private-key blocks, `-p`/`--password` options,
-`export SECRET_NAME=value`, Authorization headers, secret-looking assignments), long
-high-entropy strings (hex-only strings and UUIDs are kept: they are git hashes and test ids,
-the signal we need), and the user's own patterns.
+stay current with that project. On top of them: provider shapes it lacks (Google API keys, whole
+private-key blocks), the credential rules of `companion.redact_rules` (every way a shell user
+types a password or token: `mysql -p'..'`, `PGPASSWORD=..`, `export DB_PASSWORD='x y'`,
+`sshpass -p`, `curl -u user:pass`, `redis-cli -a`, `scheme://user:pass@`, Authorization
+headers...), long high-entropy strings (hex-only strings and UUIDs are kept: they are git hashes
+and test ids, the signal we need), and the user's own patterns.
+
+Every rule only finds spans; overlapping or touching spans are merged and each merged span
+becomes ONE `[REDACTED:kind]` marker (the kind of the most specific rule), so a secret is never
+cut into two markers that show its shape. A provider shape covers the whole token it sits in: a
+`sk_live_` key longer than detect-secrets' pattern is replaced whole. Redacting twice changes
+nothing (markers are kept as they are).
 """
 
 from __future__ import annotations
@@ -19,48 +26,34 @@ import math
 import pkgutil
 import re
 from collections import Counter
-from dataclasses import dataclass
 from pathlib import PurePath
-from typing import Any, Iterable, Mapping
+from typing import Any, Iterable, Iterator, Mapping
 
 from detect_secrets.plugins.base import RegexBasedDetector
 
+from companion.redact_rules import CONTEXT_RULES, CUT_TOKEN, Rule
+
+__all__ = ["Redactor", "Rule", "default_redactor", "shannon_entropy", "SECRET_FILE_PATTERNS"]
+
 SECRET_FILE_PATTERNS = (".env", ".env.*", "*.env", "*.pem", "*.key", "*.p12", "*.pfx", "id_rsa*", "id_dsa*",
                         "id_ecdsa*", "id_ed25519*", ".netrc", ".pgpass", "*.keystore", "credentials.json")
-# a name with a secret-looking segment: AWS_SECRET_ACCESS_KEY, GITHUB_TOKEN, DB_PASS (not "bypass")
-_SECRET_NAME = (r"\b(?:[A-Za-z0-9]+_)*(?i:secret|token|password|passwd|pass|pwd|apikey|api_key|access_key|private_key"
-                r"|credentials?|auth|auth_token)(?:_[A-Za-z0-9]+)*\b")
-_TOKEN_CHARS = r"A-Za-z0-9+/=_\-.~"
 _HEX = re.compile(r"^[0-9a-fA-F]+$")
 _UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 _CANDIDATE = re.compile(r"[A-Za-z0-9+/=_\-]{20,}")
+_MARKER = re.compile(r"\[REDACTED:([a-z0-9-]+)\]")
+_SECRET_GROUPS = ("secret", "secret2", "secret3")
+_TOKEN_HEAD = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789")
+_TOKEN_TAIL = _TOKEN_HEAD | frozenset("_+=-")
+_EDGE = " \t\r\n=:\"'"
 
-
-@dataclass(frozen=True)
-class Rule:
-    """A pattern whose `secret` group (or whole match) is replaced by [REDACTED:kind]."""
-
-    kind: str
-    pattern: re.Pattern[str]
-
-
-# Provider formats detect-secrets lacks (or matches only partly); applied before its detectors.
+# Provider formats detect-secrets lacks (or matches only partly); ahead of its detectors.
 _PROVIDER_RULES = (
     Rule("private-key", re.compile(r"-----BEGIN[ A-Z0-9]*PRIVATE KEY( BLOCK)?-----.*?(-----END[ A-Z0-9]*PRIVATE KEY( BLOCK)?-----|\Z)", re.S)),
-    Rule("json-web-token", re.compile(r"(?P<secret>eyJ[A-Za-z0-9_-]+\.eyJ[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*)")),
-    Rule("google-api-key", re.compile(r"(?P<secret>AIza[0-9A-Za-z\-_]{35})")),
-    Rule("openai-token", re.compile(r"(?P<secret>sk-(?:proj-|svcacct-|admin-)?[A-Za-z0-9_\-]{32,})")),
+    Rule("json-web-token", re.compile(r"(?P<secret>eyJ[A-Za-z0-9_-]+\.eyJ[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*)"), whole_token=True),
+    Rule("google-api-key", re.compile(r"(?P<secret>AIza[0-9A-Za-z\-_]{35})"), whole_token=True),
+    Rule("openai-token", re.compile(r"(?P<secret>sk-(?:proj-|svcacct-|admin-)?[A-Za-z0-9_\-]{32,})"), whole_token=True),
 )
-# Secrets recognised by where they stand in a command or file rather than by their shape.
-_CONTEXT_RULES = (
-    Rule("authorization", re.compile(r"(?i)(authorization\s*:\s*(?:bearer|token|basic)\s+)(?P<secret>[" + _TOKEN_CHARS + r"]{8,})")),
-    Rule("password", re.compile(r"(?<![\w-])(?:--password|--passwd|--pass|--token|--api-key|--secret)(?:=|\s+)(?P<secret>'[^']*'|\"[^\"]*\"|[^\s'\"]+)")),
-    Rule("password", re.compile(r"(?<![\w-])-p(?P<secret>[^\s'\"-][^\s'\"]*)")),  # mysql -pSECRET
-    Rule("password", re.compile(r"://[^/\s:@]+:(?P<secret>[^@\s/]+)@")),  # scheme://user:pass@host
-    Rule("secret-assignment", re.compile(r"(?:\b(?:set\s+-[gxU]+|setenv)\s+)" + _SECRET_NAME
-                                         + r"\s+(?P<q>['\"]?)(?P<secret>[^\s'\"]{4,})(?P=q)")),  # fish, csh
-    Rule("secret-assignment", re.compile(_SECRET_NAME + r"\s*[=:]\s*(?P<q>['\"]?)(?P<secret>[^\s'\",;]{4,})(?P=q)")),
-)
+Span = tuple[int, int, int, str]  # start, end, priority (lower wins the kind), kind
 
 
 def _slug(text: str) -> str:
@@ -92,17 +85,19 @@ class Redactor:
     """Replaces secrets by [REDACTED:<kind>] in strings and in nested event data."""
 
     def __init__(self, patterns: Iterable[str] = (), entropy: bool = True, secret_files: Iterable[str] = ()) -> None:
-        self._plugin_patterns = [(_slug(plugin.secret_type), pattern)
-                                 for plugin in _detect_secrets_plugins() for pattern in plugin.denylist]
-        self._custom = []
+        plugins = [Rule(_slug(plugin.secret_type), pattern, whole_token=True)
+                   for plugin in _detect_secrets_plugins() for pattern in plugin.denylist]
+        custom = []
         for source in patterns:
             try:
-                self._custom.append(Rule("custom", re.compile(source)))
+                custom.append(Rule("custom", re.compile(source)))
             except re.error as exc:
                 raise ValueError(f"redaction pattern {source!r} is not a valid regex: {exc}") from None
+        # in order of specificity: a merged span takes the kind of its earliest rule
+        self._rules = (*_PROVIDER_RULES, *plugins, CUT_TOKEN, *CONTEXT_RULES, *custom)
         self._entropy = entropy
         self._secret_files = tuple(SECRET_FILE_PATTERNS) + tuple(secret_files)
-        # Event strings repeat a lot (paths, kinds, the same command run again); ~45 regular
+        # Event strings repeat a lot (paths, kinds, the same command run again); ~70 regular
         # expressions per string make redaction the pipeline's cost, so remember recent answers.
         self._cached = functools.lru_cache(maxsize=8192)(self._redact)
 
@@ -114,15 +109,28 @@ class Redactor:
         return self._redact(text)
 
     def _redact(self, text: str) -> str:
-        for rule in _PROVIDER_RULES:
-            text = _apply_rule(rule, text)
-        for kind, pattern in self._plugin_patterns:
-            text = pattern.sub(lambda match, kind=kind: _replace_secret(match, kind), text)
-        for rule in (*_CONTEXT_RULES, *self._custom):
-            text = _apply_rule(rule, text)
+        spans: list[Span] = [(m.start(), m.end(), -1, m.group(1)) for m in _MARKER.finditer(text)]
+        lowered = text.lower()
+        for priority, rule in enumerate(self._rules):
+            # most strings match no rule: one `search` (and a substring test first where the
+            # rule has one) is the cheapest way to learn it
+            if rule.needles and not rule.may_match(lowered):
+                continue
+            first = rule.pattern.search(text)
+            if first is not None:
+                spans.extend(_rule_spans(rule, text, first.start(), priority))
+        merged = _merge(spans)
         if self._entropy:
-            text = _CANDIDATE.sub(_entropy_replacement, text)
-        return text
+            merged = _merge([*merged, *_entropy_spans(text, merged, len(self._rules))])
+        if not merged:
+            return text
+        parts: list[str] = []
+        at = 0
+        for start, end, _, kind in merged:
+            parts += [text[at:start], f"[REDACTED:{kind}]"]
+            at = end
+        parts.append(text[at:])
+        return "".join(parts)
 
     def redact_data(self, value: Any) -> Any:
         """Redact every string inside JSON-like data (keys are kept; they are names, not values)."""
@@ -140,39 +148,78 @@ class Redactor:
         return any(fnmatch.fnmatch(name, pattern) for pattern in self._secret_files)
 
 
-def _replace_secret(match: re.Match[str], kind: str) -> str:
-    """Replace the secret inside a detect-secrets match: its longest capture group when that group
-    is the secret (a password after `user:`), else the whole match (groups like `ghp` are prefixes)."""
+def _rule_spans(rule: Rule, text: str, at: int, priority: int) -> Iterator[Span]:
+    for match in rule.pattern.finditer(text, at):
+        start, end = _secret_span(match, rule.whole_token)
+        if rule.whole_token:
+            start, end = _whole_token(text, start, end)
+        if start < end:
+            yield start, end, priority, rule.kind
+
+
+def _secret_span(match: re.Match[str], shape: bool) -> tuple[int, int]:
+    """Where the secret is in a match: its `secret` group; in a detect-secrets match, its longest
+    group when that group is the secret (the password of `://user:pw@`, a 40-character AWS key),
+    else the whole match (groups like `ghp` are prefixes) without the delimiters it takes along."""
+    names = match.re.groupindex
+    for name in _SECRET_GROUPS:
+        if name in names and match.group(name) is not None:
+            return match.span(name)
+    if shape and match.re.groups and not names:
+        spans = [match.span(i) for i in range(1, match.re.groups + 1) if match.group(i)]
+        start, end = max(spans, key=lambda s: s[1] - s[0], default=match.span())
+        if end - start >= 8 or (start > match.start() and end >= match.end() - 1):
+            return start, end
+    start, end = match.span()
     whole = match.group(0)
-    if "REDACTED" in whole:
-        return whole
-    spans = [match.span(i) for i in range(1, (match.re.groups or 0) + 1) if match.group(i)]
-    start, end = max(spans, key=lambda s: s[1] - s[0], default=match.span())
-    if end - start < 8:
-        start, end = match.span()
-    return whole[: start - match.start()] + f"[REDACTED:{kind}]" + whole[end - match.start():]
+    if shape:
+        start += len(whole) - len(whole.lstrip(_EDGE))
+        end -= len(whole) - len(whole.rstrip(_EDGE))
+    return start, end
 
 
-def _apply_rule(rule: Rule, text: str) -> str:
-    def replace(match: re.Match[str]) -> str:
-        whole = match.group(0)
-        if "[REDACTED:" in whole:
-            return whole  # already redacted by a more specific detector; never nest markers
-        start, end = match.span("secret") if "secret" in match.re.groupindex else match.span()
-        return whole[: start - match.start()] + f"[REDACTED:{rule.kind}]" + whole[end - match.start():]
+def _whole_token(text: str, start: int, end: int) -> tuple[int, int]:
+    """Grow a shape's span to the token it sits in (letters and digits before it; also _+=- after),
+    but not over a short option it is glued to (`-pAKIA…` keeps its `-p`)."""
+    head = start
+    while head > 0 and text[head - 1] in _TOKEN_HEAD:
+        head -= 1
+    if not (head == start - 1 and head > 0 and text[head - 1] == "-" and (head == 1 or not text[head - 2].isalnum())):
+        start = head
+    while end < len(text) and text[end] in _TOKEN_TAIL:
+        end += 1
+    return start, end
 
-    return rule.pattern.sub(replace, text)
+
+def _merge(spans: list[Span]) -> list[Span]:
+    """Overlapping or touching spans become one, with the kind of its most specific rule."""
+    merged: list[Span] = []
+    for start, end, priority, kind in sorted(spans):
+        if merged and start <= merged[-1][1]:
+            last = merged[-1]
+            best = min((last[2], last[3]), (priority, kind))
+            merged[-1] = (last[0], max(last[1], end), best[0], best[1])
+        else:
+            merged.append((start, end, priority, kind))
+    return merged
 
 
-def _entropy_replacement(match: re.Match[str]) -> str:
-    token = match.group(0)
-    if _HEX.match(token) or _UUID.match(token) or "REDACTED" in token:
-        return token
+def _entropy_spans(text: str, taken: list[Span], priority: int) -> Iterator[Span]:
+    """Long random-looking strings in the text between the spans already found."""
+    at = 0
+    for start, end in [*((s, e) for s, e, _, _ in taken), (len(text), len(text))]:
+        for match in _CANDIDATE.finditer(text, at, start):
+            if _looks_random(match.group(0)):
+                yield match.start(), match.end(), priority, "high-entropy"
+        at = end
+
+
+def _looks_random(token: str) -> bool:
+    if _HEX.match(token) or _UUID.match(token):
+        return False
     if not (re.search(r"[A-Z]", token) and re.search(r"[a-z]", token) and re.search(r"[0-9]", token)):
-        return token  # identifiers like some_long_function_name_here are not secrets
-    if len(token) >= 20 and shannon_entropy(token) >= 4.2:
-        return "[REDACTED:high-entropy]"
-    return token
+        return False  # identifiers like some_long_function_name_here are not secrets
+    return shannon_entropy(token) >= 4.2
 
 
 _default: Redactor | None = None

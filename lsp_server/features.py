@@ -15,7 +15,7 @@ from typing import Any
 from lsprotocol import types
 from pygls.uris import to_fs_path
 
-from lsp_server import answers, present
+from lsp_server import answers, present, terminal
 from lsp_server.server import CompanionLanguageServer
 
 log = logging.getLogger("lsp_server")
@@ -87,6 +87,11 @@ def create_server() -> CompanionLanguageServer:
             ls.activity.window_focus(params["windowFocused"])
         if params.get("uri") and (path := ls.path_of(str(params["uri"]))) is not None:
             ls.activity.focused(path)
+
+    @server.feature(terminal.NOTIFICATION)
+    def terminal_command(ls: CompanionLanguageServer, params: Any) -> None:
+        """A finished command of VS Code's integrated terminal, with the tail of its output."""
+        ls.terminal_command(as_dict(params))
 
     # -- proposals: code actions and commands -------------------------------------------------
     @server.feature(types.TEXT_DOCUMENT_CODE_ACTION,

@@ -28,7 +28,8 @@ from companion import __version__, paths
 from companion.config import load_config, ConfigError
 from companion.ipc import IpcError
 from companion.proposals import Proposal
-from lsp_server import present
+from companion.shell.attribution import CommandFilter
+from lsp_server import present, terminal
 from lsp_server.answers import ask
 from lsp_server.activity import EditorActivity, document_path
 from lsp_server.book import Entry, ProposalBook, visible
@@ -61,6 +62,8 @@ class CompanionLanguageServer(LanguageServer):
         self._ever_connected = False
         self._asking: set[asyncio.Future[None]] = set()
         self._unsent: deque[dict[str, Any]] = deque(maxlen=UNSENT_LIMIT)
+        self.commands: CommandFilter | None = None  # which terminal commands belong to the workspace
+        self.capture_output = "failed"  # [shell] capture_output: the output kept with a terminal command
 
     # -- life cycle ---------------------------------------------------------------------------
     def attach(self, root: Path, client_name: str, options: Any) -> None:
@@ -69,10 +72,15 @@ class CompanionLanguageServer(LanguageServer):
         self.root = paths.workspace_root(root)
         self.client_name = client_name
         try:
-            base = EditorSettings.from_config(load_config(self.root))
+            config = load_config(self.root)
         except ConfigError as exc:
-            base = EditorSettings()
+            config = None
             log.warning("companion's config cannot be read (%s); using defaults", exc)
+        base = EditorSettings.from_config(config) if config is not None else EditorSettings()
+        ignore = config.shell.ignore_commands if config is not None else []
+        self.commands = CommandFilter(self.root, ignore, lambda message: log.warning("%s", message))
+        mode = getattr(config.shell, "capture_output", "failed") if config is not None else "failed"
+        self.capture_output = mode if mode in terminal.CAPTURE_MODES else "failed"
         self.apply_settings(options, base)
         self.activity.editor = client_name
 
@@ -307,6 +315,14 @@ class CompanionLanguageServer(LanguageServer):
             raise IpcError("the language server is not initialised yet")
         assert self.loop is not None
         return await self.loop.run_in_executor(None, lambda: self.link.request(op, **fields))
+
+    def terminal_command(self, params: dict[str, Any]) -> None:
+        """A command finished in VS Code's integrated terminal (the extension's shell integration route)."""
+        if self.commands is None:
+            return
+        event = terminal.command_event(params, self.commands, self.capture_output)
+        if event is not None:
+            self.emit_events([event])
 
     def emit_events(self, events: list[dict[str, Any]]) -> None:
         """Send editor events; while no daemon answers they wait (the newest UNSENT_LIMIT of them).

@@ -68,26 +68,54 @@ def _unwrap(raw: Any) -> Mapping[str, Any]:
     return raw
 
 
+TRUE_WORDS = ("true", "yes", "on", "1")
+FALSE_WORDS = ("false", "no", "off", "0")
+ENUM_ALIASES = {"info": "information", "llama.cpp": "llama_cpp", "llama-cpp": "llama_cpp", "llamacpp": "llama_cpp",
+                "never": "off", "none": "off"}
+
+
+def _natural(value: Any) -> Any:
+    """What a person types, read as meant: "3" is 3, "False" is false, " Hint " is "hint"."""
+    if not isinstance(value, str):
+        return value
+    text = value.strip()
+    lowered = text.lower()
+    if lowered in TRUE_WORDS[:3] or lowered in FALSE_WORDS[:3]:
+        return lowered in TRUE_WORDS
+    try:
+        return float(text) if "." in text else int(text)
+    except ValueError:
+        return ENUM_ALIASES.get(lowered, lowered)
+
+
 def _check(name: str, value: Any) -> Any:
+    if name in ("model", "via"):
+        return str(value or "").strip()
+    value = _natural(value)
     if name == "interruption_level":
         if value in (None, ""):
             return None
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not 1 <= int(value) <= 5:
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not 1 <= value <= 5 or value != int(value):
             raise ValueError(f"interruptionLevel must be 1 to 5 or empty, got {value!r}")
         return int(value)
-    if name == "show_message" and value not in SHOW_MESSAGE:
-        raise ValueError(f"showMessage must be one of {', '.join(SHOW_MESSAGE)}, got {value!r}")
+    if name == "show_message":
+        value = {True: "always", False: "off"}.get(value, value) if isinstance(value, bool) else value
+        if value not in SHOW_MESSAGE:
+            raise ValueError(f"showMessage must be one of {', '.join(SHOW_MESSAGE)}, got {value!r}")
     if name == "diagnostic_severity" and value not in SEVERITIES:
         raise ValueError(f"diagnosticSeverity must be one of {', '.join(SEVERITIES)}, got {value!r}")
     if name == "backend" and (value or "") not in BACKENDS:
         raise ValueError(f"backend must be one of transformers, llama_cpp, ollama or empty, got {value!r}")
-    if name in ("diagnostics", "start_daemon") and not isinstance(value, bool):
-        raise ValueError(f"{name} must be true or false, got {value!r}")
+    if name in ("diagnostics", "start_daemon"):
+        if value in (0, 1) and not isinstance(value, bool):
+            value = bool(value)
+        if not isinstance(value, bool):
+            raise ValueError(f"{name} must be true or false, got {value!r}")
     if name == "edit_flush_s":
         if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
             raise ValueError(f"editFlushSeconds must be a number of seconds, got {value!r}")
         return float(value)
-    if name in ("backend", "model", "via"):
+    if name == "backend":
         return str(value or "")
     return value
 

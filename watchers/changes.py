@@ -52,11 +52,25 @@ def read_text(path: str, max_bytes: int) -> FileText:
     return FileText(text, len(raw), encoding_errors=bad)
 
 
+def clip(text: str, limit: int) -> str:
+    """`text` cut to at most `limit` characters at a blank, never inside a word: a key cut in two
+    reaches redaction as a piece too short to recognise, and half of it would stay readable. A
+    first word longer than the limit is kept whole up to 4 times the limit, else dropped."""
+    if len(text) <= limit:
+        return text
+    blank = text.rfind(" ", 0, limit + 1)
+    if blank > 0:
+        return text[:blank].rstrip()
+    end = text.find(" ")
+    first = text if end < 0 else text[:end]
+    return first if len(first) <= 4 * limit else ""
+
+
 def _function_line(lines: list[str], before: int) -> str:
     """The nearest line above index `before` that git would show as the hunk's function context."""
     for index in range(min(before, len(lines)) - 1, -1, -1):
         if _FUNCNAME.match(lines[index]):
-            return lines[index].strip()[:80]
+            return clip(lines[index].strip(), 80)
     return ""
 
 
@@ -148,7 +162,7 @@ def summarize(old: str | None, new: str, path: str) -> dict[str, Any]:
                 for line in new_lines[j1:j2]:
                     match = _TODO.search(line)
                     if match and match.group(0).strip() not in old_todos and len(todos) < MAX_TODOS:
-                        todos.append(match.group(0).strip()[:200])
+                        todos.append(clip(match.group(0).strip(), 200))
     summary.update(lines_added=len(added), lines_removed=len(removed), hunks=hunks)
     if len(hunks) == MAX_HUNKS:
         summary["hunks_truncated"] = True

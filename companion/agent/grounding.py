@@ -100,6 +100,13 @@ def _exists(path: str, roots: Iterable[Path]) -> bool:
     return any((root / candidate).exists() for root in roots)
 
 
+def _evidence_paths(token: str, terms: set[str]) -> list[str]:
+    """The evidence's paths that `token` names: the same, or one ending in `/token` (a traceback's
+    absolute path for the model's `app/settings.py` or `settings.py`)."""
+    token = token.split("::")[0].lstrip("./")
+    return [t for t in terms if looks_like_path(t) and (t == token or t.split("::")[0].endswith("/" + token))]
+
+
 def check(task: str, response: str, path: str | None, terms: set[str], workspace: Path | None,
           cwd: Path | None = None) -> Grounding:
     """Whether a model's own proposal is grounded in the evidence terms, with the reason if not."""
@@ -108,12 +115,13 @@ def check(task: str, response: str, path: str | None, terms: set[str], workspace
     tokens = {_strip(t) for t in TOKEN.findall(text)} | {m.group(1) for m in QUOTED.finditer(text)}
     if path:
         tokens.add(path)
-    missing = sorted(t for t in tokens if looks_like_path(t) and roots and not _exists(t, roots))
+    paths = {t: _evidence_paths(t, terms) for t in tokens if looks_like_path(t)}
+    missing = sorted(t for t, known in paths.items()
+                     if roots and not _exists(t, roots) and not any(_exists(k, roots) for k in known))
     if missing:
         return Grounding(False, f"names {', '.join(missing[:3])}, which does not exist")
     named = sorted(t for t in tokens if t in terms and code_like(t))
-    named += sorted(posixpath.basename(t) for t in tokens if looks_like_path(t) and posixpath.basename(t) in terms
-                    and t not in named)
+    named += sorted(t for t, known in paths.items() if known and t not in named)
     command = next((t for t in terms if " " in t and t in text), None)
     if command:
         named.append(command)

@@ -2,10 +2,11 @@
 
 The pipeline hands every stored event to `on_event`, which only queues it. One worker thread
 applies the trigger rules, asks the interruption budget, runs the quick-fix rules (instant) and
-offers their best candidate through `daemon.offer`, then runs the model on top (its own thread and
-deadline): a model that picks or explains a candidate improves that proposal in place (published
-as "updated", never sent twice); with no candidate, its own task is offered only if grounded. A
-second small thread expires unanswered proposals to `ignored`. A backend that cannot be reached
+offers their best candidate through `daemon.offer`; the model runs on top in its own thread
+(`model_worker.py`, with its deadline), so the rules never wait for it: a model that picks or
+explains a candidate improves that proposal in place (published as "updated", never sent twice);
+with no candidate, its own task is offered only if grounded. A second small thread expires
+unanswered proposals to `ignored`. A backend that cannot be reached
 gives one clear message and a back-off; the rules go on, and so does the daemon.
 """
 
@@ -22,6 +23,7 @@ from typing import Any, Callable
 from companion.agent.backends import Backend, BackendUnavailable, load_backend
 from companion.agent.runner import Agent
 from companion.engine.budget import InterruptionBudget
+from companion.engine.model_worker import ModelJob, ModelWorker
 from companion.engine.proposer import Proposer, StepOutcome, load_gate
 from companion.engine.triggers import Trigger, TriggerRules, salient_reason
 from companion.quickfix import RuleBook
@@ -31,6 +33,8 @@ from companion.proposals import Outcome, Proposal
 
 log = logging.getLogger(__name__)
 UNAVAILABLE_BACKOFF_S = (30.0, 1800.0)  # first and longest wait after a backend could not be reached
+FOLLOW_UP_S = 30.0  # a surer rules' proposal this soon after another replaces it in place
+COOLING_DOWN = "cooling down"  # the budget's hold after each proposal (see budget.hold_reason)
 _AUTO = object()
 
 
@@ -58,6 +62,8 @@ class Engine:
         self._unavailable_until = 0.0
         self._unavailable_wait = UNAVAILABLE_BACKOFF_S[0]
         self._reported: set[str] = set()
+        self.model = ModelWorker(self)
+        self._agent_lock = threading.Lock()
         self.notes: list[str] = []
         self.stats: dict[str, Any] = {"triggers": 0, "steps": 0, "proposals": 0, "surfaced": 0, "held": 0,
                                       "last_trigger": None, "last_step_s": None, "last_hold": None}
@@ -69,8 +75,10 @@ class Engine:
             thread = threading.Thread(target=target, name=name, daemon=True)
             thread.start()
             self._threads.append(thread)
+        self.model.start()
         if self.config.engine.preload:
             self._queue.put(("load", None))
+            self.model.load()
         self.daemon.add_handler("suggest", self._op_suggest)
         self.daemon.add_handler("pause", self._op_pause)
         self.daemon.add_handler("resume", self._op_resume)
@@ -83,6 +91,7 @@ class Engine:
         self._queue.put(("stop", None))
         for thread in self._threads:
             thread.join(timeout=5.0)
+        self.model.stop()
         if self.proposer is not None and self.proposer.agent is not None:
             self.proposer.agent.close()
 
@@ -140,8 +149,9 @@ class Engine:
             self._queue.put(entry)
         return newest
 
-    def _ensure_proposer(self) -> Proposer:
-        """The proposer (rules and gate) always; its model once the backend can be loaded."""
+    def _ensure_proposer(self, with_agent: bool = False) -> Proposer:
+        """The proposer (rules and gate); with its model too, once the backend can be loaded, when
+        `with_agent` (the model thread and `suggest` ask for it; the rules never wait for a load)."""
         if self.proposer is None:
             gate = self._gate
             if gate is _AUTO:
@@ -153,10 +163,13 @@ class Engine:
             self.proposer = Proposer(None, gate, self.store, self.workspace, self.daemon.redactor,  # type: ignore[arg-type]
                                      self.config.general.interruption_level, rules=book,
                                      refine=getattr(quickfix, "refine", True))
-        if self.proposer.agent is None:
-            self.proposer.agent = self._load_agent()
-            if self.proposer.agent is not None:
-                self.proposer.backend_name = getattr(self.proposer.agent.backend, "name", "")
+        if with_agent and self.proposer.agent is None:
+            with self._agent_lock:
+                if self.proposer.agent is None:
+                    agent = self._load_agent()
+                    if agent is not None:
+                        self.proposer.backend_name = getattr(agent.backend, "name", "")
+                        self.proposer.agent = agent
         return self.proposer
 
     def _load_agent(self) -> Agent | None:
@@ -179,10 +192,8 @@ class Engine:
         self.stats["triggers"] += 1
         self.stats["last_trigger"] = trigger.reason
         hold = self.budget.hold_reason()
-        if hold is not None:
-            self.stats["held"] += 1
-            self.stats["last_hold"] = hold
-            log.info("trigger %s held back: %s", trigger.reason, hold)
+        if hold is not None and not hold.startswith(COOLING_DOWN):
+            self._held(trigger, hold)
             return
         started = time.monotonic()
         proposer = self._ensure_proposer()
@@ -190,19 +201,41 @@ class Engine:
         if ctx is None:
             return
         first = proposer.from_rules(ctx)
+        if hold is not None:  # cooling down: only a surer follow-up of the open proposal may replace it
+            earlier = self._follow_up(first.proposal) if first.proposal is not None else None
+            if earlier is None:
+                self._held(trigger, hold)
+                return
         offered = self._deliver(first.proposal) if first.proposal is not None else None
         self.stats["last_rules_s"] = round(time.monotonic() - started, 3)
-        later = self._model_step(proposer, ctx, first)
-        if later is None or later.proposal is None:
-            return
-        if offered is not None and later.proposal.id == offered.id:
-            self._update(later.proposal)
-        elif first.proposal is None:
-            self._deliver(later.proposal)
+        if hold is None or offered is not None:
+            self.model.submit(ModelJob(ctx, first, offered))  # the model refines later, on its own thread
+
+    def _held(self, trigger: Trigger, hold: str) -> None:
+        self.stats["held"] += 1
+        self.stats["last_hold"] = hold
+        log.info("trigger %s held back: %s", trigger.reason, hold)
+
+    def _follow_up(self, proposal: Proposal) -> Proposal | None:
+        """The rules' open proposal of a moment ago that this one, surer, should replace in place: one
+        failure often gives two events (the test report, then the command's end) and the second
+        carries more evidence (the suspects since the last green run)."""
+        if not proposal.rule or not proposal.surfaced:
+            return None
+        since = time.time() - FOLLOW_UP_S
+        for earlier in self.store.proposals(workspace=str(self.workspace), statuses=["open"], since=since):
+            if earlier.rule and earlier.surfaced and (earlier.confidence or 0) < (proposal.confidence or 0):
+                return earlier
+        return None
 
     def _deliver(self, proposal: Proposal) -> Proposal | None:
         """Offer a new proposal unless it repeats a recent one; the budget is asked again (something may
         have changed while it was prepared)."""
+        earlier = self._follow_up(proposal)
+        if earlier is not None:
+            proposal.id, proposal.ts = earlier.id, earlier.ts
+            self._update(proposal)
+            return proposal
         repeated = self.budget.repeats(proposal.task or "") if proposal.surfaced else None
         if repeated is not None:
             log.info("dropped %r: it repeats %r, answered or offered just now", proposal.task, repeated)
@@ -213,11 +246,13 @@ class Engine:
         self._offer(proposal)
         return proposal
 
-    def _update(self, proposal: Proposal) -> None:
-        """The model improved a proposal already offered: same id, stored again and published as
-        "updated" — unless the user answered it meanwhile."""
+    def _update(self, proposal: Proposal, expected_task: str | None = None) -> None:
+        """A proposal already offered, improved: same id, stored again and published as "updated" —
+        unless the user answered it meanwhile, or (`expected_task`) it changed since the model began."""
         stored = self.store.proposal(proposal.id)
         if stored is None or stored.status not in ("open", "silent"):
+            return
+        if expected_task is not None and stored.task != expected_task:
             return
         proposal.status, proposal.surfaced = stored.status, stored.surfaced
         proposal.workspace = str(self.workspace)
@@ -243,7 +278,7 @@ class Engine:
 
     def _step(self, trigger: Trigger) -> StepOutcome | None:
         """Rules and model in one go (`companion suggest`); None when neither can say anything."""
-        proposer = self._ensure_proposer()
+        proposer = self._ensure_proposer(with_agent=True)
         ctx = proposer.context(trigger)
         if ctx is None:
             return StepOutcome(None, None, note="no events recorded yet")

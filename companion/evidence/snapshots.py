@@ -35,20 +35,19 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 from companion import paths
 from companion.evidence.blobs import BlobStore, private_dir, write_private
 from companion.evidence.text import decode
+from companion.evidence.walk import Ignored, TreeWalk
 from companion.redact import Redactor
 
 log = logging.getLogger(__name__)
-Ignored = Callable[[str, bool], bool]
 MANIFEST_VERSION = 1
 PRUNE_EVERY = 16  # prune once 1/16 of the bound was written since the last prune
 MAX_MANIFESTS = 64  # distinct tree states kept (greens of older ones are dropped)
+PARTIAL = ""  # the manifest key that says max_files cut the walk short (no path is empty)
 MTIME_SLACK_S = 1.0  # a file modified this long after a green's time was saved after the run
-ALWAYS_SKIPPED_DIRS = {".git", ".hg", ".svn", ".jj"}
 
 
 def folder_for(workspace: str | os.PathLike[str] | None = None) -> Path:
@@ -117,14 +116,12 @@ class Snapshots:
         self.folder = private_dir(Path(folder))
         self.blobs = BlobStore(self.folder / "blobs")
         self.redactor = redactor
-        self.ignored = ignored or (lambda path, is_dir: False)
+        self.tree = TreeWalk(self.workspace, ignored, max_files)
         self.max_file_bytes = max_file_bytes
-        self.max_files = max_files
         self.max_store_bytes = max_store_bytes
         self.max_greens = max_greens
         self.read_budget_s = read_budget_s
         self.state_path = self.folder / "state.json"
-        self._ignore_cache: dict[str, bool] = {}  # the rules' answers for files, until forget_ignores()
         self.greens: dict[str, Green] = {}
         self._files: dict[str, _Entry] = {}
         self._manifests: dict[str, dict[str, str]] = {}
@@ -168,48 +165,16 @@ class Snapshots:
     # -- reading the workspace --------------------------------------------------------------
     def forget_ignores(self) -> None:
         """The ignore rules changed (a .gitignore was saved): ask them again."""
-        self._ignore_cache = {}
+        self.tree.forget_ignores()
+
+    def touch(self, path: str) -> None:
+        """A file the user saved: kept in every walk, even one that max_files cuts short."""
+        self.tree.touch(path)
 
     def walk(self) -> dict[str, os.stat_result]:
         """Stat of every file the ignore rules keep (links included, not followed), at most max_files."""
-        found, self.walk_truncated = self._walk()
+        found, self.walk_truncated = self.tree.walk()
         return found
-
-    def _walk(self) -> tuple[dict[str, os.stat_result], bool]:
-        """(stats, whether max_files cut the walk short)."""
-        found: dict[str, os.stat_result] = {}
-        stack = [""]
-        if len(self._ignore_cache) > 4 * self.max_files:  # files come and go: start the answers over
-            self._ignore_cache = {}
-        while stack:
-            folder = stack.pop()
-            try:
-                entries = list(os.scandir(self.workspace / folder if folder else self.workspace))
-            except OSError:
-                continue
-            for entry in sorted(entries, key=lambda e: e.name):
-                rel = f"{folder}/{entry.name}" if folder else entry.name
-                try:
-                    is_dir = entry.is_dir(follow_symlinks=False)
-                    if is_dir and entry.name in ALWAYS_SKIPPED_DIRS:
-                        continue
-                    if is_dir:  # folders are asked every time (a virtual environment can appear in one)
-                        decided = bool(self.ignored(rel, True))
-                    else:
-                        decided = self._ignore_cache.get(rel)
-                        if decided is None:
-                            decided = self._ignore_cache[rel] = bool(self.ignored(rel, False))
-                    if decided:
-                        continue
-                    if is_dir:
-                        stack.append(rel)
-                        continue
-                    found[rel] = entry.stat(follow_symlinks=False)
-                except OSError:
-                    continue
-                if len(found) >= self.max_files:
-                    return found, True
-        return found, False
 
     def _read(self, path: str, info: os.stat_result) -> str:
         """Read, redact and store a file's content; a blob digest or "!reason"."""
@@ -278,7 +243,7 @@ class Snapshots:
             deadline = time.monotonic() + self.read_budget_s
             newest = max(self.greens.values(), key=lambda g: g.ts, default=None)
             earlier = (self.manifest(newest.manifest) if newest is not None else None) or {}
-            found, truncated = self._walk()
+            found, truncated = self.tree.walk()
             limit_ns = int((ts + MTIME_SLACK_S) * 1e9)
             files: dict[str, str] = {}
             for path, info in found.items():
@@ -294,6 +259,8 @@ class Snapshots:
             if not truncated:
                 for gone in set(self._files) - set(files):
                     del self._files[gone]
+            else:
+                files[PARTIAL] = "!partial"
             data = json.dumps({"version": MANIFEST_VERSION, "ts": ts, "files": files}, sort_keys=True).encode()
             digest = self.blobs.put(data)
             self._manifests[digest] = files
@@ -319,7 +286,8 @@ class Snapshots:
             before = self.manifest(green.manifest)
             if before is None:
                 return []
-            now, truncated = self._walk()
+            now, truncated = self.tree.walk()
+            partial = PARTIAL in before  # a file not in a partial manifest may have existed then
             candidates: list[tuple[float, str]] = []
             for path, info in now.items():
                 old_ref = before.get(path)
@@ -338,7 +306,11 @@ class Snapshots:
                 old_ref = before.get(path)
                 if old_ref == new_ref:
                     continue  # same content, or (for files not read) the same size and time
-                if old_ref is None:
+                if old_ref is None and partial:
+                    if mtime <= green.ts + MTIME_SLACK_S:
+                        continue  # beyond the cut of the walk then, and not modified since
+                    changed.append(Changed(path, None, self.text(new_ref), mtime, "no earlier copy"))
+                elif old_ref is None:
                     changed.append(Changed(path, "", self.text(new_ref), mtime, "created"))
                 elif new_ref.startswith("!") or old_ref.startswith("!"):
                     note = _reason(new_ref) if new_ref.startswith("!") else "no earlier copy"
@@ -346,7 +318,7 @@ class Snapshots:
                 else:
                     changed.append(Changed(path, self.text(old_ref), self.text(new_ref), mtime))
             if not truncated:
-                for path in sorted(set(before) - set(now))[: max(0, limit - len(changed))]:
+                for path in sorted(set(before) - set(now) - {PARTIAL})[: max(0, limit - len(changed))]:
                     changed.append(Changed(path, self.text(before[path]), None, time.time(), "deleted"))
             return changed
 
@@ -386,12 +358,18 @@ class Snapshots:
                 else:  # blobs that cannot be deleted: nothing more to drop
                     return {"deleted": deleted, "bytes": total, "greens": 0}
 
-    def prime(self, stop: threading.Event | None = None) -> int:
-        """Fill the stat cache in the background (one file per lock hold), so the first green is cheap."""
+    def prime(self, stop: threading.Event | None = None, duty: float = 1.0) -> int:
+        """Fill the stat cache in the background (one file per lock hold), so the first green is cheap.
+        `duty` < 1 rests between files (as long as reading took, for 0.5), leaving the interpreter
+        to the pipeline and the watchers most of the time."""
+        stop = stop or threading.Event()
         count = 0
-        for path, info in self._walk()[0].items():
-            if stop is not None and stop.is_set():
+        for path, info in self.tree.walk()[0].items():
+            if stop.is_set():
                 break
+            began = time.perf_counter()
             self.ref(path, info)
             count += 1
+            if duty < 1.0:
+                stop.wait((time.perf_counter() - began) * (1.0 - duty) / duty)
         return count

@@ -8,7 +8,10 @@ Files without text on one side (binary, too large, secret, deleted) are listed a
 without hunks, so the evidence still names them.
 
 Bounds: MAX_SUSPECTS hunks in all, MAX_PER_FILE per file, MAX_LINES removed/added lines each,
-every line cut to MAX_LINE_CHARS.
+every listed line cut to MAX_LINE_CHARS. The hunk text is exact, or cut visibly (a last line
+"… (hunk cut)") past MAX_HUNK_LINES lines or MAX_HUNK_CHARS characters. A suspect is not usable
+for a revert when it says `truncated` (something was cut) or `redacted` (its old lines hold a
+redaction placeholder: the file's real text is not known, and writing it back would be wrong).
 """
 
 from __future__ import annotations
@@ -23,6 +26,9 @@ MAX_PER_FILE = 4
 MAX_LINES = 20
 MAX_LINE_CHARS = 240
 CONTEXT = 3
+MAX_HUNK_LINES = 2 * MAX_LINES + 2 * CONTEXT
+MAX_HUNK_CHARS = 8000
+REDACTED = "[REDACTED"  # companion.redact's placeholder
 
 
 def _cut(line: str) -> str:
@@ -50,26 +56,30 @@ def file_hunks(old: str, new: str, path: str, saved_ts: float, limit: int = MAX_
         first_new: int | None = None
         for tag, i1, i2, j1, j2 in group:
             if tag == "equal":
-                body.extend(" " + _cut(line) for line in old_lines[i1:i2])
+                body.extend(" " + line for line in old_lines[i1:i2])
                 continue
             if first_new is None:
                 first_new = j1 + 1
             removed.extend(old_lines[i1:i2])
             added.extend(new_lines[j1:j2])
-            body.extend("-" + _cut(line) for line in old_lines[i1:i2])
-            body.extend("+" + _cut(line) for line in new_lines[j1:j2])
+            body.extend("-" + line for line in old_lines[i1:i2])
+            body.extend("+" + line for line in new_lines[j1:j2])
         header = f"@@ -{_range(a0 + 1, a1 - a0)} +{_range(b0 + 1, b1 - b0)} @@"
-        truncated = len(body) > 2 * MAX_LINES + 2 * CONTEXT
+        # the hunk text is exact (a revert writes it back) or visibly cut, never cut silently
+        truncated = len(body) > MAX_HUNK_LINES or sum(len(line) + 1 for line in body) > MAX_HUNK_CHARS
         if truncated:
-            body = body[: 2 * MAX_LINES + 2 * CONTEXT] + ["… (hunk cut)"]
+            body = [_cut(line) for line in body[:MAX_HUNK_LINES]] + ["… (hunk cut)"]
         suspect: dict[str, Any] = {
             "path": path, "line": max(1, min(first_new or 1, max(1, len(new_lines)))),
             "old_start": a0 + 1, "old_count": a1 - a0, "new_start": b0 + 1, "new_count": b1 - b0,
             "removed": [_cut(line) for line in removed[:MAX_LINES]], "added": [_cut(line) for line in added[:MAX_LINES]],
             "hunk": "\n".join([header, *body]), "saved_ts": saved_ts,
         }
-        if truncated or len(removed) > MAX_LINES or len(added) > MAX_LINES:
+        if truncated or len(removed) > MAX_LINES or len(added) > MAX_LINES \
+                or any(len(line) > MAX_LINE_CHARS for line in removed + added):
             suspect["truncated"] = True
+        if any(REDACTED in line for line in removed):
+            suspect["redacted"] = True  # the old text holds a placeholder: writing it back would lose the secret
         hunks.append(suspect)
     return hunks
 

@@ -6,8 +6,9 @@ from __future__ import annotations
 import difflib
 import os
 import re
+import time
 from pathlib import Path
-from typing import Iterable, Iterator
+from typing import Iterable, Iterator, Mapping
 
 from companion.quickfix.base import Candidate, Moment, rule
 
@@ -18,9 +19,25 @@ RC_FILES = (".bashrc", ".bash_aliases", ".zshrc", ".config/fish/config.fish", ".
 MAX_PATH_NAMES = 20_000
 
 
-def path_commands(environ: dict[str, str] | os._Environ[str]) -> set[str]:
+PATH_CACHE_S = 60.0
+_path_cache: dict[str, tuple[float, frozenset[str]]] = {}
+
+
+def path_commands(environ: Mapping[str, str]) -> frozenset[str]:
+    """The executables on PATH (listed at most once a minute for the same PATH)."""
+    path = str(environ.get("PATH", ""))
+    cached = _path_cache.get(path)
+    if cached is not None and time.monotonic() - cached[0] < PATH_CACHE_S:
+        return cached[1]
+    names = frozenset(_list_path(path))
+    _path_cache.clear()
+    _path_cache[path] = (time.monotonic(), names)
+    return names
+
+
+def _list_path(path: str) -> set[str]:
     names: set[str] = set()
-    for folder in str(environ.get("PATH", "")).split(os.pathsep):
+    for folder in path.split(os.pathsep):
         try:
             with os.scandir(folder or ".") as entries:
                 for entry in entries:

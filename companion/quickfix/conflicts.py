@@ -81,8 +81,11 @@ def side_commits(moment: Moment, base: str, side: str, path: str) -> list[str]:
 @rule("conflicts.open_marker", triggers=("merge_conflict", "failed_command"))
 def open_marker(moment: Moment) -> Iterator[Candidate]:
     """Open the first conflict marker, with both sides summarised and the conflicted files listed."""
-    if moment.reason == "failed_command" and not CONFLICT_LINE.search(moment.output):
-        return
+    stopping = {"merge", "rebase", "pull", "cherry-pick", "revert", "am", "stash"}
+    words = moment.argv[1:2] if moment.argv[:1] == ["git"] else []
+    if moment.reason == "failed_command" and not CONFLICT_LINE.search(moment.output) and \
+            not (words and words[0] in stopping and not moment.output.strip()):
+        return  # a failed command that did not stop on a conflict (the output, when captured, says so)
     root = _root(moment)
     files = conflicted_files(moment)
     located = [(f, first_marker(root / f)) for f in files]

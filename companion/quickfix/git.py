@@ -32,6 +32,16 @@ def _is_git(moment: Moment) -> bool:
     return bool(moment.argv) and os.path.basename(moment.argv[0]) == "git"
 
 
+def git_read(moment: Moment, *args: str) -> str | None:
+    """The output of a read-only git command in the command's folder, or None when it fails."""
+    try:
+        done = subprocess.run(["git", *args], cwd=moment.cwd, capture_output=True, text=True, timeout=3,
+                              env={**os.environ, "GIT_OPTIONAL_LOCKS": "0", "LC_ALL": "C"}, errors="replace")
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return done.stdout if done.returncode == 0 else None
+
+
 def branches(moment: Moment) -> list[str]:
     """Local and remote-tracking branch names of the repository the command ran in (short form)."""
     try:
@@ -43,14 +53,32 @@ def branches(moment: Moment) -> list[str]:
     return [name for name in done.stdout.split() if not name.endswith("/HEAD")] if done.returncode == 0 else []
 
 
+def _missing_upstream(moment: Moment) -> str | None:
+    """For a bare `git push` whose output was not captured: `git push --set-upstream REMOTE BRANCH`
+    when the current branch has no upstream and the repository has a remote."""
+    if moment.argv[1:] not in (["push"], ["push", "origin"]) or moment.output.strip():
+        return None
+    branch = (git_read(moment, "symbolic-ref", "--quiet", "--short", "HEAD") or "").strip()
+    if not branch or git_read(moment, "rev-parse", "--abbrev-ref", "--symbolic-full-name", "@{upstream}") is not None:
+        return None
+    remotes = (git_read(moment, "remote") or "").split()
+    remote = "origin" if "origin" in remotes else (remotes[0] if remotes else "")
+    return f"git push --set-upstream {remote} {branch}" if remote else None
+
+
 @rule("git.push_upstream")
 def push_upstream(moment: Moment) -> Iterator[Candidate]:
     """git push on a branch without an upstream: git's own `--set-upstream` line."""
-    found = SET_UPSTREAM.search(moment.output) if _is_git(moment) else None
-    if found:
-        yield Candidate("", "Push and set the upstream branch", "run_command", response=found.group(1),
-                        evidence={"output_lines": moment.lines_matching(re.compile(r"no upstream branch")) + [found.group(1)],
-                                  "command": moment.command}, confidence=0.9)
+    if not _is_git(moment):
+        return
+    found = SET_UPSTREAM.search(moment.output)
+    command = found.group(1) if found else _missing_upstream(moment)
+    if command:
+        lines = moment.lines_matching(re.compile(r"no upstream branch")) if found else \
+            [f"the branch {command.split()[-1]} has no upstream branch"]
+        yield Candidate("", f"Push and set the upstream branch ({command.split()[-1]})", "run_command",
+                        response=command, evidence={"output_lines": lines + ([command] if found else []),
+                                                    "command": moment.command}, confidence=0.9 if found else 0.8)
 
 
 @rule("git.did_you_mean")
@@ -98,19 +126,37 @@ def missing_branch(moment: Moment) -> Iterator[Candidate]:
                     evidence={"output_lines": [found.group(0)], "command": moment.command, "closest": match[0]})
 
 
+def _in_the_way(moment: Moment) -> list[str]:
+    """For a failed `git checkout/switch BRANCH` whose output was not captured: the modified files
+    that also differ on BRANCH (what git refuses to overwrite)."""
+    if len(moment.argv) < 3 or moment.argv[1] not in ("checkout", "switch") or moment.output.strip():
+        return []
+    target = next((w for w in moment.argv[2:] if not w.startswith("-")), "")
+    if not target or git_read(moment, "rev-parse", "--verify", "-q", f"{target}^{{commit}}") is None:
+        return []
+    modified = set((git_read(moment, "diff", "--name-only", "HEAD") or "").split("\n")) - {""}
+    differing = set((git_read(moment, "diff", "--name-only", "HEAD", target) or "").split("\n")) - {""}
+    return sorted(modified & differing)
+
+
 @rule("git.changes_in_the_way")
 def changes_in_the_way(moment: Moment) -> Iterator[Candidate]:
     """A switch refused because local changes would be overwritten: stash (or commit) those files."""
-    found = OVERWRITTEN.search(moment.output) if _is_git(moment) else None
-    if not found:
+    if not _is_git(moment):
         return
-    files = [line.strip() for line in found.group("files").splitlines() if line.strip()][:20]
-    files = [f for f in files if not f.startswith(("Please", "Aborting"))]
+    found = OVERWRITTEN.search(moment.output)
+    if found:
+        files = [line.strip() for line in found.group("files").splitlines() if line.strip()][:20]
+        files = [f for f in files if not f.startswith(("Please", "Aborting"))]
+        first_line = found.group(0).splitlines()[0]
+    else:
+        files = _in_the_way(moment)[:20]
+        first_line = f"uncommitted changes to {', '.join(files[:3])} differ on the branch being checked out"
     if not files:
         return
     quoted = " ".join(shlex.quote(f) for f in files)
     named = ", ".join(files[:3]) + (f" and {len(files) - 3} more" if len(files) > 3 else "")
-    why = {"output_lines": [found.group(0).splitlines()[0]], "files": files, "command": moment.command}
+    why = {"output_lines": [first_line], "files": files, "command": moment.command}
     yield Candidate("", f"Stash your changes to {named}, then switch", "run_command",
                     response=f"git stash push -m 'before {moment.command[:40]}' -- {quoted} && {moment.command}",
                     path=moment.relative(files[0]), evidence=why, confidence=0.75)

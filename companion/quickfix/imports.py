@@ -7,13 +7,17 @@ else install its distribution (yaml → PyYAML) with the project's own tool.
 
 from __future__ import annotations
 
+import ast
 import re
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 from typing import Iterator
 
 from companion.quickfix.base import Candidate, Moment, rule
 from companion.quickfix.projects import (distribution_for, find_up, node_installer, normalise, own_module,
-                                         python_installer, requirement_lines)
+                                         python_installer, python_word, requirement_lines)
 
 PY_MISSING = re.compile(r"(?:ModuleNotFoundError|ImportError): No module named '?(?P<name>[\w.]+)'?")
 PY_CANNOT_IMPORT = re.compile(r"ImportError: cannot import name '(?P<name>\w+)' from '(?P<module>[\w.]+)'(?: \((?P<path>[^)]+)\))?")
@@ -82,17 +86,72 @@ def _own(moment: Moment, name: str, found: Path, line: str) -> Candidate:
                      response=text, path=relative, evidence=evidence, confidence=0.65)
 
 
+PROBE = ("import importlib.util, sys\n"
+         "print(' '.join(m for m in sys.argv[1:] if importlib.util.find_spec(m) is None))")
+MAX_SCRIPT_BYTES = 500_000
+
+
+def _script_file(moment: Moment) -> Path | None:
+    for word in moment.argv[1:4]:
+        if word.endswith(".py"):
+            target = moment.cwd / word
+            return target if target.is_file() else None
+    return None
+
+
+def unimportable(moment: Moment) -> tuple[str, str] | None:
+    """(module, the line that imports it) for the first top-level import of the script the user ran
+    that their Python cannot find — for a failed `python script.py` whose output was not captured.
+    The probe asks that Python's import system (`importlib.util.find_spec`, which loads nothing);
+    the user's command is never run again."""
+    script = _script_file(moment)
+    python = shutil.which(python_word(moment.argv))
+    if script is None or python is None or moment.exit_code in (None, 0):
+        return None
+    try:
+        if script.stat().st_size > MAX_SCRIPT_BYTES:
+            return None
+        source = script.read_bytes()
+        tree = ast.parse(source)
+    except (OSError, SyntaxError, ValueError):
+        return None
+    text = source.decode("utf-8", errors="replace")
+    imported: dict[str, str] = {}
+    for node in tree.body:
+        names = [a.name for a in node.names] if isinstance(node, ast.Import) else \
+            [node.module] if isinstance(node, ast.ImportFrom) and node.module and not node.level else []
+        for name in names:
+            top = name.split(".")[0]
+            if top not in sys.stdlib_module_names and top not in imported:
+                imported[top] = ast.get_source_segment(text, node) or f"import {name}"
+    if not imported:
+        return None
+    try:
+        done = subprocess.run([python, "-c", PROBE, *imported], cwd=script.parent, capture_output=True, text=True,
+                              timeout=5)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    missing = done.stdout.split() if done.returncode == 0 else []
+    return (missing[0], imported[missing[0]]) if missing and missing[0] in imported else None
+
+
 @rule("imports.python_missing")
 def python_missing(moment: Moment) -> Iterator[Candidate]:
-    """ModuleNotFoundError: No module named 'x'."""
+    """ModuleNotFoundError: No module named 'x' (or, with no output captured, an import of the script
+    that the user's Python cannot find)."""
     match = None
     for match in PY_MISSING.finditer(moment.texts):
         pass
-    if match is None:
+    if match is not None:
+        full, line = match.group("name"), match.group(0)
+    elif not moment.output.strip():
+        found = unimportable(moment)
+        if found is None:
+            return
+        full, line = found[0], f"{found[1].strip()[:200]} — {found[0]} cannot be found by {python_word(moment.argv)}"
+    else:
         return
-    full = match.group("name")
     module = full.split(".")[0]
-    line = match.group(0)
     root = moment.workspace.resolve()
     near = _script(moment) or moment.cwd
     found = own_module(module, root, near)

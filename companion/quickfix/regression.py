@@ -9,10 +9,13 @@ hunk; the traceback or output names the file; the failing test's module matches 
 
 from __future__ import annotations
 
+import os
 import posixpath
 import re
+import subprocess
 from typing import Any, Iterator
 
+from companion.evidence.suspects import file_hunks
 from companion.quickfix.base import Candidate, Moment, rule
 from companion.quickfix.tracebacks import PATH_LINE, PY_FRAME, last_error_line
 
@@ -54,15 +57,59 @@ def _span(suspect: dict[str, Any]) -> tuple[int, int]:
     return start, start + max(count, 1) - 1
 
 
+MAX_FALLBACK_FILES = 20
+MAX_FALLBACK_BYTES = 1_000_000
+
+
+def _git(moment: Moment, *args: str) -> str | None:
+    try:
+        done = subprocess.run(["git", *args], cwd=moment.workspace, capture_output=True, text=True, timeout=3,
+                              env={**os.environ, "GIT_OPTIONAL_LOCKS": "0", "LC_ALL": "C"}, errors="replace")
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return done.stdout if done.returncode == 0 else None
+
+
+def uncommitted_suspects(moment: Moment) -> list[dict[str, Any]]:
+    """Without a green run to compare against (a new daemon, a command never seen passing), the
+    uncommitted changes of the tracked files are the suspects: `git diff HEAD`, read-only, as hunks
+    of the evidence contract (marked `since: "commit"`). Files saved just before come first."""
+    listed = _git(moment, "diff", "--name-only", "--relative", "HEAD", "--")
+    if not listed:
+        return []
+    changed = [p for p in listed.splitlines() if p]
+    saved = [str(e.data.get("path") or "") for e in reversed(list(moment.recent)) if e.kind.endswith("saved")]
+    order = [p for p in dict.fromkeys(saved) if p in changed] + [p for p in changed if p not in saved]
+    found: list[dict[str, Any]] = []
+    for path in order[:MAX_FALLBACK_FILES]:
+        target = moment.workspace / path
+        try:
+            if not target.is_file() or target.stat().st_size > MAX_FALLBACK_BYTES:
+                continue
+            new = target.read_bytes()
+        except OSError:
+            continue
+        old = _git(moment, "show", f"HEAD:./{path}")
+        if old is None or b"\0" in new[:4096]:
+            continue
+        for hunk in file_hunks(old, new.decode("utf-8", errors="replace"), path, target.stat().st_mtime):
+            found.append({**hunk, "since": "commit"})
+    return found
+
+
 def rank(moment: Moment) -> list[tuple[float, dict[str, Any]]]:
-    """(score, suspect), best first."""
+    """(score, suspect), best first. Without suspects in the evidence, the uncommitted changes stand
+    in — but only those the failure points at (its traceback or output names the file, or the
+    failing test's module matches it): a random uncommitted edit is no suspect."""
     locations = _locations(moment)
     texts = moment.texts
     test_stems = {_stem(str(f.get("test") or "").split("::")[0]) for f in moment.failures}
     test_stems |= {_stem(str(f.get("path") or "")) for f in moment.failures if f.get("path")}
     test_stems.discard("")
     ranked = []
-    for index, suspect in enumerate(moment.suspects):
+    fallback = not moment.suspects
+    suspects = moment.suspects or (uncommitted_suspects(moment) if moment.failures or moment.output else [])
+    for index, suspect in enumerate(suspects):
         path = str(suspect["path"])
         first, last = _span(suspect)
         score = 1.0 / (1 + index)
@@ -73,6 +120,8 @@ def rank(moment: Moment) -> list[tuple[float, dict[str, Any]]]:
             score += 2.0
         if _stem(path) in test_stems:
             score += 1.5
+        if fallback and score - 1.0 / (1 + index) < 1.5:
+            continue
         ranked.append((score, suspect))
     ranked.sort(key=lambda item: -item[0])
     return ranked
@@ -80,6 +129,8 @@ def rank(moment: Moment) -> list[tuple[float, dict[str, Any]]]:
 
 def revert_diff(suspect: dict[str, Any]) -> str:
     """The unified diff that undoes one suspect hunk (its context kept so it applies only where it belongs)."""
+    if suspect.get("truncated") or suspect.get("redacted"):
+        return ""  # cut lines or a redaction placeholder would be written back (docs/evidence.md)
     path = str(suspect["path"]).replace("\\", "/")
     body = [line for line in str(suspect.get("hunk") or "").splitlines() if line]
     header = HUNK_HEADER.match(body[0]) if body else None
@@ -138,7 +189,8 @@ def regression(moment: Moment) -> Iterator[Candidate]:
     message = str(failure.get("message") or "").strip()[:200] if failure else last_error_line(moment.output)
     broke = str(failure.get("test") or "").split("::")[-1] if failure else (moment.command[:60] or "the run")
     green = moment.evidence.get("green") if isinstance(moment.evidence.get("green"), dict) else None
-    why: dict[str, Any] = {"suspect": {k: suspect.get(k) for k in ("path", "line", "removed", "added", "hunk", "saved_ts")},
+    why: dict[str, Any] = {"suspect": {k: suspect.get(k) for k in ("path", "line", "removed", "added", "hunk", "saved_ts",
+                                                                   "since") if k in suspect},
                            "rank": round(score, 2)}
     if failure:
         why["failure"] = {k: failure.get(k) for k in ("test", "message", "path", "line")}
@@ -152,7 +204,9 @@ def regression(moment: Moment) -> Iterator[Candidate]:
     if diff and moment.relative(path) is not None and _checked(moment, diff, path):
         yield Candidate("", f"Revert the change to {path} line {line} that broke {broke}", "edit", response=diff,
                         path=path, line=line, evidence=why, confidence=0.85 if sure else 0.7)
-    detail = f"{path}:{line} changed since the last passing run: {change}"
-    yield Candidate("", f"Open {path}:{line}, changed since {broke} last passed", "open",
+    since = "the last commit" if suspect.get("since") == "commit" else "the last passing run"
+    detail = f"{path}:{line} changed since {since}: {change}"
+    title = f"changed since {broke} last passed" if since == "the last passing run" else "changed since the last commit"
+    yield Candidate("", f"Open {path}:{line}, {title}", "open",
                     response=f"{detail}\n{message}".strip(), path=path, line=line, evidence=why,
                     confidence=0.8 if sure else 0.62)

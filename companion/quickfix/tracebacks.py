@@ -8,17 +8,20 @@ can act. A location whose file does not exist in the workspace is never offered.
 from __future__ import annotations
 
 import re
+import warnings
 from typing import Iterator
 
 from companion.quickfix.base import Candidate, Moment, rule
 
-PY_FRAME = re.compile(r'^\s*File "(?P<path>[^"\n]+)", line (?P<line>\d+)', re.MULTILINE)
+PY_FRAME = re.compile(r'^(?:E\s)?\s*File "(?P<path>[^"\n]+)", line (?P<line>\d+)', re.MULTILINE)  # "E " in pytest's reports
 # path:line[:col] followed by a message: gcc/clang, go, mypy, ruff, flake8, pylint, pytest's "x.py:47: AssertionError"
 PATH_LINE = re.compile(r"^\s*(?:-->\s*)?(?P<path>[\w.@+~/\\-][^\s:()\"']*\.[A-Za-z0-9]{1,10})[:(](?P<line>\d+)(?:[:,](?P<col>\d+))?\)?(?::|\s|$)(?P<rest>.*)$",
                        re.MULTILINE)
 ERROR_LINE = re.compile(r"^(?:\w+\.)*(?:[A-Z]\w*(?:Error|Exception|Exit|Interrupt|Warning)|KeyboardInterrupt|AssertionError)\b.*$",
                         re.MULTILINE)
-SYNTAX = re.compile(r"^(SyntaxError|IndentationError|TabError)\b:?\s*(.*)$", re.MULTILINE)
+SYNTAX = re.compile(r"^(?:E\s+)?(SyntaxError|IndentationError|TabError)\b:?\s*(.*)$", re.MULTILINE)
+MAX_COMPILE_BYTES = 1_000_000
+RECENT_SAVES = 10
 COMPILER_WORDS = re.compile(r"\b(error|warning|fatal|note|E\d{3,4}|W\d{3,4}|F\d{3}|TS\d{4})\b", re.IGNORECASE)
 FOREIGN = ("site-packages", "dist-packages", "/.venv/", "/venv/", "/lib/python", "<frozen", "<string>", "node_modules")
 
@@ -71,6 +74,49 @@ def syntax_error(moment: Moment) -> Iterator[Candidate]:
     yield Candidate("", f"Fix the {found.group(1)} in {path} line {line}", "open",
                     response=f"{error} — {path}:{line}", path=path, line=line, confidence=0.8,
                     evidence={"output_lines": [error], "location": f"{path}:{line}"})
+
+
+def _saved_python_files(moment: Moment) -> list[str]:
+    """Workspace paths of the Python files saved lately, newest first."""
+    seen: list[str] = []
+    for event in reversed(list(moment.recent)):
+        if event.kind not in ("file.saved", "file.created", "editor.saved"):
+            continue
+        path = str(event.data.get("path") or "")
+        if path.endswith(".py") and path not in seen:
+            seen.append(path)
+        if len(seen) >= RECENT_SAVES:
+            break
+    return seen
+
+
+@rule("traceback.saved_syntax")
+def saved_syntax(moment: Moment) -> Iterator[Candidate]:
+    """A run failed and a Python file saved just before does not compile: open its SyntaxError, even
+    when no output was captured (the plain shell hook records none)."""
+    if SYNTAX.search(moment.texts):
+        return  # the output says where; syntax_error answers
+    for path in _saved_python_files(moment):
+        relative = moment.relative(path, moment.workspace)
+        if relative is None:
+            continue
+        target = moment.workspace / relative
+        try:
+            if target.stat().st_size > MAX_COMPILE_BYTES:
+                continue
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # SyntaxWarnings of the user's code are not ours to print
+                compile(target.read_bytes(), relative, "exec", dont_inherit=True)
+        except SyntaxError as exc:
+            line = int(exc.lineno or 1)
+            error = f"{type(exc).__name__}: {exc.msg}"
+            yield Candidate("", f"Fix the {type(exc).__name__} in {relative} line {line}", "open",
+                            response=f"{error} — {relative}:{line} (saved just before the run)", path=relative,
+                            line=line, confidence=0.75,
+                            evidence={"output_lines": [error], "location": f"{relative}:{line}", "saved": relative})
+            return
+        except (OSError, ValueError):
+            continue
 
 
 @rule("traceback.frame")

@@ -27,7 +27,8 @@ def why_lines(evidence: Mapping[str, Any] | None, rule: str | None = None, limit
         removed = "; ".join(str(r).strip() for r in (suspect.get("removed") or [])[:2])
         added = "; ".join(str(a).strip() for a in (suspect.get("added") or [])[:2])
         change = f": `{_clip(removed, 80)}` → `{_clip(added, 80)}`" if removed or added else ""
-        lines.append(f"changed since the last passing run: {suspect.get('path')} line {suspect.get('line')}{change}")
+        since = "the last commit" if suspect.get("since") == "commit" else "the last passing run"
+        lines.append(f"changed since {since}: {suspect.get('path')} line {suspect.get('line')}{change}")
     for line in evidence.get("output_lines") or []:
         if line:
             lines.append(_clip(f"output: {line}", 220))

@@ -48,11 +48,12 @@ def gather(record: CommandRecord, directory: Path, root: Path, mode: str, pytest
     flags = record.flags or {}
     evidence: dict[str, Any] = {}
     output = None
+    recent = record.end is None or now - record.end < TMUX_RECENT_S
     if record.command_id and flags.get("pty"):
-        output = _pty_output(directory, record.command_id, wait=wants_output(record, mode))
-    elif flags.get("pane") and flags.get("tmux") and wants_output(record, mode):
-        if record.end is None or now - record.end < TMUX_RECENT_S:
-            output = tmux_output(flags["tmux"], flags["pane"], record.command)
+        # only a just-finished command's output may still be on its way (a backlog's is there or gone)
+        output = _pty_output(directory, record.command_id, wait=wants_output(record, mode) and recent)
+    elif flags.get("pane") and flags.get("tmux") and wants_output(record, mode) and recent:
+        output = tmux_output(flags["tmux"], flags["pane"], record.command)
     if output is not None and wants_output(record, mode):
         evidence["output"] = output
     report = None

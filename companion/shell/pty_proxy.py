@@ -9,7 +9,9 @@ forwarded (a storm of SIGWINCH coalesces into one), the shell's exit status beco
 the terminal's settings are restored on every way out.
 
 Input to the shell is written without blocking (a paste into a shell that is busy printing would
-otherwise deadlock both sides); output to the terminal blocks, as it would for the shell itself.
+otherwise deadlock both sides); output goes to the terminal through `TerminalWriter`, so that the
+proxy goes on reading the shell while the terminal catches up (with a bounded queue: past it, the
+shell waits, as it would on a slow terminal).
 """
 
 from __future__ import annotations
@@ -20,15 +22,15 @@ import os
 import pty
 import select
 import signal
-import struct
-import sys
 import termios
 import tty
 from pathlib import Path
 
 from companion.shell.marks import MarkTracker
+from companion.shell.terminal_writer import TerminalWriter
 
 READ_BYTES = 65536
+BURST_BYTES = 1024 * 1024  # at most this much is gathered into one write to the terminal
 PTY_ENV = "COMPANION_PTY"  # set in the shell's environment: the proxy's pid
 TTY_ENV = "COMPANION_PTY_TTY"  # the terminal the proxy made for the shell (/dev/pts/N)
 
@@ -54,19 +56,6 @@ def _winsize(fd: int) -> bytes | None:
         return fcntl.ioctl(fd, termios.TIOCGWINSZ, b"\0" * 8)
     except OSError:
         return None
-
-
-def _write_all(fd: int, data: bytes | memoryview) -> None:
-    view = memoryview(data)
-    while view:
-        try:
-            written = os.write(fd, view)
-        except BlockingIOError:
-            select.select([], [fd], [])
-            continue
-        except InterruptedError:
-            continue
-        view = view[written:]
 
 
 def _exit_code(status: int) -> int:
@@ -124,11 +113,13 @@ class PtyProxy:
         handlers = {sig: signal.signal(sig, self._forward if sig in (signal.SIGHUP, signal.SIGTERM) else _noop)
                     for sig in (signal.SIGWINCH, signal.SIGCHLD, signal.SIGHUP, signal.SIGTERM)}
         os.set_blocking(self.master, False)
+        self.writer = TerminalWriter(self.stdout, lambda: _wake(wake_write))
         try:
             tty.setraw(self.stdin, termios.TCSANOW)
             self._resize()
             return self._loop(wake_read)
         finally:
+            self.writer.close()
             try:
                 termios.tcsetattr(self.stdin, termios.TCSADRAIN, saved)
             except (OSError, termios.error):  # no terminal left to restore
@@ -157,14 +148,14 @@ class PtyProxy:
                 pass
 
     def _loop(self, wake: int) -> int:
-        to_child = bytearray()
-        reading_input = True
+        self.to_child = bytearray()
+        self.reading_input = True
         status: int | None = None
         while True:
-            readers = [self.master, wake] + ([self.stdin] if reading_input else [])
-            writers = [self.master] if to_child else []
+            readers = ([] if self.writer.full else [self.master]) + [wake] + ([self.stdin] if self.reading_input else [])
+            writers = [self.master] if self.to_child else []
             try:
-                readable, writable, _ = select.select(readers, writers, [])
+                readable, _writable, _ = select.select(readers, writers, [])
             except InterruptedError:
                 continue
             if wake in readable:
@@ -177,49 +168,79 @@ class PtyProxy:
                     self._resize()  # however many came, the size is read once
                 if status is None:
                     status = self._reap()
-            if self.master in readable:
-                try:
-                    data = os.read(self.master, READ_BYTES)
-                except BlockingIOError:
-                    data = None
-                except OSError as exc:  # EIO: every process has closed the shell's terminal
-                    if exc.errno != errno.EIO:
-                        raise
-                    data = b""
-                if data == b"":
-                    break
-                if data:
-                    self.tracker.feed(data)
-                    if reading_input:
-                        try:
-                            _write_all(self.stdout, data)
-                        except OSError:  # the terminal went away: the shell gets its hangup
-                            reading_input = False
-                            self._forward(signal.SIGHUP, None)
+            if self.master in readable and not self._pump_output():
+                break
             if self.stdin in readable:
-                try:
-                    data = os.read(self.stdin, READ_BYTES)
-                except OSError:
-                    data = b""
-                if data:
-                    to_child += data
-                else:  # the terminal went away
-                    reading_input = False
-                    self._forward(signal.SIGHUP, None)
-            if to_child and (self.master in writable or self.master in readable):
-                try:
-                    written = os.write(self.master, to_child)
-                    del to_child[:written]
-                except BlockingIOError:
-                    pass
-                except OSError:
-                    to_child.clear()
-            if status is not None and self.master not in readable:
+                self._take_input()
+            if self.to_child and self._feed_child():
+                # a key is usually echoed at once: show it now rather than after another select
+                if not self._pump_output():
+                    break
+            if status is not None and self.master not in readable and not self.writer.full:
                 break  # the shell has ended and nothing more is waiting to be shown
         if status is None:
             _pid, raw = os.waitpid(self.pid, 0)
             status = _exit_code(raw)
         return status
+
+    def _pump_output(self) -> bool:
+        """Pass on what the shell printed (if anything is there); False once its terminal is closed."""
+        try:
+            data = os.read(self.master, READ_BYTES)
+        except BlockingIOError:
+            return True
+        except OSError as exc:  # EIO: every process has closed the shell's terminal
+            if exc.errno != errno.EIO:
+                raise
+            return False
+        if not data:
+            return False
+        if len(data) >= 1024:  # a burst: take what else is ready now, and show it in one write
+            parts = [data]
+            size = len(data)
+            while size < BURST_BYTES:
+                try:
+                    more = os.read(self.master, READ_BYTES)
+                except OSError:  # nothing more now (or the end, which the next read reports)
+                    break
+                if not more:
+                    break
+                parts.append(more)
+                size += len(more)
+            data = b"".join(parts)
+        self.tracker.feed(data)
+        if self.reading_input:
+            try:
+                self.writer.write(data)
+            except OSError:  # the terminal went away: the shell gets its hangup
+                self._hang_up()
+        return True
+
+    def _take_input(self) -> None:
+        try:
+            data = os.read(self.stdin, READ_BYTES)
+        except OSError:
+            data = b""
+        if data:
+            self.to_child += data
+        else:  # the terminal went away
+            self._hang_up()
+
+    def _feed_child(self) -> bool:
+        """Write what was typed to the shell without blocking; True when something was written."""
+        try:
+            written = os.write(self.master, self.to_child)
+        except BlockingIOError:
+            return False
+        except OSError:
+            self.to_child.clear()
+            return False
+        del self.to_child[:written]
+        return written > 0
+
+    def _hang_up(self) -> None:
+        self.reading_input = False
+        self._forward(signal.SIGHUP, None)
 
     def _reap(self) -> int | None:
         try:
@@ -227,6 +248,13 @@ class PtyProxy:
         except ChildProcessError:
             return 1
         return _exit_code(raw) if pid else None
+
+
+def _wake(fd: int) -> None:
+    try:
+        os.write(fd, b"\0")
+    except OSError:
+        pass
 
 
 def _noop(_signum: int, _frame: object) -> None:

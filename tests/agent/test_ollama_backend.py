@@ -26,7 +26,8 @@ from tests.engine.conftest import FAILING, KeywordGate, emit_command, reply
 @pytest.fixture
 def stand_in() -> Iterator[tuple[OllamaStandIn, str]]:
     with OllamaStandIn(models=("smollm2:135m",)) as server:
-        server.reply = reply("Install the missing module", "pip install x", "run_command")
+        server.reply = reply("Install the missing module no_such_module_here", "pip install no_such_module_here",
+                             "run_command")
         yield server, server.url
 
 
@@ -36,7 +37,7 @@ MESSAGES = [{"role": "system", "content": "rules"}, {"role": "user", "content": 
 def test_chat_sends_model_schema_keep_alive_and_limits(stand_in) -> None:
     state, host = stand_in
     backend = OllamaBackend(host=host, timeout_s=5, keep_alive="10m")
-    assert json.loads(backend.generate(MESSAGES, max_new_tokens=99))["proactive_task"] == "Install the missing module"
+    assert json.loads(backend.generate(MESSAGES, max_new_tokens=99))["proactive_task"] == "Install the missing module no_such_module_here"
     sent = state.requests[-1]["body"]
     assert sent["model"] == "smollm2:135m" and sent["keep_alive"] == "10m" and sent["stream"] is False
     assert sent["options"]["num_predict"] == 99 and sent["format"]["required"][2] == "proactive_task"
@@ -86,6 +87,7 @@ def test_the_engine_proposes_through_ollama(stand_in, repo: Path, daemon_factory
     state, host = stand_in
     config = load_config(repo)
     config.agent.backend, config.agent.ollama_host = "ollama", host
+    config.quickfix.enabled = False  # the model's own proposal, not the missing-module rule's
     daemon = daemon_factory(repo, config=config, services=False)
     engine = Engine(daemon, gate=KeywordGate())
     engine.start()

@@ -96,10 +96,22 @@ def test_settings_read_camel_and_snake_case_and_keep_good_values_on_errors() -> 
     assert (vscode.interruption_level, vscode.show_message, vscode.diagnostic_severity) == (2, "always", "hint")
     nvim = updated(vscode, {"interruption_level": None, "backend": "ollama", "model": "m", "somethingElse": 1})
     assert nvim.interruption_level is None and nvim.daemon_updates() == {"agent": {"backend": "ollama", "model": "m"}}
-    bad = updated(nvim, {"showMessage": "loud", "interruptionLevel": 0, "editFlushSeconds": -1, "startDaemon": "yes"})
+    bad = updated(nvim, {"showMessage": "loud", "interruptionLevel": 0, "editFlushSeconds": -1, "startDaemon": "maybe"})
     assert bad.show_message == "always" and bad.interruption_level is None and bad.start_daemon is True
     assert len(bad.errors) == 4
     assert updated(base, {"interruptionLevel": 4}).daemon_updates() == {"general": {"interruption_level": 4}}
+
+
+def test_settings_accept_what_a_person_types() -> None:
+    typed = updated(EditorSettings(), {"companion": {
+        "interruptionLevel": " 3 ", "showMessage": "Always", "diagnosticSeverity": "Info", "diagnostics": "false",
+        "backend": "llama.cpp", "model": " qwen ", "startDaemon": "No", "editFlushSeconds": "0.5"}})
+    assert typed.errors == []
+    assert (typed.interruption_level, typed.show_message, typed.diagnostic_severity, typed.diagnostics) == (3, "always", "information", False)
+    assert (typed.backend, typed.model, typed.start_daemon, typed.edit_flush_s) == ("llama_cpp", "qwen", False, 0.5)
+    assert updated(EditorSettings(), {"interruptionLevel": "", "showMessage": False}).show_message == "off"
+    assert updated(EditorSettings(), {"interruptionLevel": 2.5}).errors == ["interruptionLevel must be 1 to 5 or empty, got 2.5"]
+    assert updated(EditorSettings(), {"startDaemon": 0}).start_daemon is False
 
 
 def _proposal(**fields: Any) -> Proposal:

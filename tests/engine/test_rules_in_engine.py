@@ -130,3 +130,29 @@ def test_a_regression_end_to_end_the_enricher_finds_the_suspect_and_accepting_th
     assert answered["proposal"]["status"] == "accepted"
     assert (repo / "calc.py").read_text().startswith("def add(a, b):\n    return a + b\n")
     assert _pytest_event(daemon, repo, repo / "report2.xml") == 0  # the accepted revert fixed the tests
+
+
+def test_the_rules_never_wait_for_a_busy_model(repo: Path, engine_factory) -> None:
+    daemon, engine, backend, gate = engine_factory(repo, [{"sleep": 6.0, "then": reply(None)}, reply(None)],
+                                                   quickfix__enabled=True, engine__cooldown_s=0.0)
+    emit_command(daemon, repo, FAILING)
+    wait_for(lambda: proposals(daemon) and engine.proposer.agent is not None and engine.proposer.agent.busy, timeout=10)
+    (repo / "data").mkdir()
+    (repo / "data" / "input.txt").write_text("x\n")
+    emit_command(daemon, repo, "cat data/inptu.txt")
+    found = wait_for(lambda: [p for p in proposals(daemon) if p.rule == "files.no_such_file"], timeout=5)
+    assert found[0].response == "cat data/input.txt"
+    assert engine.proposer.agent.busy  # answered while the model was still thinking about the first failure
+
+
+def test_a_surer_rule_proposal_moments_later_replaces_the_open_one_in_place(repo: Path, engine_factory) -> None:
+    daemon, engine, backend, gate = engine_factory(repo, [reply(None)], quickfix__enabled=True,
+                                                   engine__cooldown_s=120.0)
+    (repo / "app.py").write_text("def load(d):\n    return d['key']\n\n\nprint(load({}))\n")
+    emit_command(daemon, repo, "python3 app.py")
+    [first] = wait_for(lambda: proposals(daemon), timeout=10)
+    assert first.rule == "traceback.frame" and first.path == "app.py" and first.line == 2
+    emit_command(daemon, repo, "gti status")  # surer (0.7 > 0.65): it takes the open proposal's place
+    wait_for(lambda: proposals(daemon)[0].rule == "commands.not_found", timeout=10)
+    [only] = proposals(daemon)
+    assert only.id == first.id and only.response == "git status" and only.surfaced

@@ -39,6 +39,7 @@ def ev(kind: str, **data: object) -> Event:
     (ev("file.deleted", path="package.json"), "dependency_changed"),
     (ev("file.saved", path="app.py"), None),
     (ev("git.commit", message="x"), None),
+    (ev("git.commit", message="x", detached=True), "detached_commit"),
 ])
 def test_salient_events(event: Event, reason: str | None) -> None:
     assert salient_reason(event) == reason
@@ -52,6 +53,20 @@ def test_an_edit_burst_fires_once_after_the_pause() -> None:
     trigger = rules.idle_due(now=114.5)
     assert trigger is not None and trigger.reason == "idle_after_edits" and trigger.event.data["path"] == "a.py"
     assert rules.idle_due(now=200) is None  # once per burst
+
+
+def test_routine_triggers_are_off_by_default_and_conflict_saves_wake_the_rules() -> None:
+    from companion.config import EngineConfig
+
+    assert EngineConfig().todo_trigger is False and EngineConfig().idle_trigger is False
+    rules = TriggerRules(idle_s=10, idle=False, todos=False)
+    assert rules.observe(ev("file.saved", path="app.py", todos_added=["TODO: x"]), now=1) is None
+    assert rules.idle_due(now=100) is None  # no idle trigger, however long the pause
+    assert rules.observe(ev("git.conflict", status="stopped", files=["src/a.py", "b.md"]), now=2).reason == "merge_conflict"
+    assert rules.observe(ev("file.saved", path="other.py"), now=3) is None
+    assert rules.observe(ev("file.saved", path="src/a.py"), now=4).reason == "conflict_edited"
+    assert rules.observe(ev("git.conflict", status="resolved", files=["src/a.py"]), now=5) is None
+    assert rules.observe(ev("file.saved", path="src/a.py"), now=6) is None  # the conflict is over
 
 
 def test_locations_from_tracebacks_and_paths(workspace: Path) -> None:

@@ -8,6 +8,7 @@ import os
 import subprocess
 import sys
 import time
+import zlib
 from pathlib import Path
 
 import pytest
@@ -130,3 +131,59 @@ def test_failure_names_the_line_changed_since_the_last_passing_run(tmp_path: Pat
 
     if with_git:
         assert _git_state(root) == before  # index, refs and stash untouched
+
+
+def test_odd_files_and_secrets_through_a_real_daemon(workspace: Path, daemon_factory) -> None:
+    """A folder that is no repository, with binary, huge, invalid UTF-8 and secret files: the daemon
+    keeps running, the text change is a suspect, the others are named, no secret is at rest raw."""
+    from companion.evidence.snapshots import folder_for
+
+    secret = "ghp_abcdefghijklmnopqrstuvwxyz0123456789"
+    (workspace / "app.sh").write_text("#!/bin/sh\necho one\nexit 0\n")
+    (workspace / "logo.png").write_bytes(b"\x89PNG\r\n\x1a\n\0" + os.urandom(4000))
+    (workspace / "dump.sql").write_text("x" * 2_000_000)
+    (workspace / "notes.txt").write_bytes(b"caf\xe9\nsecond line\n")
+    (workspace / ".env").write_text(f"GITHUB_TOKEN={secret}\n")
+    (workspace / "config.py").write_text(f"TOKEN = '{secret}'\n")
+    config = Config()
+    config.watch.debounce_ms = 60
+    daemon = daemon_factory(workspace, config=config, services=False)
+    _emit_command(daemon, "./app.sh", 0, 0.1)
+    _save(daemon, workspace / "app.sh", "#!/bin/sh\necho two\nexit 1\n")
+    (workspace / "logo.png").write_bytes(b"\x89PNG\r\n\x1a\n\0" + os.urandom(4000))
+    (workspace / "dump.sql").write_text("y" * 2_000_001)
+    (workspace / "notes.txt").write_bytes(b"caf\xe9\nline 2\n")
+    (workspace / ".env").write_text(f"GITHUB_TOKEN={secret}x\n")
+    (workspace / "config.py").write_text(f"TOKEN = '{secret}'\nDEBUG = 1\n")
+    _emit_command(daemon, "./app.sh", 1, 0.1)
+    evidence = thaw(_latest(daemon, "shell.command").data)["evidence"]
+    assert sorted((s["path"], s["line"]) for s in evidence["suspects"]) == [("app.sh", 2), ("config.py", 2), ("notes.txt", 2)]
+    assert {f["path"]: f["note"] for f in evidence["changed_files"]} == {
+        "logo.png": "binary", "dump.sql": "too large", ".env": "secret"}
+    assert secret not in _latest(daemon, "shell.command").data_json()
+    daemon.stop()
+    for folder, _dirs, files in os.walk(folder_for(workspace)):
+        for name in files:
+            raw = (Path(folder) / name).read_bytes()
+            try:
+                raw = zlib.decompress(raw)
+            except zlib.error:
+                pass
+            assert secret.encode() not in raw
+
+
+def test_the_daemon_primes_the_copies_in_the_background(workspace: Path, daemon_factory, monkeypatch) -> None:
+    """Before any command, the daemon reads the tree once (here without the usual 10 s delay) and
+    keeps the copies by stat in its private state, so the first green run is a stat walk."""
+    import json
+
+    from companion.evidence import enrich
+    from companion.evidence.snapshots import folder_for
+
+    monkeypatch.setattr(enrich, "PRIME_DELAY_S", 0.0)
+    for n in range(20):
+        (workspace / f"m{n}.py").write_text(f"VALUE = {n}\n")
+    daemon_factory(workspace, services=False)
+    state = folder_for(workspace) / "state.json"
+    wait_for(lambda: state.exists() and len(json.loads(state.read_text())["files"]) == 20, timeout=30)
+    assert all(not ref.startswith("!") for _size, _mtime, ref in json.loads(state.read_text())["files"].values())

@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 from companion.events import Event, thaw
-from companion.evidence.enrich import Enricher, command_key, looks_around, split_command, runner_family
+from companion.evidence.enrich import Enricher
+from companion.evidence.keys import command_key, looks_around, runner_family, split_command
 from companion.pipeline import Pipeline
 from companion.proposals import Outcome, Proposal
 from companion.redact import Redactor
@@ -54,7 +55,7 @@ def test_command_keys_normalize_spacing_assignments_and_folder() -> None:
     ("cargo test parser", False), ("go test ./...", False), ("pytest -n 4", False), ("make build", False),
 ])
 def test_whole_suite_runs_are_told_apart(command: str, whole: bool) -> None:
-    from companion.evidence.enrich import whole_suite
+    from companion.evidence.keys import whole_suite
 
     assert whole_suite(split_command(command)) is whole
 

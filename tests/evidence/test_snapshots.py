@@ -9,7 +9,8 @@ import time
 import zlib
 from pathlib import Path
 
-from companion.evidence.snapshots import BlobStore, Snapshots
+from companion.evidence.blobs import BlobStore
+from companion.evidence.snapshots import Snapshots
 from companion.evidence.suspects import suspects
 from companion.redact import Redactor
 
@@ -230,3 +231,27 @@ def test_a_late_green_uses_the_cached_copy_older_than_the_run(tmp_path: Path) ->
     snap.mark_green("cmd:late", "late", "command", run_ts, snap.snapshot(run_ts))
     [change] = snap.changes_since(snap.greens["cmd:late"])
     assert (change.old, change.new) == ("x = 1\n", "x = 2\n")
+
+
+def test_a_walk_cut_short_still_covers_the_saved_files_and_invents_no_creations(tmp_path: Path) -> None:
+    ws = tmp_path / "ws"
+    ws.mkdir()
+    for n in range(30):
+        (ws / f"f{n:02}.txt").write_text(f"{n}\n")
+    old = time.time() - 100
+    for path in ws.iterdir():
+        os.utime(path, (old, old))
+    snap = Snapshots(ws, tmp_path / "evidence", Redactor(), max_files=10)
+    snap.touch("f25.txt")  # saved by the user: walked though past the cut
+    _green(snap)
+    assert "f25.txt" in snap.manifest(snap.greens["cmd:make"].manifest)
+    _later(ws / "f25.txt", "twenty-five\n")
+    (ws / "a_new.txt").write_text("new\n")  # shifts the cut: f09.txt falls out of the walk
+    later = time.time() + 5
+    os.utime(ws / "a_new.txt", (later, later))
+    snap.touch("f29.txt")  # a hot file beyond the cut, unchanged since the green: no suspect
+    changes = {c.path: c for c in snap.changes_since(snap.greens["cmd:make"])}
+    assert (changes["f25.txt"].old, changes["f25.txt"].new) == ("25\n", "twenty-five\n")
+    # a file the partial manifest does not know is not called created: its earlier content is unknown
+    assert changes["a_new.txt"].old is None and changes["a_new.txt"].note == "no earlier copy"
+    assert set(changes) == {"f25.txt", "a_new.txt"}

@@ -29,6 +29,53 @@ SECRETS = [
     ("blob Zm9vYmFyQmF6UXV4MTIzNDU2Nzg5MGFiY2RlZkdISUpLTA9x9Qz end", "Zm9vYmFyQmF6UXV4MTIzNDU2Nzg5MGFiY2RlZkdISUpLTA9x9Qz", "high-entropy"),
 ]
 
+# Every way a shell user types a credential (issue 13 item 4): (text, the secret, the kind).
+SHELL_FORMS = [
+    ("mysql -u root -p'S3cretPa55word' shop", "S3cretPa55word", "password"),
+    ('mysql -u root -p"S3cret Pa55word" shop', "S3cret Pa55word", "password"),
+    ("mysql -u root -pSecret shop", "Secret", "password"),
+    ("mariadb --password='two words' -h db", "two words", "password"),
+    ("docker exec db mysqldump -uroot -p\"$ROOT_PW\" app", "$ROOT_PW", "password"),
+    ("psql postgresql://app:hunter2@db.internal:5432/app", "hunter2", None),
+    ('psql "host=db port=5432 user=app password=hunter2 dbname=app"', "hunter2", "secret-assignment"),
+    ("psql \"host=db password='my pw' dbname=app\"", "my pw", "secret-assignment"),
+    ("PGPASSWORD=hunter2 psql -h db -U app", "hunter2", "secret-assignment"),
+    ("MYSQL_PWD=letmein mysql -u root", "letmein", "secret-assignment"),
+    ("export DB_PASSWORD='words with spaces'", "words with spaces", "secret-assignment"),
+    ('export GH_TOKEN="abc def"', "abc def", "secret-assignment"),
+    ("API_SECRET=hunter2 ./deploy.sh", "hunter2", "secret-assignment"),
+    ("STRIPE_KEY=plainword node server.js", "plainword", "secret-assignment"),
+    ("env MYSQL_ROOT_PASSWORD=changeme docker compose up", "changeme", "secret-assignment"),
+    ("set -x DB_PASSWORD words with spaces", "with spaces", "secret-assignment"),
+    ("setenv DB_PASSWORD hunter2", "hunter2", "secret-assignment"),
+    ("sshpass -p hunter2 ssh deploy@host", "hunter2", "password"),
+    ("sshpass -p 'my pass' scp a host:", "my pass", "password"),
+    ("curl -u bob:hunter2 https://api.example.com", "hunter2", "password"),
+    ("curl --user 'bob:my pass' https://api.example.com", "my pass", "password"),
+    ("curl --token=abc123 https://x", "abc123", "password"),
+    ("curl --oauth2-bearer abc123 https://x", "abc123", "password"),
+    ("redis-cli -h cache -a hunter2 ping", "hunter2", "password"),
+    ("redis-cli -u redis://:hunter2@cache:6379 ping", "hunter2", None),
+    ("mongosh 'mongodb+srv://bob:hunter2@cluster0.abcde.mongodb.net/app?retryWrites=true'", "hunter2", None),
+    ("mongodump --uri mongodb://bob:p%40ss@h1:27017,h2:27017/app", "p%40ss", None),
+    ("mongo -u bob -p hunter2 app", "hunter2", "password"),
+    ('curl -H "Authorization: Bearer abcdef" https://api', "abcdef", "authorization"),
+    ("curl -H 'authorization: token ghp_short' https://api", "ghp_short", "authorization"),
+    ('{"Authorization": "Basic Ym9iOmh1bnRlcjI="}', "Ym9iOmh1bnRlcjI=", "authorization"),
+    ("> Authorization: Bearer tok3n-value", "tok3n-value", "authorization"),
+    ("curl -H 'X-Api-Key: plainkey' https://api", "plainkey", "authorization"),
+    ('"password": "hunter2"', "hunter2", "secret-assignment"),
+    ("password: hunter2", "hunter2", "secret-assignment"),
+    ("Server=db;User Id=app;Password=p4ss;", "p4ss", "secret-assignment"),
+    ("machine api.example.com login bob password hunter2", "hunter2", "password"),
+    ("docker login -u bob -p hunter2 registry.example.com", "hunter2", "password"),
+    ("openssl enc -aes256 -pass pass:hunter2 -in a", "pass:hunter2", "password"),
+    ("7z a -pS3cret99 backup.7z src", "S3cret99", "password"),
+    ('psql "host=db password=a&b;c|d dbname=shop"', "a&b;c|d", "secret-assignment"),
+    ('docker run -e "API_TOKEN=x(y)z" app', "x(y)z", "secret-assignment"),
+    ("mysql -u root -pAKIAIOSFODNN7EXAMPLE shop", "AKIAIOSFODNN7EXAMPLE", "aws-access-key"),
+]
+
 KEEP = [
     "commit 9fceb02d0ae598e95dc970b74767f19372d61af8 Fix token refresh",
     "Merge: 1a2b3c4 5d6e7f8",
@@ -41,6 +88,19 @@ KEEP = [
     "bypass_cache=true make build",
     "def test_parse_long_function_names_properly(): pass",
     "The user saved `src/auth/token_refresh_handler.py` (+12 −3 lines).",
+    # flags that take -p, -a, -u for other things, and code that names secrets without holding one
+    "docker run -p 8080:80 -p127.0.0.1:5432:5432 postgres",
+    "ssh -p 2222 deploy@host", "ssh -p2222 host", "cp -pr a b", "tar -pxzf x.tgz", "gcc -pthread -pedantic x.c",
+    "git add -p", "mysql -u root -p shop", "psql -h db -p 5432 -U app app", "sort -u names.txt", "curl -u bob https://x",
+    "tokenizer = AutoTokenizer.from_pretrained(name)", "max_tokens=256",
+    "@@ -10,6 +10,8 @@ def check_password(self, password: str) -> bool:",
+    "@@ -1,3 +1,4 @@ def login(user, password=None):", "token: Optional[str] = None",
+    "tests/test_auth.py::TestToken::test_refresh PASSED",
+    "FAILED tests/test_token.py::test_expiry - AssertionError: assert 1 == 2",
+    "PWD=/home/bob OLDPWD=/tmp", "sorted(xs, key=lambda x: x[0])", "monkey=1", "if password == expected:",
+    "echo $GITHUB_TOKEN | gh auth login --with-token", "docker login --password-stdin",
+    "The bearer authentication scheme", "https://example.com:8443/path",
+    "mysql: [Warning] Using a password on the command line interface can be insecure.",
 ]
 
 
@@ -56,6 +116,34 @@ def test_secrets_are_replaced(redactor: Redactor, text: str, secret: str, kind: 
     assert "[REDACTED:" in clean
     if kind:
         assert f"[REDACTED:{kind}]" in clean
+
+
+@pytest.mark.parametrize("text,secret,kind", SHELL_FORMS)
+def test_shell_credential_forms(redactor: Redactor, text: str, secret: str, kind: str | None) -> None:
+    clean = redactor.redact(text)
+    assert secret not in clean, clean
+    assert clean.count("[REDACTED:") == 1, clean  # one marker, and the command around it is kept
+    if kind:
+        assert f"[REDACTED:{kind}]" in clean
+
+
+@pytest.mark.parametrize("key", [
+    "sk_live_4eC39HqLyjWDarjtT1zdp7dcAbCdEfGhIjKlMnOpQrStUvWx0123456789abcdefXYZ",  # longer than the 24 of its pattern
+    "ghp_aBcDeFgHiJkLmNoPqRsTuVwXyZ0123456789EXTRAtail",
+    "AKIAIOSFODNN7EXAMPLEAKIAIOSFODNN7EXAMPLE",
+    "glpat-9sL2kX7vQp4mZ1rT8wYb-AbCdEfGhIjKlMnOpQrStUvWxYz0123456789xyz",
+])
+def test_a_long_key_becomes_one_marker(redactor: Redactor, key: str) -> None:
+    for text in (f"stripe {key} now", f"export PAYMENTS={key}", f"'{key}'"):
+        clean = redactor.redact(text)
+        assert clean.count("[REDACTED:") == 1, clean
+        assert not any(key[i:i + 6] in clean for i in range(len(key) - 5)), clean
+
+
+@pytest.mark.parametrize("text", [t for t, _, _ in SECRETS + SHELL_FORMS])
+def test_redacting_twice_changes_nothing(redactor: Redactor, text: str) -> None:
+    once = redactor.redact(text)
+    assert redactor.redact(once) == once
 
 
 @pytest.mark.parametrize("text", KEEP)
@@ -94,3 +182,19 @@ def test_nested_event_data_is_redacted(redactor: Redactor) -> None:
                                          ("env.py", False), ("keys.py", False), ("README.md", False)])
 def test_secret_files_by_name(redactor: Redactor, name: str, secret: bool) -> None:
     assert redactor.is_secret_file(f"some/dir/{name}") is secret
+
+
+def test_the_file_watcher_never_hands_redaction_a_cut_key(redactor: Redactor) -> None:
+    """Hunk context lines (80 characters) and TODOs (200) are cut at a blank, not inside a key:
+    here a plain cut would leave `ghp_a`, too short for any rule and part of the key."""
+    from watchers.changes import summarize
+
+    key = "ghp_aBcDeFgHiJkLmNoPqRsTuVwXyZ0123456789"
+    line = "deploy = run(" + "x " * 31 + key + ")"  # the key starts at column 75
+    todo = "TODO: " + "y " * 97 + key  # the key starts at character 200 - 5
+    old = f"import os\n\n{line}\n\n\n\n\nvalue = 1\n"
+    new = old.replace("value = 1", "value = 2") + f"# {todo}\n"
+    data = summarize(old, new, "deploy.py")
+    texts = [redactor.redact(text) for text in (*data["hunks"], *data["todos_added"])]
+    assert len(texts) == 2 and all(len(text) <= 220 for text in texts)
+    assert not any(key[:5] in text for text in texts), texts

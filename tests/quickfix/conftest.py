@@ -69,3 +69,12 @@ def ws(tmp_path: Path) -> Path:
     root = tmp_path / "ws"
     root.mkdir()
     return root
+
+
+def hook_event(workspace: Path, command: str, cwd: Path | None = None) -> Event:
+    """Run `command` for real and record it as the plain shell hook does: exit code, no output."""
+    cwd = cwd or workspace
+    done = sh(cwd, command)
+    return Event(source="shell", kind="shell.command", workspace=str(workspace),
+                 data={"command": command, "cwd": str(cwd), "exit_code": done.returncode, "duration_s": 0.1,
+                       "origin": "hook"})

@@ -137,3 +137,30 @@ def test_a_failing_test_without_suspects_opens_the_failure(project: Path) -> Non
     event = with_evidence(event, failures=junit_failures(project / "r.xml"))
     best = by_rule(candidates(project, event), "traceback.failing_test")[0]
     assert best.path == "tests/test_parser.py" and best.line == 9 and "test_tab" in best.task
+
+
+def test_a_syntax_error_in_pytests_junit_report_opens_the_line(project: Path) -> None:
+    parser = project / "src" / "pkg" / "_parser.py"
+    parser.write_text(PARSER.replace("def unescape(text):", "def unescape(text)"))
+    run = f"PYTHONPATH=src {PYTHON} -m pytest -q -p no:cacheprovider tests --junitxml=r.xml -o junit_family=xunit1"
+    event = command_event(project, run)
+    bare = with_evidence(event, output={"tail": ""}, failures=junit_failures(project / "r.xml"))  # the hook route
+    best = candidates(project, bare)[0]
+    assert best.rule == "traceback.syntax_error" and (best.path, best.line) == ("src/pkg/_parser.py", 9)
+
+
+def test_without_a_green_run_the_uncommitted_change_the_failure_points_at_is_the_suspect(project: Path) -> None:
+    sh(project, "git init -q -b main . && git add -A && git -c user.name=t -c user.email=t@e commit -qm base", check=True)
+    parser = project / "src" / "pkg" / "_parser.py"
+    parser.write_text(PARSER.replace('"\\\\n": "\\u000a"', '"\\\\n": "\\u0009"'))
+    (project / "README.md").write_text("unrelated uncommitted edit\n")
+    run = f"PYTHONPATH=src {PYTHON} -m pytest -q -p no:cacheprovider tests --junitxml=r.xml -o junit_family=xunit1"
+    event = with_evidence(command_event(project, run), failures=junit_failures(project / "r.xml"))
+    best = candidates(project, event)[0]
+    assert best.rule == "regression.revert" and best.operation == "edit" and (best.path, best.line) == ("src/pkg/_parser.py", 4)
+    assert best.evidence["suspect"]["since"] == "commit"
+    apply(project, best.response, best.path)
+    assert sh(project, run).returncode == 0
+    parser.write_text(PARSER)
+    event = with_evidence(command_event(project, f"{PYTHON} -c 'raise SystemExit(1)'"))
+    assert not by_rule(candidates(project, event), "regression.revert")  # README.md is no suspect of that

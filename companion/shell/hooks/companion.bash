@@ -201,7 +201,12 @@ __companion_flags() {  # the record's flags into __companion_f: where its output
     [[ -z $__companion_junit ]] || __companion_f+="${__companion_f:+ }junit=1"
 }
 
-if [[ -n ${bash_preexec_imported-}${__bp_imported-} ]]; then
+if __companion_aside; then
+    # The VS Code extension records this terminal through VS Code's own shell integration: no
+    # prompt hooks here (VS Code's script keeps only the first PROMPT_COMMAND entry and its own
+    # DEBUG trap; ours would take their place and its commands would swallow their output).
+    :
+elif [[ -n ${bash_preexec_imported-}${__bp_imported-} ]]; then
     # bash-preexec owns the DEBUG trap: join its hook arrays instead of replacing it (repeats hidden
     # by ignoredups cannot be told from leading-space commands there, so they are not recorded)
     __companion_bp_preexec() {

@@ -1,12 +1,13 @@
 // Starting `companion lsp` with vscode-languageclient, and wiring companion's own notifications
 // (companion/proposal, companion/status) and the window/editor focus it reports back.
 import * as vscode from 'vscode';
-import { LanguageClient, LanguageClientOptions, ServerOptions, TransportKind } from 'vscode-languageclient/node';
+import { ErrorHandler, LanguageClient, LanguageClientOptions, ServerOptions, TransportKind } from 'vscode-languageclient/node';
 import { outputChannel } from './logging';
 import { ProposalModel, ProposalNotification, ServerStatus } from './proposals';
 import { CompanionSettings, initializationOptions, SECTION, ServerCommand } from './settings';
 
-export function createClient(server: ServerCommand, settings: CompanionSettings, cwd: string | undefined): LanguageClient {
+export function createClient(server: ServerCommand, settings: CompanionSettings, cwd: string | undefined,
+                             errorHandler?: ErrorHandler): LanguageClient {
     const serverOptions: ServerOptions = {
         command: server.command,
         args: server.args,
@@ -19,6 +20,7 @@ export function createClient(server: ServerCommand, settings: CompanionSettings,
         synchronize: { configurationSection: SECTION },
         outputChannel: outputChannel(),
         diagnosticCollectionName: 'companion',
+        errorHandler,
     };
     return new LanguageClient('companion', 'Companion', serverOptions, clientOptions);
 }
