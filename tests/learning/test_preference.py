@@ -27,7 +27,7 @@ def obs(sentences: list[str]) -> list[dict[str, str]]:
     return [{"time": "2026-12-04 03:00:00", "event": s} for s in sentences]
 
 
-def test_rejections_of_a_kind_silence_it_and_leave_other_help_alone(tmp_path) -> None:
+def test_accepts_of_a_kind_let_it_through_and_leave_other_help_alone(tmp_path) -> None:
     store = Store(tmp_path / "store.db")
     gate = RewardGate(store=store, workspace=WORKSPACE)
     fresh = ["The user saved `src/pkg/loader.py` (+3 −0 lines), changing `loader`."]
@@ -35,12 +35,12 @@ def test_rejections_of_a_kind_silence_it_and_leave_other_help_alone(tmp_path) ->
               "ModuleNotFoundError: No module named 'yaml'."], "Install the missing module: pip install pyyaml")
     before = gate.score(obs(fresh), "Add a TODO note to finish the loader")
     other_before = gate.score(obs(other[0]), other[1])
+    assert before < gate.thresholds()[3]  # the base gate holds a TODO reminder back
     for k in range(5):
-        record(store, [TODO_EVENTS[0].replace("cache", f"cache{k}")], f"{TODO_TASK} {k}", "rejected", 1000.0 + 100 * k)
+        record(store, [TODO_EVENTS[0].replace("cache", f"cache{k}")], f"{TODO_TASK} {k}", "accepted", 1000.0 + 100 * k)
     gate.forget_cache()
     after = gate.score(obs(fresh), "Add a TODO note to finish the loader")
-    assert after < before / 3
-    assert after < gate.thresholds()[3]
+    assert after > gate.thresholds()[3]  # this user wants them: a new one on a new file gets through
     assert abs(gate.score(obs(other[0]), other[1]) - other_before) < 0.05
     store.close()
 
