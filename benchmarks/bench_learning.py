@@ -1,6 +1,7 @@
 """Learning curves of the gate for every simulated user (issue 16): one command, figures and a plot.
 
     python benchmarks/bench_learning.py --moments-export FILE [--json] [--png docs/img/learning-curves.png]
+    python benchmarks/bench_learning.py --from a.json --from b.json   # draw saved runs (--json / --out) again
 
 FILE is the moments benchmark's export (`companion eval moments --repo R --export FILE`): the
 proposals the real engine made at real moments, recorded once, because re-running the daemon and
@@ -32,8 +33,13 @@ def plot(result: dict, path: Path) -> None:
     personas = result["personas"]
     if not personas:
         return
-    figure, axes = plt.subplots(1, len(personas), figsize=(3.2 * len(personas), 3.2), sharey=True, squeeze=False)
-    for axis, (name, persona) in zip(axes[0], personas.items()):
+    columns = min(3, len(personas))
+    rows = -(-len(personas) // columns)
+    figure, axes = plt.subplots(rows, columns, figsize=(3.6 * columns, 3.0 * rows), sharey=True, squeeze=False)
+    flat = [axis for row in axes for axis in row]
+    for axis in flat[len(personas):]:
+        axis.set_visible(False)
+    for axis, (name, persona) in zip(flat, personas.items()):
         curve = persona.get("curve", [])
         answers = [p["answers"] for p in curve]
         axis.plot(answers, [p["base_f1"] for p in curve], "k--", label="base gate")
@@ -44,8 +50,9 @@ def plot(result: dict, path: Path) -> None:
         axis.set_xlabel("answers")
         axis.set_ylim(0, 1)
         axis.grid(alpha=0.3)
-    axes[0][0].set_ylabel("F1 on future moments")
-    axes[0][-1].legend(fontsize=7, loc="lower right")
+    for row in axes:
+        row[0].set_ylabel("F1 on future moments")
+    flat[len(personas) - 1].legend(fontsize=7, loc="lower right")
     figure.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     figure.savefig(path, dpi=110)
@@ -64,9 +71,19 @@ def main() -> int:
     parser.add_argument("--budget", type=float, default=3600.0, help="seconds for the whole run")
     parser.add_argument("--png", type=Path, default=ROOT / "docs" / "img" / "learning-curves.png")
     parser.add_argument("--out", type=Path, help="also write the JSON here")
+    parser.add_argument("--from", dest="saved", type=Path, action="append", default=[], metavar="JSON",
+                        help="draw and print saved results (`companion eval learning --json` or --out files) "
+                             "instead of running: several are merged, persona by persona")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
-    result = run_personas(list(PERSONAS), LearningConfig(seed=args.seed, budget_s=args.budget), args.moments_export)
+    if args.saved:
+        result = {"personas": {}, "skipped": {}, "elapsed_s": 0.0, "from": [str(p) for p in args.saved]}
+        for saved in args.saved:
+            part = json.loads(saved.read_text())
+            result["personas"].update(part.get("personas", {}))
+            result["elapsed_s"] += part.get("elapsed_s", 0.0)
+    else:
+        result = run_personas(list(PERSONAS), LearningConfig(seed=args.seed, budget_s=args.budget), args.moments_export)
     result["goals"] = goals(result)
     if args.out:
         args.out.write_text(json.dumps(result, indent=2) + "\n")
