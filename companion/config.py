@@ -24,6 +24,16 @@ else:  # pragma: no cover - exercised on Python 3.10 only
     import tomli as tomllib
 
 WORKSPACE_CONFIG = ".companion.toml"
+DEFAULT_OLLAMA_HOST = "http://127.0.0.1:11434"
+
+
+def ollama_host(*configured: str, environ: Mapping[str, str] | None = None) -> str:
+    """The one place that says where Ollama answers (agent backend, Ollama gate, the dashboard's
+    probe): the first non-empty configured host, else OLLAMA_HOST, else 127.0.0.1:11434; with a
+    scheme, as OLLAMA_HOST may be given without one."""
+    env = os.environ if environ is None else environ
+    host = next((h for h in configured if h), "") or env.get("OLLAMA_HOST", "") or DEFAULT_OLLAMA_HOST
+    return host if "://" in host else "http://" + host
 
 
 class ConfigError(ValueError):

@@ -354,8 +354,10 @@ class Daemon:
         return reply
 
     def _op_events(self, request: dict[str, Any], _conn: Connection) -> dict[str, Any]:
+        ids = request.get("ids")  # the events behind a proposal (the dashboard's "why")
         events = self.store.events(workspace=str(self.workspace), since=request.get("since"),
                                    sources=request.get("sources"), kinds=request.get("kinds"),
+                                   ids=[str(i) for i in ids] if isinstance(ids, list) else None,
                                    limit=int(request.get("limit", 200)), newest_first=True)
         return {"events": [event_payload(e) for e in reversed(events)]}
 
@@ -366,7 +368,8 @@ class Daemon:
 
     def _op_proposals(self, request: dict[str, Any], _conn: Connection) -> dict[str, Any]:
         proposals = self.store.proposals(workspace=str(self.workspace), statuses=request.get("statuses"),
-                                         surfaced=request.get("surfaced"), limit=int(request.get("limit", 100)))
+                                         surfaced=request.get("surfaced"), since=request.get("since"),
+                                         limit=int(request.get("limit", 100)))
         return {"proposals": [p.to_dict() for p in proposals]}
 
     def _op_shutdown(self, _request: dict[str, Any], _conn: Connection) -> dict[str, Any]:

@@ -1,9 +1,9 @@
 """Between the watchers and everything else: redact, merge repeats, store in batches, fan out.
 
 Watchers call `submit` from their own threads; a single pipeline thread does the rest, so the
-store sees one writer and subscribers see events in order. Repeats are merged heartbeat-style
-(aw-core): the same event again within `merge_window` seconds bumps a `repeat` count on the
-next event instead of flooding the store.
+store sees one writer and subscribers see events in order. Repeats of the mergeable kinds (an
+error repeating, `git.dirty`) are dropped within `merge_window` seconds of the last one and counted
+in `dropped_repeats`, instead of flooding the store.
 
 Batching costs no latency: the thread takes whatever is queued when it wakes (up to
 `batch_size`) and writes it in one transaction; under load the queue fills while a batch is
@@ -146,10 +146,7 @@ class Pipeline:
         running = True
         while running:
             batch: list[tuple[Event, _Ticket | None]] = []
-            try:
-                item = self._queue.get()  # `stop` queues _STOP, so no polling is needed
-            except queue.Empty:
-                continue
+            item = self._queue.get()  # `stop` queues _STOP, so no polling is needed
             deadline = time.monotonic() + self.flush_interval
             while True:
                 if item is _STOP:

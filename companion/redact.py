@@ -33,7 +33,7 @@ from detect_secrets.plugins.base import RegexBasedDetector
 
 from companion.redact_rules import CONTEXT_RULES, CUT_TOKEN, Rule
 
-__all__ = ["Redactor", "Rule", "default_redactor", "shannon_entropy", "SECRET_FILE_PATTERNS"]
+__all__ = ["Redactor", "Rule", "shannon_entropy", "SECRET_FILE_PATTERNS"]
 
 SECRET_FILE_PATTERNS = (".env", ".env.*", "*.env", "*.pem", "*.key", "*.p12", "*.pfx", "id_rsa*", "id_dsa*",
                         "id_ecdsa*", "id_ed25519*", ".netrc", ".pgpass", "*.keystore", "credentials.json")
@@ -221,12 +221,3 @@ def _looks_random(token: str) -> bool:
         return False  # identifiers like some_long_function_name_here are not secrets
     return shannon_entropy(token) >= 4.2
 
-
-_default: Redactor | None = None
-
-
-def default_redactor() -> Redactor:
-    global _default
-    if _default is None:
-        _default = Redactor()
-    return _default

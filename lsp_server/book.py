@@ -11,7 +11,6 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 
-from companion.gate.base import DEFAULT_THRESHOLDS
 from companion.proposals import Proposal
 
 
@@ -99,11 +98,14 @@ def line_span(proposal: Proposal) -> tuple[int, int]:
     return start, end
 
 
-def visible(proposal: Proposal, interruption_level: int | None) -> bool:
+def visible(proposal: Proposal, interruption_level: int | None,
+            thresholds: dict[int, float] | None = None) -> bool:
     """Whether this editor shows a proposal: surfaced by the gate, still open, and, when the
-    editor sets its own interruption level, scored above that level's threshold."""
+    editor sets its own interruption level, scored above that level's threshold in the table of
+    the daemon's gate (`thresholds`, from its status). The editor has no table of its own: with
+    none from the daemon, the gate's `surfaced` decides alone."""
     if not proposal.surfaced or proposal.status != "open" or not proposal.task:
         return False
-    if interruption_level is None or proposal.score is None:
+    if interruption_level is None or proposal.score is None or not thresholds or interruption_level not in thresholds:
         return True
-    return proposal.score >= DEFAULT_THRESHOLDS[interruption_level]
+    return proposal.score >= thresholds[interruption_level]

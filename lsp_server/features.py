@@ -34,6 +34,7 @@ def workspace_root(params: types.InitializeParams) -> Path:
 
 def create_server() -> CompanionLanguageServer:
     server = CompanionLanguageServer()
+    server.ask_user = lambda entry: answers.ask(server, entry)
 
     @server.feature(types.INITIALIZE)
     def initialize(ls: CompanionLanguageServer, params: types.InitializeParams) -> None:

@@ -17,7 +17,7 @@ import time
 import uuid
 from collections import deque
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Awaitable, Callable
 from urllib.parse import unquote
 
 from lsprotocol import types
@@ -25,15 +25,14 @@ from pygls.lsp.server import LanguageServer
 from pygls.uris import from_fs_path
 
 from companion import __version__, paths
+from companion.client import CONNECTED, DISCONNECTED, Client, Subscription
 from companion.config import load_config, ConfigError
 from companion.ipc import IpcError
 from companion.proposals import Proposal
 from companion.shell.attribution import CommandFilter
 from lsp_server import present, terminal
-from lsp_server.answers import ask
 from lsp_server.activity import EditorActivity, document_path
 from lsp_server.book import Entry, ProposalBook, visible
-from lsp_server.daemon_link import CONNECTED, DISCONNECTED, DaemonLink
 from lsp_server.settings import EditorSettings, updated
 
 log = logging.getLogger("lsp_server")
@@ -51,7 +50,11 @@ class CompanionLanguageServer(LanguageServer):
         self.root: Path | None = None  # the workspace folder (pygls's `workspace` is its documents)
         self.settings = EditorSettings()
         self.book = ProposalBook()
-        self.link: DaemonLink | None = None
+        self.link: Subscription | None = None
+        # how the user is asked about a proposal (a message with Accept/Reject/Snooze); features.py
+        # plugs in answers.ask, so this module needs neither answers.py nor features.py
+        self.ask_user: Callable[[Entry], Awaitable[None]] | None = None
+        self.thresholds: dict[int, float] | None = None  # the daemon's gate's table (None: no gate)
         self.activity = EditorActivity(self.emit_events, self.call_later)
         self.loop: asyncio.AbstractEventLoop | None = None
         self.client_name = ""
@@ -86,9 +89,9 @@ class CompanionLanguageServer(LanguageServer):
 
     def start_link(self) -> None:
         assert self.root is not None
-        self.link = DaemonLink(self.root, on_message=self._threadsafe(self.on_daemon_message),
-                               on_state=self._threadsafe(self.on_link_state),
-                               start_daemon=self.settings.start_daemon)
+        self.link = Subscription(self.root, ("proposal", "config"), on_message=self._threadsafe(self.on_daemon_message),
+                                 on_state=self._threadsafe(self.on_link_state), snapshot=snapshot,
+                                 start_daemon=self.settings.start_daemon, name="lsp-daemon-link")
         self.link.start()
 
     def stop_link(self) -> None:
@@ -144,7 +147,9 @@ class CompanionLanguageServer(LanguageServer):
     def on_link_state(self, state: str, message: str, details: dict[str, Any]) -> None:
         self.link_state, self.link_message = state, message
         if state == CONNECTED:
-            current = [Proposal.from_dict(raw) for raw in details.get("proposals", [])]
+            snap = details.get("snapshot") or {}
+            self.thresholds = gate_table(snap.get("status") or {})
+            current = [Proposal.from_dict(raw) for raw in snap.get("proposals", [])]
             current = [p for p in current if p.surfaced and p.status == "open"]
             for entry in self.book.entries():  # answered while we were away
                 if entry.proposal.id not in {p.id for p in current}:
@@ -164,6 +169,9 @@ class CompanionLanguageServer(LanguageServer):
         self.send_status()
 
     def on_daemon_message(self, message: dict[str, Any]) -> None:
+        if message.get("topic") == "config":  # a live setting changed: the gate may be another one
+            self.in_background(self.reload_thresholds, "read the gate's thresholds")
+            return
         if message.get("topic") != "proposal" or not isinstance(message.get("proposal"), dict):
             return
         proposal = Proposal.from_dict(message["proposal"])
@@ -184,8 +192,20 @@ class CompanionLanguageServer(LanguageServer):
     def quiet(self) -> bool:
         return self.quiet_until is not None and time.time() < self.quiet_until
 
+    def reload_thresholds(self) -> None:
+        """Runs off the loop (in_background); the new table is applied on the loop."""
+        if self.link is None:
+            return
+        table = gate_table(self.link.request("status").get("status") or {})
+
+        def apply() -> None:
+            if table != self.thresholds:
+                self.thresholds = table
+                self.present_all()
+        self._threadsafe(apply)()
+
     def shows(self, proposal: Proposal) -> bool:
-        return not self.quiet and visible(proposal, self.settings.interruption_level)
+        return not self.quiet and visible(proposal, self.settings.interruption_level, self.thresholds)
 
     def uri_of(self, path: str) -> str:
         assert self.root is not None
@@ -246,7 +266,8 @@ class CompanionLanguageServer(LanguageServer):
             "uri": self.uri_of(proposal.path) if proposal.path else None})
 
     def open_count(self) -> int:
-        return sum(1 for e in self.book.entries() if visible(e.proposal, self.settings.interruption_level))
+        return sum(1 for e in self.book.entries()
+                   if visible(e.proposal, self.settings.interruption_level, self.thresholds))
 
     def status(self) -> dict[str, Any]:
         return {"state": self.link_state, "message": self.link_message,
@@ -263,12 +284,12 @@ class CompanionLanguageServer(LanguageServer):
         where the user looks (see `show_message`)."""
         proposal = entry.proposal
         mode = self.settings.show_message
-        if entry.asked or mode == "off" or not self.shows(proposal):
+        if entry.asked or mode == "off" or self.ask_user is None or not self.shows(proposal):
             return
         elsewhere = not proposal.path or proposal.path != self.activity.focused_path
         if mode == "always" or elsewhere:
             entry.asked = True
-            task = asyncio.ensure_future(ask(self, entry))
+            task = asyncio.ensure_future(self.ask_user(entry))
             self._asking.add(task)  # a reference keeps the task alive until the user answers
             task.add_done_callback(self._asking.discard)
 
@@ -349,6 +370,24 @@ class CompanionLanguageServer(LanguageServer):
     def _requeue(self, batch: list[dict[str, Any]]) -> None:
         waiting = list(self._unsent)
         self._unsent = deque(batch + waiting, maxlen=UNSENT_LIMIT)
+
+
+def snapshot(client: Client) -> dict[str, Any]:
+    """What the server rebuilds from after each (re)connect: open proposals and the gate's table."""
+    return {"proposals": client.request("proposals", statuses=["open"], surfaced=True, limit=500).get("proposals", []),
+            "status": client.request("status").get("status", {})}
+
+
+def gate_table(status: dict[str, Any]) -> dict[int, float] | None:
+    """The daemon's gate's thresholds by interruption level, from its status; None when it has no gate."""
+    gate = status.get("gate")
+    table = gate.get("thresholds") if isinstance(gate, dict) else None
+    if not isinstance(table, dict):
+        return None
+    try:
+        return {int(level): float(value) for level, value in table.items()}
+    except (TypeError, ValueError):
+        return None
 
 
 class EditorPipe:

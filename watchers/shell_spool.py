@@ -49,6 +49,8 @@ class ShellSpoolWatcher(Watcher):
             if position is not None:
                 self.positions[key] = position
         self._hook_seen: set[str] = set()
+        self._held: tuple[str, int] | None = None  # the live file content kept for a stopped daemon
+        self._held_at = 0.0
         self.commands = 0
         self.skipped_outside = 0
         self.capture_mode = context.config.shell.capture_output
@@ -112,13 +114,24 @@ class ShellSpoolWatcher(Watcher):
         return emitted
 
     def _maybe_rotate(self, live: Path) -> None:
-        """Seal the live file once it is large and this reader has read all of it."""
+        """Seal the live file once this reader has read all of it (so that it can be deleted soon).
+
+        While it holds commands for a daemon that is not running, it grows instead (up to HOLD_BYTES),
+        so that the commands waiting for that daemon sit in one file, not in one segment per read."""
         try:
             stat = live.stat()
         except FileNotFoundError:
             return
         mine = self.positions.get(spool.file_key(stat))
         if stat.st_size > max(self.rotate_bytes, 0) and mine is not None and mine.offset >= stat.st_size:
+            held = (spool.file_key(stat), stat.st_size)
+            if held == self._held and time.time() - self._held_at < HEARTBEAT_S:
+                return  # decided for this very content already (re-checked now and then: a daemon may start)
+            if stat.st_size <= spool.HOLD_BYTES and self.context.store is not None:
+                stopped = spool.stopped_readers(self.context.store.state_entries(spool.STATE_KEY), self.keep_s)
+                if spool.needed_by(live, stopped):
+                    self._held, self._held_at = held, time.time()
+                    return
             try:
                 spool.rotate(self.directory, self.rotate_bytes)
             except OSError as exc:

@@ -70,6 +70,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    words = list(sys.argv[1:] if argv is None else argv)
+    if words[:1] == ["shell"] and not {"-h", "--help"} & set(words[1:2]):
+        # every new terminal may start with `exec companion shell`: skip importing every command
+        from companion.cli.shell import main as shell_main
+
+        return shell_main(words[1:])
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):

@@ -99,6 +99,8 @@ def summary(status: dict[str, Any]) -> dict[str, Any]:
             "backend": agent.get("backend") if engine else None, "model": agent.get("model") if engine else None,
             "gate": gate.get("kind") if engine else None, "gate_threshold": gate.get("threshold"),
             "interruption_level": gate.get("level"), "notes": status.get("notes", []),
+            "restart_needed": (status.get("settings") or {}).get("restart_needed", []),
+            "settings_error": (status.get("settings") or {}).get("error"),
             "socket": status.get("socket"), "database": status.get("database")}
 
 
@@ -119,6 +121,10 @@ def describe(status: dict[str, Any]) -> str:
         lines.append(f"  backend: {facts['backend']}{model}; gate: {facts['gate']}{threshold}")
     lines.append(f"  socket {facts['socket']}, database {facts['database']}")
     lines += [f"  note: {note}" for note in facts["notes"]]
+    if facts["restart_needed"]:  # live settings (companion/services/settings.py) took the rest at once
+        lines.append(f"  settings changed that need a restart: {', '.join(facts['restart_needed'])}")
+    if facts["settings_error"]:
+        lines.append(f"  config not reloaded: {facts['settings_error']}")
     return "\n".join(lines)
 
 

@@ -16,6 +16,7 @@ from typing import Any
 
 from companion.cli import CommandError
 from companion.cli._common import add_workspace_argument, print_json, workspace_from
+from companion.quickfix.why import why_lines
 from companion.store import Store
 
 
@@ -62,6 +63,10 @@ def describe(proposal: dict[str, Any]) -> str:
         lines.extend("    " + line for line in response.splitlines())
     elif response:
         lines.extend("  " + line for line in response.splitlines())
+    why = why_lines(proposal.get("evidence"), proposal.get("rule"))
+    if why:  # the evidence it rests on and the rule that fired
+        lines.append("  why: " + why[0])
+        lines.extend("       " + line for line in why[1:])
     return "\n".join(lines)
 
 

@@ -30,6 +30,22 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(func=run)
 
 
+def main(words: list[str]) -> int:
+    """`companion shell ...` without building the whole command line (see companion.cli.main)."""
+    import sys
+
+    parser = argparse.ArgumentParser(prog="companion shell", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("shell_args", nargs=argparse.REMAINDER)
+    try:
+        return run(parser.parse_args(words))
+    except CommandError as exc:
+        print(f"companion: {exc}", file=sys.stderr)
+        return exc.code
+    except KeyboardInterrupt:
+        return 130
+
+
 def run(args: argparse.Namespace) -> int:
     from companion.config import load_config
     from companion.shell.pty_proxy import PTY_ENV, ProxyError, PtyProxy, nested, shell_argv

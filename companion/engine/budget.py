@@ -56,7 +56,6 @@ class InterruptionBudget:
         self.workspace = workspace
         self.config = config  # EngineConfig
         self.clock = clock
-        self.quiet = parse_quiet_hours(config.quiet_hours)
 
     # -- pause ---------------------------------------------------------------------------
     def pause(self, seconds: float) -> float:
@@ -72,6 +71,11 @@ class InterruptionBudget:
         return until if until > self.clock() else None
 
     # -- the decision --------------------------------------------------------------------
+    @property
+    def quiet(self) -> tuple[int, int] | None:
+        """Read at each use: quiet hours are a live setting."""
+        return parse_quiet_hours(self.config.quiet_hours)
+
     def hold_reason(self) -> str | None:
         """Why no proposal may be surfaced now, or None when one may."""
         now = self.clock()

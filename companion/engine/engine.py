@@ -23,13 +23,14 @@ from typing import Any, Callable
 from companion.agent.backends import Backend, BackendUnavailable, load_backend
 from companion.agent.runner import Agent
 from companion.engine.budget import InterruptionBudget
+from companion.engine.expiry import expire_unanswered, wake_snoozed
 from companion.engine.model_worker import ModelJob, ModelWorker
 from companion.engine.proposer import Proposer, StepOutcome, load_gate
 from companion.engine.triggers import Trigger, TriggerRules, salient_reason
 from companion.quickfix import RuleBook
 from companion.events import Event
 from companion.gate.base import Gate
-from companion.proposals import Outcome, Proposal
+from companion.proposals import Proposal
 
 log = logging.getLogger(__name__)
 UNAVAILABLE_BACKOFF_S = (30.0, 1800.0)  # first and longest wait after a backend could not be reached
@@ -125,6 +126,8 @@ class Engine:
                         self._on_trigger(self._newest_trigger(trigger))
                 elif kind == "suggest":
                     self._run_suggest(item)
+                elif kind == "settings":
+                    self._take_settings(item)
                 due = self.rules.idle_due(time.time())
                 if due is not None:
                     self._on_trigger(due)
@@ -153,16 +156,7 @@ class Engine:
         """The proposer (rules and gate); with its model too, once the backend can be loaded, when
         `with_agent` (the model thread and `suggest` ask for it; the rules never wait for a load)."""
         if self.proposer is None:
-            gate = self._gate
-            if gate is _AUTO:
-                gate, why = load_gate(self.config, self.store, self.workspace)
-                if why:
-                    self._note(why)
-            quickfix = getattr(self.config, "quickfix", None)
-            book = RuleBook.from_config(self.config) if getattr(quickfix, "enabled", True) else RuleBook([])
-            self.proposer = Proposer(None, gate, self.store, self.workspace, self.daemon.redactor,  # type: ignore[arg-type]
-                                     self.config.general.interruption_level, rules=book,
-                                     refine=getattr(quickfix, "refine", True))
+            self._build_proposer(None)
         if with_agent and self.proposer.agent is None:
             with self._agent_lock:
                 if self.proposer.agent is None:
@@ -171,6 +165,41 @@ class Engine:
                         self.proposer.backend_name = getattr(agent.backend, "name", "")
                         self.proposer.agent = agent
         return self.proposer
+
+    def _build_proposer(self, agent: Agent | None) -> Proposer:
+        """The rules and the gate of the current config, around `agent` (None: loaded later)."""
+        gate = self._gate
+        if gate is _AUTO:
+            gate, why = load_gate(self.config, self.store, self.workspace)
+            if why:
+                self._note(why)
+        quickfix = getattr(self.config, "quickfix", None)
+        book = RuleBook.from_config(self.config) if getattr(quickfix, "enabled", True) else RuleBook([])
+        self.proposer = Proposer(agent, gate, self.store, self.workspace, self.daemon.redactor,  # type: ignore[arg-type]
+                                 lambda: self.config.general.interruption_level, rules=book,
+                                 refine=getattr(quickfix, "refine", True))
+        return self.proposer
+
+    def settings_changed(self, keys: list[str]) -> None:
+        """Live settings (companion/services/settings.py): the level and budget are read where used;
+        a changed backend, model, gate or rule set is reloaded on the worker, between steps."""
+        self._queue.put(("settings", list(keys)))
+
+    def _take_settings(self, keys: list[str]) -> None:
+        sections = {key.split(".", 1)[0] for key in keys}
+        proposer = self.proposer
+        if proposer is None:
+            return
+        if "agent" in sections:
+            with self._agent_lock:
+                # not closed here: the model thread may be in a step with it; it goes with its last reference
+                proposer.agent = None
+                self._backend = None  # an injected backend is the old one; the factory reads the new config
+                self._unavailable_until, self._unavailable_wait = 0.0, UNAVAILABLE_BACKOFF_S[0]
+                self._reported.clear()
+        if sections & {"gate", "quickfix"}:
+            with self._agent_lock:
+                self._build_proposer(proposer.agent)  # the model thread asks for the new one at its next step
 
     def _load_agent(self) -> Agent | None:
         if time.time() < self._unavailable_until:
@@ -339,29 +368,10 @@ class Engine:
                 log.exception("expiring proposals failed")
 
     def expire(self, now: float | None = None) -> int:
-        """Open proposals older than engine.expire_s become `ignored` (an Outcome via "expiry")."""
-        now = now or time.time()
-        count = 0
-        for proposal in self.store.proposals(workspace=str(self.workspace), statuses=["open"]):
-            if now - proposal.ts >= self.config.engine.expire_s:
-                answered = self.store.record_outcome(Outcome(proposal.id, "ignored", via="expiry", ts=now))
-                self.daemon.publish("proposal", {"proposal": answered.to_dict(), "change": "answered"})
-                count += 1
-        return count
+        return expire_unanswered(self.daemon, self.store, str(self.workspace), self.config.engine.expire_s, now)
 
     def wake_snoozed(self, now: float | None = None) -> int:
-        """Snoozed proposals come back (open, offered again to every client) after engine.snooze_s.
-
-        The `snoozed` outcome stays recorded as training data; the proposal's clock restarts, so it
-        expires to `ignored` only if it is left unanswered again."""
-        now = now or time.time()
-        count = 0
-        for proposal in self.store.proposals(workspace=str(self.workspace), statuses=["snoozed"]):
-            if proposal.answered_ts is not None and now - proposal.answered_ts >= self.config.engine.snooze_s:
-                proposal.status, proposal.answered_ts, proposal.ts = "open", None, now
-                self.daemon.offer(proposal)
-                count += 1
-        return count
+        return wake_snoozed(self.daemon, self.store, str(self.workspace), self.config.engine.snooze_s, now)
 
     # -- socket operations ----------------------------------------------------------------
     def _op_suggest(self, request: dict[str, Any], _conn: Any) -> dict[str, Any]:
@@ -401,7 +411,9 @@ class Engine:
         gate_info: dict[str, Any] = {"kind": getattr(gate, "name", None) or self.config.gate.kind, "level": level}
         if gate is not None:
             try:
-                gate_info["threshold"] = gate.thresholds()[level]
+                table = gate.thresholds()
+                gate_info["threshold"] = table[level]
+                gate_info["thresholds"] = {str(k): float(v) for k, v in sorted(table.items())}  # the one table clients use
                 described = gate.describe() if hasattr(gate, "describe") else {}
                 if described.get("encoder"):
                     gate_info["encoder"] = described["encoder"]  # onnx or numpy: the gate's speed depends on it

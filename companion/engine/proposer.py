@@ -19,7 +19,7 @@ import logging
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 from companion.agent import grounding
 from companion.agent.parse import AgentReply, is_echo
@@ -32,9 +32,8 @@ from companion.events import Event, thaw
 from companion.gate.base import Gate, threshold_for
 from companion.proposals import Proposal
 from companion.quickfix import Candidate, Moment, RuleBook
-from companion.quickfix.why import why_text
+from companion.quickfix.why import evidence_observation, why_text
 from companion.redact import Redactor
-from companion.render import observation_time
 from companion.store import Store
 
 log = logging.getLogger(__name__)
@@ -49,7 +48,6 @@ class StepOutcome:
 
     proposal: Proposal | None
     step: StepResult | None
-    silence_score: float | None = None
     note: str = ""
     candidates: list[Candidate] = field(default_factory=list)
 
@@ -67,10 +65,8 @@ class StepContext:
 
 def load_gate(config: Any, store: Store | None = None, workspace: Path | None = None) -> tuple[Gate | None, str]:
     """The configured reward gate, or (None, why) when it cannot be loaded."""
-    try:
-        from companion.gate import load_gate as factory  # type: ignore[attr-defined]
-    except ImportError:
-        return None, "the reward gate is not available in this version; proposals are not gated"
+    from companion.gate import load_gate as factory
+
     try:
         return factory(config, store=store, workspace=workspace), ""
     except Exception as exc:  # a broken gate model must not stop proposals from being stored
@@ -78,24 +74,32 @@ def load_gate(config: Any, store: Store | None = None, workspace: Path | None = 
         return None, f"the reward gate could not be loaded ({exc}); proposals are not gated"
 
 
-def evidence_observation(candidate: Candidate, ts: float) -> dict[str, str]:
+def candidate_observation(candidate: Candidate, ts: float) -> dict[str, str]:
     """The candidate's evidence as one more observation, so the gate judges the help, not only the situation."""
-    return {"time": observation_time(ts), "event": f"Evidence: {why_text(candidate.evidence) or candidate.response[:200]}"}
+    return evidence_observation(candidate.evidence, candidate.rule, ts, candidate.response)
 
 
 class Proposer:
     def __init__(self, agent: Agent | None, gate: Gate | None, store: Store, workspace: Path, redactor: Redactor,
-                 interruption_level: int = 3, backend_name: str = "", rules: RuleBook | None = None,
+                 interruption_level: int | Callable[[], int] = 3, backend_name: str = "", rules: RuleBook | None = None,
                  refine: bool = True) -> None:
         self.agent = agent
         self.gate = gate
         self.store = store
         self.workspace = workspace
         self.redactor = redactor
-        self.level = interruption_level
+        self._level = interruption_level  # a callable reads the live setting at each step
         self.backend_name = backend_name or (getattr(agent.backend, "name", "") if agent is not None else "")
         self.rules = rules if rules is not None else RuleBook()
         self.refine = refine
+
+    @property
+    def level(self) -> int:
+        return self._level() if callable(self._level) else self._level
+
+    @level.setter
+    def level(self, value: int) -> None:
+        self._level = value
 
     def threshold(self) -> float | None:
         return threshold_for(self.gate, self.level) if self.gate is not None else None
@@ -146,7 +150,7 @@ class Proposer:
         if self.gate is None:
             return [None] * len(candidates)
         ts = ctx.trigger.event.ts if ctx.trigger.event is not None else time.time()
-        pairs = [(ctx.observations + [evidence_observation(c, ts)], c.task) for c in candidates]
+        pairs = [(ctx.observations + [candidate_observation(c, ts)], c.task) for c in candidates]
         try:
             return list(self.gate.score_batch(pairs))
         except Exception:  # a gate that fails must not lose the rules' help: rank by confidence

@@ -1,23 +1,26 @@
 """Has the gate learnt this user? The agreement of its decisions with their answers, over time,
 and the kinds of help it now holds back — what the dashboard's Stats screen draws.
 
-- The curve: for every answered proposal, in the order answered, did the gate's decision at the
-  time (its stored score against the level's threshold) agree with the answer (accepted =
-  welcome; rejected or ignored = not)? A rolling share over the last `window` answers.
-- The kinds: answered proposals grouped by who offered them and why (the quick-fix rule, else the
-  trigger); for each, the latest one is scored again by the gate NOW, with everything it has read
-  since, and called "held back" when it would no longer be surfaced.
+Read from the proposals alone (the daemon's `proposals` operation gives them to the dashboard):
 
-A user with no answers gets an empty curve and a status that says so, never an error; answers
-whose proposal or events were deleted are left out.
+- the curve: for every answered proposal, in the order answered, did the gate's decision at the
+  time (its stored score against the threshold) agree with the answer (accepted = welcome;
+  rejected or ignored = not)? A rolling share over the last `window` answers;
+- the kinds: proposals grouped by who offered them (the quick-fix rule, else the model and its
+  trigger); for each, how often the user accepted it, and whether the gate held the LATEST one of
+  that kind offered after the user's latest answer on it back (stored silent) or let it through —
+  with everything it had read by then, which is what it has learnt.
+
+No answers gives an empty curve and a status that says so, never an error.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Iterable
 
 WINDOW = 10
+ANSWERS = ("accepted", "rejected", "ignored")
 
 
 @dataclass
@@ -25,8 +28,7 @@ class Kind:
     name: str
     answers: int = 0
     accepted: int = 0
-    score_now: float | None = None
-    held_back: bool | None = None
+    held_back: bool | None = None  # the gate's decision on the latest one offered since the last answer (None: none)
 
 
 @dataclass
@@ -44,36 +46,25 @@ def kind_of(proposal: Any) -> str:
     return f"model on {trigger}" if trigger else "model"
 
 
-def agreement(store: Any, workspace: str | None, gate: Any = None, level: int = 3, window: int = WINDOW) -> Agreement:
-    """The user's curve from the store; `gate` (a RewardGate reading the same store) rescores each
-    kind's latest proposal, so the table says what it has learnt to hold back (None: no rescoring)."""
-    from companion.gate.user_rows import answered
-
-    items = answered(store, workspace)
-    if not items:
-        return Agreement("no answers yet: the gate is the base gate until you accept or reject a proposal")
-    threshold = gate.thresholds()[level] if gate is not None else 0.5
-    agree = []
-    for item in items:
-        score = item.proposal.score
-        welcome = item.outcome.outcome == "accepted"
-        agree.append(((score if score is not None else 0.0) >= threshold) == welcome)
-    points = [(n, sum(agree[max(0, n - window):n]) / min(n, window)) for n in range(1, len(agree) + 1)]
+def agreement(proposals: Iterable[Any], threshold: float = 0.5, window: int = WINDOW) -> Agreement:
+    proposals = sorted(proposals, key=lambda p: p.ts)
+    answered = sorted((p for p in proposals if p.status in ANSWERS), key=lambda p: p.answered_ts or p.ts)
     kinds: dict[str, Kind] = {}
-    latest: dict[str, Any] = {}
-    for item in items:
-        kind = kinds.setdefault(kind_of(item.proposal), Kind(kind_of(item.proposal)))
+    for proposal in answered:
+        kind = kinds.setdefault(kind_of(proposal), Kind(kind_of(proposal)))
         kind.answers += 1
-        kind.accepted += item.outcome.outcome == "accepted"
-        latest[kind.name] = item
-    if gate is not None:
-        names = list(latest)
-        scores = gate.score_batch([(latest[n].observations, latest[n].proposal.task) for n in names])
-        for name, score in zip(names, scores):
-            kinds[name].score_now = round(float(score), 4)
-            kinds[name].held_back = score < threshold
-    accepted = sum(item.outcome.outcome == "accepted" for item in items)
-    status = (f"{len(items)} answers ({accepted} accepted)" +
-              ("; only accepts so far" if accepted == len(items) else "; only rejections so far" if accepted == 0 else ""))
-    return Agreement(status, points, round(sum(agree) / len(agree), 4),
-                     sorted(kinds.values(), key=lambda k: -k.answers))
+        kind.accepted += proposal.status == "accepted"
+    if not answered:
+        return Agreement("no answers yet: the gate is the base gate until you accept or reject a proposal")
+    last_answer = {kind_of(p): p.ts for p in answered}
+    for proposal in proposals:  # oldest first: the last one made after the kind's latest answer wins
+        name = kind_of(proposal)
+        if name in kinds and proposal.ts > last_answer[name]:
+            kinds[name].held_back = not proposal.surfaced
+    agree = [((p.score if p.score is not None else 0.0) >= threshold) == (p.status == "accepted") for p in answered]
+    points = [(n, sum(agree[max(0, n - window):n]) / min(n, window)) for n in range(1, len(agree) + 1)]
+    accepted = sum(p.status == "accepted" for p in answered)
+    status = (f"{len(answered)} answers ({accepted} accepted)" +
+              ("; only accepts so far" if accepted == len(answered) else "; only rejections so far" if accepted == 0 else ""))
+    return Agreement(status, points, round(sum(agree) / len(agree), 4), sorted(kinds.values(), key=lambda k: -k.answers))
+

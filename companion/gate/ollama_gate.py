@@ -8,6 +8,7 @@ from __future__ import annotations
 import time
 from typing import Callable, Sequence
 
+from companion.config import ollama_host
 from companion.gate.base import Gate, Observation
 from companion.gate.judge_gate import ModelJudgeGate, reward_messages
 
@@ -24,7 +25,7 @@ class OllamaGate(ModelJudgeGate):
         import ollama
 
         self.model = model
-        self.host = host or None
+        self.host = ollama_host(host)
         self.timeout_s = timeout_s
         self.keep_alive = keep_alive
         self._client = ollama.Client(host=self.host, timeout=timeout_s)

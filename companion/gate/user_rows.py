@@ -54,6 +54,11 @@ def answered(store: Any, workspace: str | None = None, redactor: Redactor | None
         observations = [redactor.redact_data(observation(e)) for e in events]
         if not observations:
             continue  # nothing to learn from: the events were forgotten or pruned
+        if proposal.rule:  # what the gate saw at run time: the candidate's evidence and its rule
+            from companion.quickfix.why import evidence_observation
+
+            observations.append(redactor.redact_data(evidence_observation(proposal.evidence, proposal.rule,
+                                                                          proposal.ts, proposal.response)))
         result.append(Answered(proposal, outcome, observations, event_evidence(events, redactor)))
     return result
 

@@ -134,8 +134,12 @@ class Moment:
 
     @functools.cached_property
     def failures(self) -> list[dict[str, Any]]:
+        """The evidence's failures; for a `tests.failed` event without them, its test ids alone."""
         found = self.evidence.get("failures")
-        return [f for f in found if isinstance(f, dict)] if isinstance(found, list) else []
+        if isinstance(found, list) and found:
+            return [f for f in found if isinstance(f, dict)]
+        tests = self.data.get("tests") if self.kind == "tests.failed" else None
+        return [{"test": str(t)} for t in tests[:20] if t] if isinstance(tests, list) else []
 
     @functools.cached_property
     def suspects(self) -> list[dict[str, Any]]:

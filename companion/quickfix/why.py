@@ -55,3 +55,13 @@ def why_lines(evidence: Mapping[str, Any] | None, rule: str | None = None, limit
 def why_text(evidence: Mapping[str, Any] | None, rule: str | None = None) -> str:
     """The why in one paragraph ("" when there is nothing to say)."""
     return "; ".join(why_lines(evidence, rule))
+
+
+def evidence_observation(evidence: Mapping[str, Any] | None, rule: str | None, ts: float,
+                         fallback: str = "") -> dict[str, str]:
+    """The why as one more observation, for the gate: at run time it judges a candidate on it, and the
+    training rows of answered rule proposals carry the same line, so the gate learns which rules (and
+    which evidence) this user welcomes."""
+    from companion.render import observation_time
+
+    return {"time": observation_time(ts), "event": f"Evidence: {why_text(evidence, rule) or fallback[:200]}"}

@@ -41,7 +41,8 @@ from companion import paths
 
 SPOOL_NAME = "shell.tsv"
 SEGMENT = re.compile(r"^shell\.(\d+)\.tsv$")
-ROTATE_BYTES = 0  # seal the live file as soon as a reader has read all of it
+ROTATE_BYTES = 0  # seal the live file as soon as a reader has read all of it...
+HOLD_BYTES = 512 * 1024  # ...unless it holds commands for a stopped daemon: then grow it up to this
 RUNNING_S = 180.0  # a reader whose state was saved this recently is a running daemon (it saves every minute)
 ORPHAN_S = 600.0  # per-command files no daemon took within this are deleted
 _COMMAND_ID = re.compile(r"^[A-Za-z0-9_-]{1,96}$")
@@ -230,7 +231,15 @@ def _inside(cwd: str, workspace: str) -> bool:
     return cwd == workspace or cwd.startswith(workspace.rstrip("/") + "/")
 
 
-def _needed_by(path: Path, workspaces: list[str]) -> bool:
+def stopped_readers(readers: Mapping[str, Any], keep_s: float, now: float | None = None,
+                    running_s: float = RUNNING_S) -> list[str]:
+    """Workspaces whose daemon read the spool within keep_s but is not running now."""
+    now = time.time() if now is None else now
+    return [workspace for workspace, state in readers.items()
+            if workspace and min(running_s, keep_s) <= now - _updated(state) < keep_s]
+
+
+def needed_by(path: Path, workspaces: list[str]) -> bool:
     """Whether a segment holds a command typed inside one of `workspaces`."""
     if not workspaces:
         return False
@@ -253,8 +262,7 @@ def remove_consumed(directory: Path, readers: Mapping[str, Any], keep_s: float, 
     """
     now = time.time() if now is None else now
     active = [state for state in readers.values() if now - _updated(state) < min(running_s, keep_s)]
-    stopped = [workspace for workspace, state in readers.items()
-               if workspace and min(running_s, keep_s) <= now - _updated(state) < keep_s]
+    stopped = stopped_readers(readers, keep_s, now, running_s)
     removed = []
     with _Locked(directory):
         for path in files(directory)[:-1]:
@@ -267,7 +275,7 @@ def remove_consumed(directory: Path, readers: Mapping[str, Any], keep_s: float, 
             key = file_key(stat)
             consumed = all(int((state.get("files") or {}).get(key, {}).get("offset", -1)) >= stat.st_size
                            for state in active)
-            if (consumed and not _needed_by(path, stopped)) or now - stat.st_mtime > keep_s:
+            if (consumed and not needed_by(path, stopped)) or now - stat.st_mtime > keep_s:
                 try:
                     path.unlink()
                     removed.append(path)

@@ -1,13 +1,13 @@
 """The Textual dashboard: attaches to the workspace's daemon and shows what the companion sees and offers.
 
-Threads never touch widgets. The daemon link (a thread worker, see link.py) and the short
-workers that answer proposals and read the store post messages or use
-`call_from_thread`; the handlers here run on the UI thread and update the screens.
+Threads never touch widgets. The daemon link (link.py, on the one subscription client) and the
+short workers that answer proposals and ask the daemon post messages or use `call_from_thread`;
+the handlers here run on the UI thread and update the screens. The dashboard never opens the
+database: the "why", the stats and the status all come through the daemon's operations.
 """
 
 from __future__ import annotations
 
-import threading
 import time
 from pathlib import Path
 from typing import Any, Callable
@@ -17,13 +17,11 @@ from textual.app import App
 from textual.binding import Binding
 from textual.screen import Screen
 
-from companion.daemon import event_payload
 from companion.ipc import IpcError
-from companion.store import Store
 from companion.tui.format import command_text
 from companion.tui.link import DaemonLink
-from companion.tui.messages import (DaemonConnected, DaemonDown, EventsArrived, ProposalChanged, StatusUpdated,
-                                    WhyLoaded)
+from companion.tui.messages import (DaemonConnected, DaemonDown, EventsArrived, ProposalChanged, SettingsChanged,
+                                    StatusUpdated, WhyLoaded)
 from companion.tui.screens.main import MainScreen
 
 
@@ -40,7 +38,8 @@ class CompanionApp(App[None]):
     ]
 
     def __init__(self, workspace: str | Path, *, connect: bool = True, start_daemon: bool = True,
-                 now: Callable[[], float] = time.time, retry_s: float = 2.0, max_timeline: int = 2000) -> None:
+                 now: Callable[[], float] = time.time, retry_s: float = 2.0, max_timeline: int = 2000,
+                 status_every_s: float = 5.0) -> None:
         super().__init__()
         self.workspace = Path(workspace).resolve()
         self.now = now
@@ -52,22 +51,19 @@ class CompanionApp(App[None]):
         self.batches = 0  # event batches drawn (the benchmark reads these)
         self.batch_lag_s: list[float] = []
         self.min_draw_interval_s = 0.1
+        self.status_every_s = status_every_s
         self._last_draw = 0.0
-        self._draw_pending = False
         self._last_down_reason = ""
-        self._store: Store | None = None
-        self._store_lock = threading.Lock()
 
     def on_mount(self) -> None:
         self.sub_title = str(self.workspace)
         self.push_screen(self.main)
         if self.connect_on_mount:
-            self.keep_connected()
+            self.link.start()
+            self.set_interval(self.status_every_s, self.fetch_status)
 
     def on_unmount(self) -> None:
         self.link.stop()
-        if self._store is not None:
-            self._store.close()
 
     @property
     def main_ready(self) -> bool:
@@ -75,10 +71,6 @@ class CompanionApp(App[None]):
         return self.main.is_attached and not self._exit and bool(self.main.children)
 
     # -- the daemon ----------------------------------------------------------------------
-    @work(thread=True, exclusive=True, group="daemon", exit_on_error=False)
-    def keep_connected(self) -> None:
-        self.link.run()
-
     def on_daemon_connected(self, message: DaemonConnected) -> None:
         if not self.main_ready:
             return
@@ -115,17 +107,12 @@ class CompanionApp(App[None]):
         if not self.main_ready:
             return
         wait = self.min_draw_interval_s - (time.monotonic() - self._last_draw)
-        if wait > 0:  # draw at most ~10 times a second; the link keeps buffering meanwhile
-            if not self._draw_pending:
-                self._draw_pending = True
-                self.set_timer(wait, self._draw_events)
+        if wait > 0:  # draw at most ~10 times a second; the link keeps buffering (and posts no more) meanwhile
+            self.set_timer(wait, lambda: self.post_message(EventsArrived()))
             return
         self._draw_events()
 
     def _draw_events(self) -> None:
-        self._draw_pending = False
-        if not self.main_ready:
-            return
         self._last_draw = time.monotonic()
         batch = self.link.drain()
         if not batch:
@@ -154,19 +141,21 @@ class CompanionApp(App[None]):
     @work(thread=True, exit_on_error=False, group="status")
     def fetch_status(self) -> None:
         try:
-            self.link.status = self.link.request("status")["status"]
+            self.link.refresh_status()
         except IpcError:
             return
-        self.link.post_status()
 
-    # -- the store (read-only use: the "why" of proposals, stats) --------------------------------
-    def store(self) -> Store:
-        """The database the daemon writes (its status names it), opened once; call from workers."""
-        with self._store_lock:
-            if self._store is None:
-                path = self.status.get("database")
-                self._store = Store(path) if path else Store()
-            return self._store
+    def on_settings_changed(self, message: SettingsChanged) -> None:
+        """The daemon took on new settings (from this screen, an editor or the config file)."""
+        if message.restart_needed:
+            self.notify("Restart the daemon (`companion stop`, then `companion run`) for: "
+                        + ", ".join(message.restart_needed), title="Settings", severity="warning", timeout=8)
+        self.fetch_status()
+
+    # -- reading through the daemon (the "why" of proposals, stats) ---------------------------
+    def proposals_since(self, since: float | None) -> list[dict[str, Any]]:
+        """Every proposal of the workspace since `since` (call from workers); IpcError when down."""
+        return self.link.request("proposals", since=since, limit=1_000_000)["proposals"]
 
     @work(thread=True, exit_on_error=False, group="why")
     def load_why(self, proposal: dict[str, Any]) -> None:
@@ -174,8 +163,8 @@ class CompanionApp(App[None]):
         events: list[dict[str, Any]] = []
         if ids:
             try:
-                events = [event_payload(e) for e in self.store().events(ids=ids)]
-            except Exception as exc:  # the store may be busy or gone; say so and show nothing
+                events = self.link.request("events", ids=ids, limit=len(ids))["events"]
+            except IpcError as exc:  # the daemon may be gone; say so and show nothing
                 self.call_from_thread(self.notify, f"cannot read the events behind the proposal: {exc}",
                                       severity="error")
         self.post_message(WhyLoaded(str(proposal.get("id")), events))

@@ -1,60 +1,73 @@
 """Messages that carry daemon news from socket and worker threads to the UI thread.
 
 Threads never touch widgets: they post one of these to the app (`post_message` is thread-safe),
-and the handlers, which run on the UI thread, update the screens.
+and the handlers, which run on the UI thread, update the screens. They are dataclasses (Textual's
+Message initialises itself in `__post_init__`), as posting's are.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import Any
 
 from textual.message import Message
 
 
+@dataclass
 class DaemonConnected(Message):
     """Attached (again) to the daemon; carries a fresh snapshot to rebuild the views from."""
 
-    def __init__(self, status: dict[str, Any], events: list[dict[str, Any]], proposals: list[dict[str, Any]]) -> None:
-        super().__init__()
-        self.status = status
-        self.events = events
-        self.proposals = proposals
+    status: dict[str, Any]
+    events: list[dict[str, Any]]
+    proposals: list[dict[str, Any]]
 
 
+@dataclass
 class DaemonDown(Message):
     """The daemon cannot be reached; the link retries after `retry_in` seconds."""
 
-    def __init__(self, reason: str, retry_in: float) -> None:
-        super().__init__()
-        self.reason = reason
-        self.retry_in = retry_in
+    reason: str
+    retry_in: float
 
 
+@dataclass
 class EventsArrived(Message):
-    """New events wait in the link's buffer; one message per batch, however many events."""
+    """New events wait in the link's buffer; one message per batch, however many events.
+
+    Redraws coalesce the Textual way: while one is handled, a queued EventsArrived is taken in
+    its place (`can_replace`), as the drained batch holds its events anyway.
+    """
+
+    def can_replace(self, message: Message) -> bool:
+        return isinstance(message, EventsArrived)
 
 
+@dataclass
 class ProposalChanged(Message):
-    def __init__(self, proposal: dict[str, Any], change: str) -> None:
-        super().__init__()
-        self.proposal = proposal
-        self.change = change
+    proposal: dict[str, Any]
+    change: str
 
 
+@dataclass
 class StatusUpdated(Message):
-    """A periodic `status` reply, with the health of the agent's model backend."""
+    """A `status` reply, with the health of the agent's model backend."""
 
-    def __init__(self, status: dict[str, Any], backend_ok: bool | None, backend_detail: str) -> None:
-        super().__init__()
-        self.status = status
-        self.backend_ok = backend_ok
-        self.backend_detail = backend_detail
+    status: dict[str, Any]
+    backend_ok: bool | None
+    backend_detail: str
 
 
+@dataclass
+class SettingsChanged(Message):
+    """The daemon took on new settings (topic "config"): their values, and what waits for a restart."""
+
+    config: dict[str, dict[str, Any]]
+    restart_needed: list[str] = field(default_factory=list)
+
+
+@dataclass
 class WhyLoaded(Message):
-    """The events that led to a proposal (its event_ids), read from the store."""
+    """The events that led to a proposal (its event_ids), read through the daemon."""
 
-    def __init__(self, proposal_id: str, events: list[dict[str, Any]]) -> None:
-        super().__init__()
-        self.proposal_id = proposal_id
-        self.events = events
+    proposal_id: str
+    events: list[dict[str, Any]]

@@ -81,6 +81,9 @@ def test_a_failing_command_becomes_a_proposal_the_user_can_reject(scripted: Path
     assert proposal["task"] == "Install the missing package no_such_module_here"
     assert proposal["rule"] == "imports.python_missing" and proposal["operation"] == "run_command"
     assert "No module named 'no_such_module_here'" in proposal["evidence"]["output_lines"][0]
+    shown = run_cli("suggestions", str(repo), "--all").stdout
+    assert "why: output: ModuleNotFoundError: No module named 'no_such_module_here'" in shown
+    assert "rule: imports.python_missing" in shown
     rejected = run_cli("reject", proposal["id"], "--json")
     assert rejected.returncode == 0, rejected.stderr
     assert json.loads(rejected.stdout)["proposal"]["status"] == "rejected"

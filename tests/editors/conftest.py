@@ -22,7 +22,10 @@ from lsprotocol import types
 from pytest_lsp import ClientServerConfig, LanguageClient, client_capabilities, make_test_lsp_client
 
 from companion.proposals import Proposal
+from companion.gate.head import load_heads
+from companion.gate.reward import active_weights_dir
 from companion.services.editor import EditorService
+from companion.services.settings import SettingsService
 
 CLIENTS = {"vscode": "visual-studio-code", "nvim": "neovim@v0.7.0"}
 SERVER = [sys.executable, "-m", "companion", "lsp"]
@@ -112,10 +115,14 @@ def initialize_params(kind: str, root: Path, options: dict[str, Any] | None = No
 
 @pytest.fixture
 def daemon(daemon_factory: Callable[..., Any], repo: Path) -> Any:
-    """The workspace's daemon, in this process (no engine), with the editor service's operations."""
+    """The workspace's daemon, in this process (no engine), with the editor and settings services'
+    operations, and the shipped reward gate's table in its status (as the engine reports it)."""
     running = daemon_factory(repo, services=False)
-    service = EditorService(running)
-    service.start()
+    for service in (EditorService(running), SettingsService(running)):
+        service.start()
+        running.services.append(service)
+    table = load_heads(active_weights_dir())[1]["thresholds"]
+    running.status_providers.append(lambda: {"gate": {"kind": "reward", "thresholds": dict(table)}})
     return running
 
 

@@ -84,14 +84,24 @@ async def test_interruption_level_and_severity_settings(client: LanguageClient, 
     sure = offer(daemon, path="a.py", line=1, task="Sure thing", score=0.95)
     unsure = offer(daemon, path="a.py", line=1, task="Maybe this", score=0.4)
     diagnostics = await until(lambda: client.diagnostics.get(uri), what="a diagnostic")
-    assert [d.code for d in diagnostics] == [sure.id]  # level 1 shows only the surest
+    assert [d.code for d in diagnostics] == [sure.id]  # level 1 shows only the surest (the gate's 0.93)
     assert diagnostics[0].severity == types.DiagnosticSeverity.Hint
+
+    # level 4 by the gate's own calibrated table (0.157), not a table of the editor's (0.35 was the default)
+    client.workspace_did_change_configuration(types.DidChangeConfigurationParams(
+        settings={"companion": {"interruptionLevel": 4}}))
+    faint = offer(daemon, path="a.py", line=1, task="Perhaps this", score=0.2)
+    shown = await until(lambda: len(client.diagnostics.get(uri, [])) == 3 and client.diagnostics[uri],
+                        what="three diagnostics at level 4")
+    assert faint.id in {d.code for d in shown}
+    assert daemon.config.general.interruption_level == 4
 
     client.workspace_did_change_configuration(types.DidChangeConfigurationParams(
         settings={"companion": {"interruptionLevel": 5}}))
-    both = await until(lambda: len(client.diagnostics.get(uri, [])) == 2 and client.diagnostics[uri],
-                       what="both diagnostics")
-    assert {d.code for d in both} == {sure.id, unsure.id}
+    await until(lambda: daemon.config.general.interruption_level == 5, what="the daemon's level 5")
+    every = await until(lambda: len(client.diagnostics.get(uri, [])) == 3 and client.diagnostics[uri],
+                        what="all diagnostics")
+    assert {d.code for d in every} == {sure.id, unsure.id, faint.id}
 
 
 @pytest.mark.parametrize("client", ["nvim"], indirect=True)

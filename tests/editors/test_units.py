@@ -139,11 +139,15 @@ def test_book_finds_proposals_by_line_and_prefix() -> None:
 
 
 def test_visibility_follows_the_gate_and_the_editor_level() -> None:
-    assert visible(_proposal(score=0.6), None)
-    assert not visible(_proposal(surfaced=False), None)
-    assert not visible(_proposal(status="accepted"), None)
-    assert not visible(_proposal(score=0.6), 1) and visible(_proposal(score=0.95), 1)
-    assert visible(_proposal(score=None), 1)
+    card = {1: 0.9, 2: 0.6, 3: 0.3, 4: 0.157, 5: 0.05}  # a calibrated gate's own table, sent by the daemon
+    assert visible(_proposal(score=0.6), None, card)
+    assert not visible(_proposal(surfaced=False), None, card)
+    assert not visible(_proposal(status="accepted"), None, card)
+    assert not visible(_proposal(score=0.6), 1, card) and visible(_proposal(score=0.95), 1, card)
+    assert visible(_proposal(score=0.2), 4, card)  # 0.35 in the old default table: the gate's own decides
+    assert not visible(_proposal(score=0.1), 4, card)
+    assert visible(_proposal(score=None), 1, card)
+    assert visible(_proposal(score=0.1), 1, None)  # no table from the daemon: its `surfaced` decides alone
 
 
 def test_edits_are_gathered_into_one_event_per_file() -> None:

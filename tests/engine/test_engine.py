@@ -182,7 +182,8 @@ def test_status_describes_the_agent_and_the_gate_for_clients(repo: Path, engine_
     with connect(repo, start=False) as client:
         status = client.request("status")["status"]
     assert status["agent"]["backend"] == "scripted" and status["agent"]["ok"] is True
-    assert status["gate"] == {"kind": "keyword-test-gate", "level": 2, "threshold": 0.75}
+    assert status["gate"] == {"kind": "keyword-test-gate", "level": 2, "threshold": 0.75,  # the gate's own table
+                              "thresholds": {str(k): v for k, v in gate.thresholds().items()}}
 
 
 def test_snoozed_proposals_come_back_after_the_snooze(repo: Path, engine_factory) -> None:

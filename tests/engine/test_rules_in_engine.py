@@ -130,6 +130,11 @@ def test_a_regression_end_to_end_the_enricher_finds_the_suspect_and_accepting_th
     assert answered["proposal"]["status"] == "accepted"
     assert (repo / "calc.py").read_text().startswith("def add(a, b):\n    return a + b\n")
     assert _pytest_event(daemon, repo, repo / "report2.xml") == 0  # the accepted revert fixed the tests
+    from companion.gate.user_rows import reward_rows
+
+    [row] = reward_rows(daemon.store, str(daemon.workspace))  # the gate's training row: what it saw at run time
+    assert row["valid"] and row["obs"][-1]["event"].startswith("Evidence: tests/test_calc.py::test_add failed")
+    assert row["obs"][-1]["event"].endswith("rule: regression.revert")
 
 
 def test_the_rules_never_wait_for_a_busy_model(repo: Path, engine_factory) -> None:

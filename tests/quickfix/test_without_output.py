@@ -67,3 +67,22 @@ def test_a_typo_is_corrected_without_output(ws: Path) -> None:
     git_repo(ws)
     best = by_rule(candidates(ws, hook_event(ws, "gti status")), "commands.not_found")[0]
     assert best.response == "git status"
+
+
+def test_a_tests_failed_event_with_only_test_ids_ranks_the_uncommitted_change_by_module(ws: Path) -> None:
+    git_repo(ws)
+    (ws / "pkg").mkdir()
+    (ws / "pkg" / "__init__.py").write_text("")
+    (ws / "pkg" / "scales.py").write_text("def double(x):\n    return 2 * x\n")
+    (ws / "pkg" / "other.py").write_text("A = 1\n")
+    (ws / "tests").mkdir()
+    (ws / "tests" / "test_scales.py").write_text("from pkg.scales import double\n\n\ndef test_double():\n"
+                                                 "    assert double(2) == 4\n")
+    sh(ws, "git add -A && git commit -qm base", check=True)
+    (ws / "pkg" / "scales.py").write_text("def double(x):\n    return 3 * x\n")
+    (ws / "pkg" / "other.py").write_text("A = 2\n")
+    assert sh(ws, f"{PYTHON} -m pytest -q -p no:cacheprovider tests").returncode == 1
+    event = Event(source="tests", kind="tests.failed", workspace=str(ws),
+                  data={"tests": ["tests/test_scales.py::test_double"], "count": 1, "runner": "pytest"})
+    best = candidates(ws, event, reason="tests_failing")[0]
+    assert best.rule == "regression.revert" and (best.path, best.line) == ("pkg/scales.py", 2)

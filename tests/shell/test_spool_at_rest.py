@@ -98,3 +98,23 @@ def test_garbage_output_and_half_written_reports_cost_only_the_evidence(workspac
     assert output["truncated"] is True and len(output["tail"].split("\n")) == 200 and output["tail"].endswith("end")
     assert output["lines"] >= 0 and isinstance(output["bytes"], int)
     assert [p.name for p in directory.iterdir() if p.name.startswith(("out-", "pytest-"))] == []
+
+
+def test_commands_for_a_stopped_daemon_wait_in_the_live_file_not_in_a_segment_per_read(tmp_path):
+    directory = spool.spool_dir()
+    running, stopped = (tmp_path / "running").resolve(), (tmp_path / "stopped").resolve()
+    running.mkdir()
+    stopped.mkdir()
+    store = Store()
+    store.set_state(str(stopped), spool.STATE_KEY, {"files": {}, "updated": time.time() - spool.RUNNING_S - 60})
+    watcher = ShellSpoolWatcher(Collector(running, store).context)
+    for n in range(3):
+        append(command_line(stopped, f"waits-for-its-daemon-{n}"))
+        watcher.poll()
+    assert len(spool.files(directory)) == 1  # still the live file alone
+    assert spool.files(directory)[0].read_bytes().count(b"waits-for-its-daemon") == 3
+    # once that daemon runs again and reads it, the next read seals it
+    store.set_state(str(stopped), spool.STATE_KEY, {"files": {}, "updated": time.time()})
+    append(command_line(running, "mine"))
+    watcher.poll()
+    assert len(spool.files(directory)) == 2

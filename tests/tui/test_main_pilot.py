@@ -62,7 +62,8 @@ async def test_run_command_is_copied_never_run(live, repo: Path) -> None:
         await attached(pilot, app)
         proposal = await offered(pilot, app, live, task="Create the marker", response=f"```bash\n{command}\n```",
                                  operation="run_command")
-        assert app.main.detail.proposal["id"] == proposal.id and "touch" in screen_text(app)  # shown
+        assert app.main.detail.proposal["id"] == proposal.id
+        await until(pilot, lambda: "touch" in screen_text(app), what="the command shown")
         await pilot.press("a")
         await until(pilot, lambda: live.store.proposal(proposal.id).status == "accepted", what="accepted")
         assert app.clipboard == command
@@ -129,8 +130,8 @@ async def test_selected_proposal_shows_response_diff_and_why(live, repo: Path) -
                       operation="edit", path="x.py", event_ids=[stored[0].id])
         await until(pilot, lambda: app.main.detail.why, what="the events behind the proposal")
         assert [e["id"] for e in app.main.detail.why] == [stored[0].id]
-        text = screen_text(app)
-        assert "Look at the failing test" in text and "+new line" in text and "why" in text
+        await until(pilot, lambda: all(part in screen_text(app) for part in ("Look at the failing test", "+new line", "why")),
+                    what="the proposal drawn")
         await pilot.press("enter")
         await until(pilot, lambda: isinstance(app.screen, DetailsScreen), what="the details screen")
         assert "pytest -x" in screen_text(app) and "x.py" in screen_text(app)

@@ -10,6 +10,7 @@ from textual.widgets import Button, Input, Select
 from companion import paths
 from companion.config import load_config
 from companion.proposals import Outcome, Proposal
+from companion.services.settings import SettingsService
 from companion.tui import jobs
 from companion.tui.app import CompanionApp
 from companion.tui.screens.models import ModelsScreen
@@ -86,6 +87,28 @@ async def test_settings_are_written_to_the_config_file(live, repo: Path) -> None
         assert load_config(repo).engine.quiet_hours == "22:00-07:00"  # a bad value is refused, nothing lost
 
 
+async def test_saved_settings_reach_the_running_daemon_without_a_restart(live, repo: Path) -> None:
+    settings = SettingsService(live, poll_s=3600.0)  # only the screen's reload_config, no file watching
+    settings.start()
+    live.services.append(settings)
+    app = CompanionApp(repo, start_daemon=False)
+    async with app.run_test(size=(100, 50)) as pilot:
+        await until(pilot, lambda: app.main.connection.connected, what="attached")
+        await pilot.press("o")
+        await until(pilot, lambda: isinstance(app.screen, SettingsScreen), what="settings")
+        screen = app.screen
+        screen.query_one("#level", Select).value = 5
+        screen.query_one("#per-hour", Input).value = "9"
+        screen.query_one("#backend", Select).value = "ollama"
+        screen.query_one("#model", Input).value = "qwen2.5-coder:1.5b"
+        await pilot.press("ctrl+s")
+        await until(pilot, lambda: live.config.general.interruption_level == 5, what="the daemon's new level")
+        assert live.config.engine.max_per_hour == 9
+        assert (live.config.agent.backend, live.config.agent.model) == ("ollama", "qwen2.5-coder:1.5b")
+        await until(pilot, lambda: "uses the new settings now" in str(screen.query_one("#settings-note").render()),
+                    what="the note that they took effect")
+
+
 def test_settings_validation() -> None:
     assert parse_quiet_hours("") == ""
     assert parse_quiet_hours(" 9:05 - 17:30 ") == "09:05-17:30"
@@ -95,6 +118,10 @@ def test_settings_validation() -> None:
         settings_updates(3, "soon", "")
     with pytest.raises(ValueError, match="1 to 5"):
         settings_updates(None, "30m", "")
+    with pytest.raises(ValueError, match="per hour"):
+        settings_updates(3, "30m", "", per_hour="many")
+    assert settings_updates(3, "30m", "", "4", "ollama", " m ")["agent"] == {"backend": "ollama", "model": "m"}
+    assert "agent" not in settings_updates(3, "30m", "")
 
 
 async def test_train_button_runs_the_real_command_and_says_how_many_answers_are_missing(live, repo: Path) -> None:

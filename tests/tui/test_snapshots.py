@@ -2,7 +2,7 @@
 
 Deterministic by construction: a fixed clock (`now`), fixed event times shown in UTC, and data
 fed through the app's own message path (the messages the daemon link posts); stats are computed
-from a real store. Update with `pytest tests/tui/test_snapshots.py --snapshot-update`
+from a real daemon's store, read through its `proposals` operation. Update with `pytest tests/tui/test_snapshots.py --snapshot-update`
 after checking the report.
 """
 
@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import pytest
 
+from companion.events import Event
 from companion.store import Store
 from companion.tui.app import CompanionApp
 from companion.tui.messages import DaemonConnected, StatusUpdated
@@ -61,11 +62,21 @@ def test_help_screen(snap_compare) -> None:
 
 
 @pytest.mark.parametrize("size", [(80, 24), (160, 48)], ids=["80x24", "160x48"])
-def test_stats_screen(snap_compare, size) -> None:
+def test_stats_screen(snap_compare, size, repo, daemon_factory) -> None:
+    daemon = daemon_factory(repo, services=False, watcher_names=set())
+    for proposal in [*history_proposals(str(daemon.workspace)), *sample_proposals(str(daemon.workspace))]:
+        daemon.store.save_proposal(proposal)
+    # the events behind the proposals, so the "why" read through the daemon is the fixed timeline's
+    daemon.store.add_events(Event.from_dict(raw) for raw in sample_events(str(daemon.workspace)))
+    app = CompanionApp(repo, connect=False, now=lambda: FIXED_NOW)
+
     async def open_stats(pilot) -> None:
+        pilot.app.link.start()  # a real link to the real daemon; the screen's fixed data comes after
+        await until(pilot, lambda: pilot.app.link.connected and pilot.app.main.connection.connected, what="attached")
+        pilot.app.sub_title = WORKSPACE
         await fill(pilot)
         await pilot.press("g")
         await until(pilot, lambda: getattr(pilot.app.screen, "result", None) is not None, what="the stats")
         await pilot.pause(0.2)
 
-    assert snap_compare(dashboard(), terminal_size=size, run_before=open_stats)
+    assert snap_compare(app, terminal_size=size, run_before=open_stats)

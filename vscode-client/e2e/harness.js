@@ -244,9 +244,12 @@ class CodeServer {
         // VS Code takes the extension host's environment from the user's login shell, as a
         // person who installed companion with pipx has it: ~/.local/bin on PATH in ~/.profile.
         const profile = this.pathWithCompanion ? `export PATH="${this.world.bin}:$PATH"\n` : '';
-        for (const rc of ['.profile', '.bashrc']) {
+        for (const rc of ['.profile', '.bashrc', '.zshrc']) {
             fs.writeFileSync(path.join(env.HOME, rc), profile + (this.world.rcExtra || ''));
         }
+        fs.mkdirSync(path.join(env.HOME, '.config', 'fish'), { recursive: true });
+        fs.writeFileSync(path.join(env.HOME, '.config', 'fish', 'config.fish'),
+            (this.pathWithCompanion ? `set -gx PATH ${JSON.stringify(this.world.bin)} $PATH\n` : '') + (this.world.fishExtra || ''));
         const log = fs.openSync(path.join(this.world.root, 'code-server.log'), 'a');
         this.process = spawn(process.execPath, [path.join(dir, 'out', 'node', 'entry.js'), '--bind-addr', `127.0.0.1:${this.port}`,
             '--auth', 'none', '--disable-telemetry', '--disable-update-check', '--disable-workspace-trust',

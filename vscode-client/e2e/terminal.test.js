@@ -3,27 +3,50 @@
 // `shell.command` event, origin "vscode", with its exit code and the tail of its output; the
 // daemon killed while VS Code runs comes back, and the extension says so.
 'use strict';
-const { test, before, after } = require('node:test');
+const { describe, test, before, after } = require('node:test');
 const assert = require('node:assert/strict');
 const fs = require('fs');
 const path = require('path');
+const { execFileSync } = require('child_process');
 const { World, CodeServer, Workbench, until, closeBrowser } = require('./harness');
+
+// Each shell CI installs, with companion's hook loaded from its rc file as docs/shell.md says.
+const SHELLS = (process.env.E2E_SHELLS || 'bash zsh fish').split(/\s+/).filter((shell) => {
+    try {
+        execFileSync('which', [shell], { stdio: 'ignore' });
+        return true;
+    } catch {
+        return false;
+    }
+});
+// Asks the shell whether the hook is loaded and what the extension told it.
+const PROBE = {
+    bash: ' echo "hook=$(type -t __companion_aside) terminal=$COMPANION_TERMINAL"',
+    zsh: ' echo "hook=${${(M)$(whence -w __companion_aside)%function}:-none} terminal=$COMPANION_TERMINAL"',
+    fish: ' echo "hook="(functions -q __companion_aside; and echo function)" terminal=$COMPANION_TERMINAL"',
+};
 
 let world;
 let bench;
 
+after(async () => {
+    await closeBrowser();
+});
+
+for (const shell of SHELLS) {
+describe(`the integrated terminal (${shell})`, () => {
 before(async () => {
-    world = new World('terminal', { files: { 'app.py': 'print("hi")\n' } });
-    // The user's ~/.bashrc loads companion's hook, as docs/shell.md says.
-    world.rcExtra = 'eval "$(companion shell-init bash)"\n';
+    world = new World(`terminal-${shell}`, { files: { 'app.py': 'print("hi")\n' } });
+    world.rcExtra = `eval "$(companion shell-init ${shell})"\n`;
+    world.fishExtra = 'companion shell-init fish | source\n';
     world.startDaemon();
-    const server = await new CodeServer(world).start();
-    bench = await Workbench.open(server, 'terminal');
+    const server = await new CodeServer(world, { settings: { 'terminal.integrated.defaultProfile.linux': shell } }).start();
+    bench = await Workbench.open(server, `terminal-${shell}`);
     await until(async () => /lightbulb/.test((await bench.companionStatus())?.label ?? ''), 90000, 'companion connected');
 });
 
 after(async () => {
-    await closeBrowser();
+    await bench.close();
     await world.close();
 });
 
@@ -42,10 +65,10 @@ test('a failing command typed in the terminal becomes one shell.command event wi
         await bench.screenshot('no-terminal');
         throw error;
     });
-    await until(async () => /[$#]\s*$/m.test(await terminalText()), 30000, 'a shell prompt', terminalText);
+    await until(async () => /[$#%>]\s*$/m.test(await terminalText()), 30000, 'a shell prompt', terminalText);
     // The hook is loaded in this shell, and the extension told it that VS Code reports the commands.
     await bench.page.click('.xterm');
-    await bench.page.keyboard.type(' echo "hook=$(type -t __companion_aside) terminal=$COMPANION_TERMINAL"', { delay: 5 });
+    await bench.page.keyboard.type(PROBE[shell], { delay: 5 });
     await bench.page.keyboard.press('Enter');
     await until(async () => (await terminalText()).includes('hook=function terminal=vscode'), 20000,
         'the hook loaded and COMPANION_TERMINAL=vscode', terminalText);
@@ -90,7 +113,7 @@ test('a command that succeeds is recorded without its output (capture_output = f
     assert.equal(event.data.evidence, undefined);
 });
 
-test('the daemon killed while VS Code runs: the extension says so and comes back', async () => {
+test('the daemon killed while VS Code runs: the extension says so and comes back', { skip: shell !== SHELLS[0] && 'once is enough' }, async () => {
     const pid = world.daemonPid();
     assert.ok(pid, 'a daemon runs');
     process.kill(pid, 'SIGKILL');
@@ -105,4 +128,14 @@ test('the daemon killed while VS Code runs: the extension says so and comes back
     const restarted = world.daemonPid();
     assert.ok(restarted && restarted !== pid, `a new daemon (${restarted}, was ${pid})`);
     await bench.screenshot('reconnected');
+
+    // The language server itself killed: the extension starts a new one, and it attaches again.
+    const [lsp] = world.lspProcesses();
+    process.kill(lsp.pid, 'SIGKILL');
+    const next = await until(() => world.lspProcesses().find((p) => p.pid !== lsp.pid), 60000, 'a new language server');
+    await until(async () => /lightbulb/.test((await bench.companionStatus())?.label ?? ''), 60000, 'connected through the new server',
+        async () => JSON.stringify(await bench.companionStatus()));
+    assert.ok(next.argv.includes('lsp'));
 });
+});
+}

@@ -18,6 +18,8 @@ import { ProposalTree } from './common/treeView';
 
 const OPEN_SETTINGS = 'Open Settings';
 const SHOW_LOGS = 'Show Logs';
+const MAX_RESTARTS = 4;  // in CRASH_WINDOW_MS, as vscode-languageclient's own default
+const CRASH_WINDOW_MS = 3 * 60 * 1000;
 
 let client: LanguageClient | undefined;
 let capture: TerminalCapture | undefined;
@@ -95,10 +97,18 @@ async function start(context: vscode.ExtensionContext, model: ProposalModel, onO
     const described = `${resolution.server.command} ${resolution.server.args.join(' ')}`;
     log.info(`starting ${described}`);
     let initialized = false;
+    let crashes: number[] = [];
     const starting = createClient(resolution.server, settings, folder, {
         error: () => ({ action: ErrorAction.Continue }),
         closed: () => {
             if (!initialized) {  // it never answered: a wrong executable, or companion not installed there
+                return { action: CloseAction.DoNotRestart, handled: true };
+            }
+            const now = Date.now();
+            crashes = crashes.filter((t) => now - t < CRASH_WINDOW_MS).concat(now);
+            if (crashes.length > MAX_RESTARTS) {
+                void failed(model, `Companion's language server (\`${described}\`) stopped ${crashes.length} times in 3 minutes; ` +
+                    'it is not restarted again. Run "Companion: Restart the language server" once it is fixed; the Companion log has the details.');
                 return { action: CloseAction.DoNotRestart, handled: true };
             }
             model.applyStatus({ state: 'restarting', message: 'the language server stopped; restarting it', open: 0, snoozedUntil: null });

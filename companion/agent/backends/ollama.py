@@ -1,6 +1,6 @@
 """Any model the user serves with Ollama, through the official `ollama` client.
 
-Host from `agent.ollama_host`, else OLLAMA_HOST, else http://127.0.0.1:11434. Requests have a
+Host from `agent.ollama_host`, else OLLAMA_HOST, else http://127.0.0.1:11434 (`config.ollama_host`). Requests have a
 time-out and a `keep_alive` so the model stays loaded between proposals. The reply is constrained
 to the agent's JSON schema (Ollama's structured outputs). A server that is down or a model that is
 not pulled raises BackendUnavailable with one clear message; the engine then backs off and the
@@ -9,14 +9,13 @@ daemon goes on without proposals.
 
 from __future__ import annotations
 
-import os
 import time
 from typing import Any, Sequence
 
 from companion.agent.backends import REPLY_SCHEMA, BackendUnavailable, GenerationTimeout, Message, remaining
+from companion.config import ollama_host
 
 DEFAULT_MODEL = "smollm2:135m"
-DEFAULT_HOST = "http://127.0.0.1:11434"
 
 
 
@@ -39,7 +38,7 @@ class OllamaBackend:
         import ollama
 
         self.model_name = model or DEFAULT_MODEL
-        self.host = host or os.environ.get("OLLAMA_HOST") or DEFAULT_HOST
+        self.host = ollama_host(host)
         self.timeout_s = timeout_s
         self.keep_alive = keep_alive
         self.temperature = temperature

@@ -19,7 +19,6 @@ from textual.widgets import Button, Footer, Header, ProgressBar, RichLog, Static
 
 from companion.cli._common import NOT_ENOUGH_ANSWERS
 from companion.config import Config, ConfigError, load_config
-from companion.gate.base import DEFAULT_THRESHOLDS
 from companion.tui import jobs
 
 NOT_AVAILABLE = "not available"
@@ -54,9 +53,8 @@ def model_table(status: dict[str, Any], config: Config | None) -> Table:
     table.add_row("interruption level", str(level or NOT_AVAILABLE))
     if gate.get("threshold") is not None:
         table.add_row("gate threshold", _value(gate["threshold"]))
-    elif level:
-        table.add_row("gate threshold", f"{DEFAULT_THRESHOLDS[int(level)]:.2f} (the default table; the gate service "
-                                         "does not report its own)")
+    else:  # the gate's own table is the only one; none is guessed here
+        table.add_row("gate threshold", Text(f"{NOT_AVAILABLE} (no gate reports one)", style="dim"))
     training = status.get("training") or gate.get("training") or gate.get("last_training")
     if isinstance(training, dict) and training:
         for key, value in training.items():
@@ -64,7 +62,7 @@ def model_table(status: dict[str, Any], config: Config | None) -> Table:
     else:
         table.add_row("last training", Text(f"{NOT_AVAILABLE} (the daemon reports no training)", style="dim"))
     for key, value in gate.items():
-        if key not in ("kind", "name", "level", "threshold", "training", "last_training"):
+        if key not in ("kind", "name", "level", "threshold", "thresholds", "training", "last_training"):
             table.add_row(f"gate {key}", _value(value))
     for key, value in agent.items():
         if key not in ("backend", "model", "error"):

@@ -1,8 +1,9 @@
 """Is the companion learning? Acceptance and false-alarm rates, proposals per hour, over time,
-and the gate's agreement with your answers and the kinds of help it has learnt to hold back.
+and the gate's agreement with your answers and the kinds of help it has learnt to hold back
+(companion.gate.agreement).
 
-The figures come from the store (companion.stats and companion.gate.agreement do the arithmetic)
-in a thread worker; the plots are textual-plotext widgets.
+The figures come from the daemon's `proposals` operation (companion.stats does the arithmetic) in a thread worker; the
+plots are textual-plotext widgets.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from textual.widgets import Footer, Header, Static
 from textual_plotext import PlotextPlot
 
 from companion.gate.agreement import Agreement, agreement
+from companion.proposals import Proposal
 from companion.stats import Rates, Report, percent, report
 
 WINDOWS = [("last 24 hours", 86400.0), ("last 7 days", 7 * 86400.0), ("last 30 days", 30 * 86400.0), ("all time", None)]
@@ -59,7 +61,6 @@ class StatsScreen(Screen):
         self.window_index = 1
         self.result: Report | None = None
         self.learnt: Agreement | None = None
-        self._gate = None
 
     def compose(self) -> ComposeResult:
         yield Header(show_clock=False)
@@ -91,30 +92,22 @@ class StatsScreen(Screen):
         label, span = WINDOWS[window_index]
         now = app.now()  # type: ignore[attr-defined]
         try:
-            proposals = app.store().proposals(workspace=str(app.workspace),  # type: ignore[attr-defined]
-                                              since=None if span is None else now - span)
-            result = report(proposals, now=now, since=None if span is None else now - span)
-        except Exception as exc:  # a locked or broken database: say so, keep the dashboard alive
+            since = None if span is None else now - span
+            proposals = [Proposal.from_dict(raw) for raw in app.proposals_since(since)]  # type: ignore[attr-defined]
+            result = report(proposals, now=now, since=since)
+            learnt = agreement(proposals, self._threshold())
+        except Exception as exc:  # a daemon that is down or a broken database: say so, keep the dashboard alive
             app.call_from_thread(app.notify, f"cannot read outcomes: {exc}", title="Stats", severity="error")
             return
         app.call_from_thread(self.show_report, label, result)
-        try:
-            learnt = agreement(app.store(), str(app.workspace), self._learning_gate())  # type: ignore[attr-defined]
-        except Exception as exc:  # a broken store or gate: the rates above still stand
-            app.call_from_thread(app.notify, f"cannot read what the gate learnt: {exc}", title="Stats", severity="error")
-            return
         app.call_from_thread(self.show_learning, learnt)
 
-    def _learning_gate(self):  # noqa: ANN202 - a RewardGate, or None where it cannot load
-        """The reward gate reading this workspace's answers (loaded once, in the worker thread)."""
-        if self._gate is None:
-            try:
-                from companion.gate.reward import RewardGate
-
-                self._gate = RewardGate(store=self.app.store(), workspace=str(self.app.workspace))  # type: ignore[attr-defined]
-            except Exception:  # no weights or encoder here: the curve is drawn without rescoring
-                return None
-        return self._gate
+    def _threshold(self) -> float:
+        """The gate's threshold at the daemon's interruption level (its status says), else 0.5."""
+        status = getattr(self.app, "status", {}) or {}
+        gate = status.get("gate") if isinstance(status.get("gate"), dict) else {}
+        value = gate.get("threshold", status.get("threshold"))
+        return float(value) if isinstance(value, (int, float)) else 0.5
 
     def show_learning(self, learnt: Agreement) -> None:
         self.learnt = learnt
@@ -129,7 +122,7 @@ class StatsScreen(Screen):
         plt.ylim(0, 100)
         widget.refresh()
         table = Table(box=None, header_style="bold", padding=(0, 1), title=learnt.status, title_style="dim")
-        for name in ("kind of help", "answers", "accepted", "now"):
+        for name in ("kind of help", "answers", "accepted", "since then"):
             table.add_column(name, justify="left" if name == "kind of help" else "right", no_wrap=True)
         for kind in learnt.kinds:
             now = "—" if kind.held_back is None else ("held back" if kind.held_back else "let through")
