@@ -108,7 +108,8 @@ class Session:
                                 self.workspace, ts=self._clock))
         self.store.add_events(events)
         proposal = Proposal(task=candidate.task, operation=candidate.operation, rule=candidate.rule, surfaced=True,
-                            status="open", event_ids=[e.id for e in events], workspace=self.workspace, ts=self._clock)
+                            status="open", event_ids=[e.id for e in events], workspace=self.workspace, ts=self._clock,
+                            evidence=dict(candidate.evidence), response=candidate.response)
         self.store.save_proposal(proposal)
         self._clock += 5.0
         self.store.record_outcome(Outcome(proposal.id, verdict, answer_s=5.0, via="simulated", ts=self._clock))
@@ -117,7 +118,7 @@ class Session:
         return verdict
 
     def user_rows(self) -> list[RewardRow]:
-        return [RewardRow(c.obs, c.task, verdict == "accepted") for c, verdict in self.answers]
+        return [RewardRow(tuple(c.gate_observations()), c.task, verdict == "accepted") for c, verdict in self.answers]
 
     def close(self) -> None:
         self.store.close()
@@ -125,7 +126,7 @@ class Session:
 
 def decide(gate: RewardGate, candidates: Sequence[Candidate], level: int) -> list[bool]:
     threshold = gate.thresholds()[level]
-    scores = gate.score_batch([(list(c.obs), c.task) for c in candidates])
+    scores = gate.score_batch([(c.gate_observations(), c.task) for c in candidates])
     return [s >= threshold for s in scores]
 
 

@@ -33,6 +33,18 @@ class Candidate:
     grounded: bool = False  # it names something in the moment's evidence (moments benchmark)
     failure: bool = False  # something was really wrong at that moment
     votes: tuple[bool, ...] = field(default=())  # ProactiveBench: each annotator's verdict
+    evidence: dict[str, Any] = field(default_factory=dict, hash=False, compare=False)  # the rule's "why"
+    response: str = ""
+
+    def gate_observations(self) -> list[dict[str, str]]:
+        """What the gate judges it on, as the engine does (companion/engine/proposer.py): a rule's
+        candidate carries its evidence as one more observation, and so do its training rows
+        (companion/gate/user_rows.py)."""
+        if not self.rule:
+            return list(self.obs)
+        from companion.quickfix.why import evidence_observation
+
+        return [*self.obs, evidence_observation(self.evidence, self.rule, 0.0, self.response)]
 
     @property
     def help_kind(self) -> str:
@@ -78,9 +90,10 @@ def _from_export(row: dict[str, Any]) -> Candidate | None:
         return None
     moment = row.get("moment") or {}
     proposal = row.get("proposal") or {}
+    evidence = proposal.get("evidence") if isinstance(proposal.get("evidence"), dict) else {}
     return Candidate(str(moment.get("id", "")), obs, task.strip(), str(moment.get("category", "unknown")),
                      proposal.get("rule"), proposal.get("operation"), bool(row.get("grounded")),
-                     bool(moment.get("failure")))
+                     bool(moment.get("failure")), evidence=evidence, response=str(proposal.get("response") or ""))
 
 
 def from_reward_rows(rows: Iterable[RewardRow]) -> list[Candidate]:
