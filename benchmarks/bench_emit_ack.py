@@ -7,8 +7,9 @@ over the Unix socket the way the language server and the benchmarks' bursts do:
 - batched: the same N events in requests of 100;
 - one at a time: each request waits for its reply before the next is sent (the latency).
 
-Each rate is measured from the first byte sent to the last reply read, and the store is checked
-afterwards: every acknowledged event must be in it. An acknowledgement is sent only after the
+Each rate is measured from the first byte sent to the last reply read, and again to the moment
+the store holds every event of the burst; the store is checked afterwards: every acknowledged
+event must be in it. An acknowledgement is sent only after the
 event's batch is committed (see docs/architecture.md, "Acknowledged means committed"), so the
 pipelined rate is what a client gets with that guarantee. No target: it is compared before and
 after changes (the figure in docs/benchmarks.md).
@@ -38,8 +39,24 @@ def _lines(requests: list[dict]) -> bytes:
     return b"".join((json.dumps(r) + "\n").encode() for r in requests)
 
 
-def pipelined(socket_path: Path, requests: list[dict]) -> tuple[float, int]:
-    """Send every request without waiting; (seconds until the last reply, events acknowledged)."""
+def stored_count(workspace: Path) -> int:
+    from companion import paths
+    from companion.store import Store
+
+    with Store(paths.database_file()) as store:
+        return store.count_events(str(workspace))
+
+
+def until_stored(workspace: Path, count: int, began: float) -> float:
+    """Seconds from `began` until the store holds `count` events of the workspace."""
+    while stored_count(workspace) < count:
+        time.sleep(0.005)
+    return time.perf_counter() - began
+
+
+def pipelined(socket_path: Path, requests: list[dict]) -> tuple[float, int, float]:
+    """Send every request without waiting; (seconds until the last reply, events acknowledged,
+    the moment the burst began)."""
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     sock.connect(str(socket_path))
     payload = _lines(requests)
@@ -61,7 +78,7 @@ def pipelined(socket_path: Path, requests: list[dict]) -> tuple[float, int]:
     elapsed = time.perf_counter() - began
     writer.join()
     sock.close()
-    return elapsed, acked
+    return elapsed, acked, began
 
 
 def one_at_a_time(socket_path: Path, requests: list[dict]) -> tuple[float, int]:
@@ -93,28 +110,30 @@ def main() -> int:
     try:
         wait_for_socket(workspace, home, process)
         from companion import paths
-        from companion.store import Store
 
         socket_path = paths.socket_file(workspace)
+        base = stored_count(workspace)
         single = [{"id": i, "op": "emit", "events": [_event(i)], **extra} for i in range(args.events)]
-        seconds_single, acked_single = pipelined(socket_path, single)
+        seconds_single, acked_single, began = pipelined(socket_path, single)
+        early = max(0, acked_single - (stored_count(workspace) - base))  # acknowledged before being stored
+        stored_single = until_stored(workspace, base + args.events, began)
         events = [_event(i) for i in range(args.events)]
         batched = [{"id": i, "op": "emit", "events": events[i:i + 100], **extra} for i in range(0, len(events), 100)]
-        seconds_batched, acked_batched = pipelined(socket_path, batched)
+        seconds_batched, acked_batched, began = pipelined(socket_path, batched)
+        early += max(0, acked_batched - (stored_count(workspace) - base - args.events))
+        stored_batched = until_stored(workspace, base + 2 * args.events, began)
         serial = [{"id": i, "op": "emit", "events": [_event(i)], **extra} for i in range(args.serial_events)]
         seconds_serial, acked_serial = one_at_a_time(socket_path, serial)
-        sent_ids = {e["id"] for r in single + batched + serial for e in r["events"]}
-        with Store(paths.database_file()) as store:
-            stored_ids = {e.id for e in store.events(workspace=str(workspace), sources=["editor"], limit=10**7)}
-        missing_now = len(sent_ids - stored_ids)
     finally:
         stop_daemon(process)
         shutil.rmtree(home, ignore_errors=True)
     rows = [
-        ("pipelined, 1 event per emit (events/s)", round(acked_single / seconds_single), "report", True),
-        ("pipelined, 100 per emit (events/s)", round(acked_batched / seconds_batched), "report", True),
+        ("pipelined, 1 event per emit (acks/s)", round(acked_single / seconds_single), "report", True),
+        ("  the same, until all stored (events/s)", round(args.events / stored_single), "report", True),
+        ("pipelined, 100 per emit (acks/s)", round(acked_batched / seconds_batched), "report", True),
+        ("  the same, until all stored (events/s)", round(args.events / stored_batched), "report", True),
         ("one at a time (ms per emit)", round(1000 * seconds_serial / max(1, len(serial)), 2), "report", True),
-        ("acknowledged, missing from the store", missing_now, "0", missing_now == 0),
+        ("acknowledged before stored (at the last ack)", early, "0", early == 0),
     ]
     return report("Emit throughput with committed acknowledgements", rows, args.json,
                   {"events": args.events, "wait_field": bool(args.wait),

@@ -139,6 +139,7 @@ def main() -> int:
     parser.add_argument("--warmup-s", type=float, default=60.0)
     parser.add_argument("--sample-s", type=float, default=10.0)
     parser.add_argument("--gate", default="", help="gate kind (default: the configured one, the reward gate)")
+    parser.add_argument("--level", type=int, default=3, help="interruption level 1-5 (5 surfaces the most)")
     parser.add_argument("--keep", action="store_true", help="keep the temporary home (its database and logs)")
     args = parser.parse_args()
     home = temp_home()
@@ -151,6 +152,7 @@ def main() -> int:
                 "COMPANION_AGENT_SCRIPT": str(script), "COMPANION_ENGINE_COOLDOWN_S": "5",
                 "COMPANION_ENGINE_BACKOFF_S": "0", "COMPANION_ENGINE_REPEAT_WINDOW_S": "0",
                 "COMPANION_ENGINE_MAX_PER_HOUR": "100000", "COMPANION_ENGINE_EXPIRE_S": "120"})
+    env["COMPANION_GENERAL_INTERRUPTION_LEVEL"] = str(args.level)
     if args.gate:
         env["COMPANION_GATE_KIND"] = args.gate
     process = subprocess.Popen([sys.executable, "-m", "companion", "run", str(workspace), "--quiet"], env=env,
@@ -192,7 +194,7 @@ def main() -> int:
     rows = [(f"RSS growth over {args.minutes:g} min (MB)", round(growth, 1), f"<= {TARGET_MB:g}", growth <= TARGET_MB),
             ("daemon alive at the end", alive, "True", alive)]
     return report("Soak", rows, args.json, {
-        "minutes": args.minutes, "rate_per_s": args.rate, "warmup_s": args.warmup_s,
+        "minutes": args.minutes, "rate_per_s": args.rate, "warmup_s": args.warmup_s, "interruption_level": args.level,
         "rss_mb": {"after_warmup": round(after[0][1], 1), "end": round(after[-1][1], 1),
                    "max": round(max(s[1] for s in samples), 1)},
         "cpu_percent_of_one_core": round(100 * cpu_share, 1),

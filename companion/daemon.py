@@ -14,14 +14,13 @@ import signal
 import sys
 import threading
 import time
-from concurrent.futures import Future
 from pathlib import Path
 from typing import Any, Callable
 
 from companion import __version__, paths
 from companion.config import Config, ConfigError, load_config
 from companion.events import Event
-from companion.ipc import Connection, IpcError, IpcServer
+from companion.ipc import Connection, Deferred, IpcError, IpcServer
 from companion.pipeline import Pipeline
 from companion.outcomes import OutcomeRecorder
 from companion.proposals import Proposal
@@ -207,7 +206,8 @@ class Daemon:
 
     def _build_watchers(self) -> tuple[list[Watcher], list[str]]:
         context = WatchContext(workspace=self.workspace, config=self.config, emit=self.pipeline.submit,
-                               redactor=self.redactor, on_error=self._watcher_error, store=self.store)
+                               redactor=self.redactor, on_error=self._watcher_error, store=self.store,
+                               flush=self.pipeline.flush)
         return build_watchers(context, self._watcher_names), context.notes
 
     def _stop_watchers(self) -> None:
@@ -330,7 +330,7 @@ class Daemon:
         self.add_handler("outcome", OutcomeRecorder(self.store, self.workspace, self.publish))
         self.add_handler("shutdown", self._op_shutdown)
 
-    def _op_emit(self, request: dict[str, Any], _conn: Connection) -> Future[dict[str, Any]]:
+    def _op_emit(self, request: dict[str, Any], connection: Connection) -> Deferred:
         """Events from outside the daemon (shell hooks, editors); they join the same pipeline. The
         reply comes once they are committed to the store: an acknowledged event survives a crash.
         Every event of the request is checked before any is queued, so a bad one queues none."""
@@ -340,17 +340,18 @@ class Daemon:
             if not isinstance(raw, dict) or raw.get("source") not in EXTERNAL_SOURCES:
                 raise ValueError(f"emit takes events of sources {EXTERNAL_SOURCES}")
             events.append(Event.from_dict({**raw, "workspace": str(self.workspace)}))
-        committed = self.pipeline.submit_committed(events)
-        reply: Future[dict[str, Any]] = Future()
+        reply = connection.defer(request.get("id"))
 
-        def answer(done: Future[int]) -> None:
-            error = done.exception()
-            if error is not None:
-                reply.set_exception(error)
+        def committed(error: str | None, count: int) -> None:
+            if error is None:
+                reply.resolve({"accepted": count, "committed": True})
             else:
-                reply.set_result({"accepted": done.result(), "committed": True})
+                reply.fail(error)
 
-        committed.add_done_callback(answer)
+        try:
+            self.pipeline.submit_committed(events, committed)
+        except Exception as exc:
+            reply.fail(str(exc))
         return reply
 
     def _op_events(self, request: dict[str, Any], _conn: Connection) -> dict[str, Any]:

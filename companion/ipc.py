@@ -4,10 +4,11 @@ A request is `{"id": 1, "op": "events", ...}`; its reply is `{"id": 1, "ok": tru
 `{"id": 1, "ok": false, "error": "..."}`. After `{"op": "subscribe", "topics": [...]}` the daemon
 also pushes `{"topic": "event", ...}` messages on the same connection. No TCP port is opened.
 
-A handler may return a Future instead of a reply: the reply is then sent when it completes, by
-the connection's own reply thread, in request order. That is how `emit` acknowledges only
-committed events while the connection goes on reading (and the pipeline goes on batching) the
-requests a client pipelines behind it; a client that stops reading stalls only its own thread.
+A handler may answer later: it takes `connection.defer(request_id)`, returns it, and calls its
+`resolve`/`fail` from any thread; the connection's reply thread sends deferred replies in request
+order, those that completed together in one write. That is how `emit` acknowledges only committed
+events while the connection goes on reading (and the pipeline goes on batching) the requests a
+client pipelines behind it; a client that stops reading stalls only its own reply thread.
 """
 
 from __future__ import annotations
@@ -16,12 +17,11 @@ import itertools
 import json
 import logging
 import os
-import queue
 import socket
 import stat
 import threading
+from collections import deque
 from concurrent.futures import Future
-from concurrent.futures import wait as wait_futures
 from pathlib import Path
 from typing import Any, Callable
 
@@ -42,33 +42,15 @@ class Connection:
         self.closed = False
         self._send_lock = threading.Lock()
         self.on_close: list[Callable[[], None]] = []
-        self._later: queue.Queue[tuple[Any, Future[dict[str, Any]]]] | None = None
-
-    def reply_later(self, request_id: Any, future: Future[dict[str, Any]]) -> None:
-        """Send the reply to `request_id` once `future` completes, after the earlier deferred replies."""
-        if self._later is None:
-            self._later = queue.Queue()
-            threading.Thread(target=self._reply_loop, args=(self._later,), name="ipc-reply", daemon=True).start()
-        self._later.put((request_id, future))
-
-    def _reply_loop(self, later: queue.Queue[tuple[Any, Future[dict[str, Any]]]]) -> None:
-        while not self.closed:
-            try:
-                request_id, future = later.get(timeout=1.0)
-            except queue.Empty:
-                continue
-            while not future.done():
-                if self.closed:
-                    return
-                wait_futures([future], timeout=1.0)
-            error = future.exception()
-            if error is None:
-                self.send({"id": request_id, "ok": True, **future.result()})
-            else:
-                self.send({"id": request_id, "ok": False, "error": str(error) or type(error).__name__})
+        self._ready = threading.Condition()
+        self._waiting: deque[Deferred] | None = None  # deferred replies, in request order
 
     def send(self, message: dict[str, Any]) -> bool:
-        data = (json.dumps(message, ensure_ascii=False, default=str) + "\n").encode()
+        return self.send_all([message])
+
+    def send_all(self, messages: list[dict[str, Any]]) -> bool:
+        """Send messages in one write (replies that completed together go out together)."""
+        data = b"".join((json.dumps(m, ensure_ascii=False, default=str) + "\n").encode() for m in messages)
         with self._send_lock:
             if self.closed:
                 return False
@@ -79,10 +61,35 @@ class Connection:
                 self.close()
                 return False
 
+    def defer(self, request_id: Any) -> "Deferred":
+        """A reply to send later, after the earlier deferred replies of this connection."""
+        deferred = Deferred(self, request_id)
+        with self._ready:
+            if self._waiting is None:
+                self._waiting = deque()
+                threading.Thread(target=self._reply_loop, name="ipc-reply", daemon=True).start()
+            self._waiting.append(deferred)
+        return deferred
+
+    def _reply_loop(self) -> None:
+        assert self._waiting is not None
+        while True:
+            with self._ready:
+                while not self.closed and not (self._waiting and self._waiting[0].message is not None):
+                    self._ready.wait(1.0)
+                if self.closed:
+                    return
+                ready = []
+                while self._waiting and self._waiting[0].message is not None:
+                    ready.append(self._waiting.popleft().message)
+            self.send_all(ready)  # outside the lock: resolving never waits for the socket
+
     def close(self) -> None:
         if self.closed:
             return
         self.closed = True
+        with self._ready:
+            self._ready.notify_all()
         try:  # shutdown first: close() alone leaves the fd open while the reader's makefile lives,
             self.sock.shutdown(socket.SHUT_RDWR)  # and the client would never see the daemon go
         except OSError:
@@ -98,7 +105,30 @@ class Connection:
                 log.exception("on_close callback failed")
 
 
-Handler = Callable[[dict[str, Any], Connection], "dict[str, Any] | Future[dict[str, Any]]"]
+class Deferred:
+    """A reply that its handler completes later, from any thread (`Connection.defer`)."""
+
+    __slots__ = ("connection", "request_id", "message")
+
+    def __init__(self, connection: Connection, request_id: Any) -> None:
+        self.connection = connection
+        self.request_id = request_id
+        self.message: dict[str, Any] | None = None
+
+    def resolve(self, reply: dict[str, Any]) -> None:
+        self._complete({"id": self.request_id, "ok": True, **reply})
+
+    def fail(self, error: str) -> None:
+        self._complete({"id": self.request_id, "ok": False, "error": error})
+
+    def _complete(self, message: dict[str, Any]) -> None:
+        with self.connection._ready:
+            if self.message is None:
+                self.message = message
+                self.connection._ready.notify()
+
+
+Handler = Callable[[dict[str, Any], Connection], "dict[str, Any] | Deferred"]
 
 
 class IpcServer:
@@ -184,9 +214,7 @@ class IpcServer:
                 raise ValueError("a request is a JSON object with an 'op'")
             request_id = request.get("id")
             reply = self.handle(request, connection)
-            if isinstance(reply, Future):
-                connection.reply_later(request_id, reply)
-            else:
+            if not isinstance(reply, Deferred):  # a deferred reply is sent by the connection's reply thread
                 connection.send({"id": request_id, "ok": True, **reply})
         except Exception as exc:  # a bad request gets an error reply, never a dead daemon
             if not isinstance(exc, (ValueError, KeyError, IpcError)):

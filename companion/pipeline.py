@@ -9,8 +9,8 @@ Batching costs no latency: the thread takes whatever is queued when it wakes (up
 `batch_size`) and writes it in one transaction; under load the queue fills while a batch is
 written, so batches grow by themselves. `flush_interval` > 0 would add waiting for more.
 
-`submit_committed` is the acknowledging path (the socket's `emit`): its Future completes only
-after the events' batch is committed (or fails with the reason), right after the commit and
+`submit_committed` is the acknowledging path (the socket's `emit`): its callback runs only after
+the events' batch is committed (or with the reason it was not), right after the commit and
 before subscribers run, so an acknowledgement costs one wake-up, not one transaction per event.
 """
 
@@ -20,7 +20,6 @@ import logging
 import queue
 import threading
 import time
-from concurrent.futures import Future
 from typing import Callable, Iterable
 
 from companion.events import Event, thaw
@@ -37,26 +36,34 @@ class PipelineStopped(RuntimeError):
     """An event came after `stop`; nothing will store it."""
 
 
-class _Ticket:
-    """Completes one Future when all of its events are committed, or fails it on the first loss."""
+Committed = Callable[[str | None, int], None]  # (error or None, events committed)
 
-    def __init__(self, count: int) -> None:
-        self.future: Future[int] = Future()
+
+class _Ticket:
+    """Calls `done` once, when all of its events are committed or at the first one that is lost."""
+
+    __slots__ = ("done", "remaining", "committed")
+
+    def __init__(self, count: int, done: Committed) -> None:
+        self.done: Committed | None = done
         self.remaining = count
         self.committed = 0
         if count == 0:
-            self.future.set_result(0)
+            self.settle(None, counts=False)
 
-    def settle(self, error: str | None) -> None:
-        if self.future.done():
+    def settle(self, error: str | None, counts: bool = True) -> None:
+        if self.done is None:
             return
         if error is not None:
-            self.future.set_exception(RuntimeError(error))
+            done, self.done = self.done, None
+            done(error, self.committed)
             return
-        self.committed += 1
-        self.remaining -= 1
-        if self.remaining == 0:
-            self.future.set_result(self.committed)
+        if counts:
+            self.committed += 1
+            self.remaining -= 1
+        if self.remaining <= 0:
+            done, self.done = self.done, None
+            done(None, self.committed)
 
 
 def redact_event(event: Event, redactor: Redactor) -> Event:
@@ -91,6 +98,7 @@ class Pipeline:
         self._stored = 0
         self._closed = False
         self.dropped_repeats = 0
+        self.store_failures = 0  # batches the store refused (disk full, locked too long...)
 
     def start(self) -> None:
         self._thread.start()
@@ -101,16 +109,16 @@ class Pipeline:
             self._submitted += 1
         self._queue.put((event, ticket))
 
-    def submit_committed(self, events: Iterable[Event]) -> Future[int]:
-        """Queue events; the Future gives their number once their batch is committed (a repeat merged
-        into an earlier event counts as committed) and fails if any of them could not be stored."""
+    def submit_committed(self, events: Iterable[Event], done: Committed) -> None:
+        """Queue events; `done(None, n)` is called (on the pipeline's thread) once their batch is
+        committed, a repeat merged into an earlier event counting as committed, or `done(error, n)`
+        as soon as one of them could not be stored."""
         if self._closed:
             raise PipelineStopped("the daemon is stopping; the events were not stored")
         events = list(events)
-        ticket = _Ticket(len(events))
+        ticket = _Ticket(len(events), done)
         for event in events:
             self.submit(event, ticket)
-        return ticket.future
 
     def subscribe(self, callback: Subscriber) -> Callable[[], None]:
         """Call `callback` with every stored event; returns a function that unsubscribes."""
@@ -125,16 +133,18 @@ class Pipeline:
         return unsubscribe
 
     def flush(self, timeout: float = 10.0) -> bool:
-        """Wait until everything submitted so far is stored (or merged away)."""
+        """Wait until everything submitted so far is stored (or merged away); False when that took
+        longer than `timeout` or a batch could not be stored meanwhile (offsets must not move on)."""
         deadline = time.monotonic() + timeout
         with self._flushed:
             target = self._submitted
+            failures = self.store_failures
             while self._stored < target:
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
                     return False
                 self._flushed.wait(remaining)
-        return True
+            return self.store_failures == failures
 
     def stop(self, timeout: float = 10.0) -> None:
         self._closed = True
@@ -196,6 +206,8 @@ class Pipeline:
         except Exception as exc:
             log.exception("could not store %d events", len(ready))
             stored_error = f"could not store {len(ready)} events: {exc}"
+            with self._flushed:
+                self.store_failures += 1
         # acknowledge right after the commit, before the subscribers (the engine may take a while)
         for ticket, error in settled:
             ticket.settle(error)

@@ -49,7 +49,7 @@ def command_event(params: Mapping[str, Any], commands: CommandFilter, capture_ou
     command = params.get("command")
     if not isinstance(command, str) or not command.strip() or command[:1].isspace():
         return None  # nothing to name, or a leading-space command (never recorded, as in the hooks)
-    command = command.rstrip("\n")[:MAX_COMMAND]
+    command = command.rstrip()[:MAX_COMMAND]  # VS Code may keep a trailing space (fish) or newline
     cwd = params.get("cwd") if isinstance(params.get("cwd"), str) else ""
     directory = commands.relative_dir(cwd) if cwd else "."
     if directory is None or commands.ignored(command):

@@ -212,3 +212,10 @@ def run_train(args: argparse.Namespace) -> int:
     if report.replaced:
         print("undo with: companion train reward --rollback")
     return 0
+
+
+# -- eval ---------------------------------------------------------------------------------------
+def register_eval(subparsers: Any) -> None:
+    from training.learning.cli import register
+
+    register(subparsers)

@@ -30,6 +30,9 @@ class WatchContext:
     on_error: Callable[[str, str, str | None], None] = lambda watcher, message, path: None
     notes: list[str] = field(default_factory=list)
     store: Any = None  # the daemon's Store, for watchers that keep offsets (history files, spool)
+    # waits (up to the seconds given) until every event emitted so far is committed; a watcher saves
+    # an offset past what it read only when this returns True, so a crash never skips unstored input
+    flush: Callable[[float], bool] = lambda timeout: True
 
     def event(self, source: str, kind: str, data: dict[str, Any], ts: float | None = None) -> None:
         """Build and emit an event of this workspace."""

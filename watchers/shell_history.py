@@ -164,7 +164,8 @@ class ShellHistoryWatcher(Watcher):
         else:
             item.position = chunk.position
         emitted = self._emit(item, new, base)
-        self._save(item)
+        if not emitted or self.context.flush(5.0):  # the offset moves on only past committed commands
+            self._save(item)
         return emitted
 
     def _hook_since(self, shell: str) -> float | None:

@@ -69,10 +69,11 @@ class ShellSpoolWatcher(Watcher):
                 log.exception("shell spool poll failed")
                 self.context.report_error(self.name, f"reading the spool failed: {exc}", str(self.directory))
             now = time.time()
-            # save what the previous poll read: by now the pipeline has stored those events
+            # save what the previous poll read, once the pipeline has committed its events
             if pending["files"] != last_saved.get("files") or now - last_save_time > HEARTBEAT_S:
-                self._save({**pending, "updated": now})
-                last_saved, last_save_time = pending, now
+                if self.context.flush(5.0):
+                    self._save({**pending, "updated": now})
+                    last_saved, last_save_time = pending, now
             pending = self._state()
             if now - last_cleanup > CLEANUP_EVERY_S:
                 last_cleanup = now
@@ -80,7 +81,8 @@ class ShellSpoolWatcher(Watcher):
             if self.wait(self.poll_s):
                 break
         self.poll()
-        self._save({**self._state(), "updated": time.time()})
+        if self.context.flush(5.0):
+            self._save({**self._state(), "updated": time.time()})
 
     def _state(self) -> dict[str, Any]:
         return {"files": {key: position.to_dict() for key, position in self.positions.items()}}

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from companion.config import ollama_host
 from companion.gate.base import Gate
 
 KINDS = ("reward", "icl", "ollama", "openai")
@@ -38,7 +39,7 @@ def load_gate(config: Any, store: Any = None, workspace: Any = None) -> Gate:
         from companion.gate.reward import RewardGate
 
         agent = getattr(config, "agent", None)
-        host = getattr(section, "ollama_host", "") or getattr(agent, "ollama_host", "")
+        host = ollama_host(getattr(section, "ollama_host", ""), getattr(agent, "ollama_host", ""))
         if not section.model:
             raise GateUnavailable("gate.kind = \"ollama\" needs gate.model (the Ollama model that judges), "
                                   "e.g. COMPANION_GATE_MODEL=llama3.1:8b")

@@ -33,6 +33,7 @@ from companion.gate.encoder import SentenceEncoder
 from companion.gate.head import MEMORY_HEADS, WEIGHTS_FILE, load_heads
 from companion.gate.memory import RECENT as MEMORY_RECENT
 from companion.gate.memory import JudgementMemory, head_input, logit
+from companion.gate.preference import Answer, PreferenceRecall
 
 SHIPPED_DIR = Path(__file__).resolve().parent / "weights"
 MAX_OBSERVATIONS = 20  # the heads read the last events and a mean; older ones change little
@@ -66,7 +67,7 @@ class RewardGate:
 
     def __init__(self, weights_dir: str | Path | None = None, encoder: SentenceEncoder | None = None,
                  store: Any = None, workspace: str | Path | None = None, memory: bool = True,
-                 encoder_runtime: str = "auto") -> None:
+                 encoder_runtime: str = "auto", base_rows: Sequence[Any] | None = None) -> None:
         self.weights_dir = Path(weights_dir) if weights_dir else active_weights_dir()
         self.heads, self.card = load_heads(self.weights_dir)
         self.encoder = encoder or shared_encoder(encoder_runtime)
@@ -74,10 +75,12 @@ class RewardGate:
         self._thresholds = {level: float(table.get(str(level), DEFAULT_THRESHOLDS[level])) for level in range(1, 6)}
         self.silence_threshold = float(self.card.get("silence_threshold", 0.5))
         self.memory_enabled = memory and all(head in self.heads for head in MEMORY_HEADS)
+        self.preference_enabled = memory  # the user's answers on alike proposals (preference.py)
+        self._preference: PreferenceRecall | None = None
         self._store = store
         self.workspace = str(workspace) if workspace else None  # as the store keeps it
         self._memory: JudgementMemory | None = None
-        self._base_rows: list[Any] | None = None
+        self._base_rows: list[Any] | None = list(base_rows) if base_rows is not None else None  # None: the shipped set
         self._memory_read_at = float("-inf")
         self._memory_lock = threading.Lock()
 
@@ -85,37 +88,57 @@ class RewardGate:
         """ProactiveBench's judgements plus the user's answered proposals (None when switched off)."""
         if not self.memory_enabled:
             return None
+        self._refresh()
+        return self._memory
+
+    def preference(self) -> PreferenceRecall | None:
+        """The user's answers on alike proposals (None when switched off or without a store)."""
+        if not self.preference_enabled or self._store is None:
+            return None
+        self._refresh()
+        return self._preference
+
+    def forget_cache(self) -> None:
+        """Re-read the user's answers on the next call (after an answer the caller knows about)."""
+        with self._memory_lock:
+            self._memory_read_at = float("-inf")
+            self._memory = None
+
+    def _refresh(self) -> None:
         with self._memory_lock:
             stale = self._store is not None and time.monotonic() - self._memory_read_at > MEMORY_REFRESH_S
             if self._memory is None or stale:
-                self._memory = self._build_memory()
+                self._memory, self._preference = self._build_memory()
                 self._memory_read_at = time.monotonic()
-            return self._memory
 
-    def _build_memory(self) -> JudgementMemory:
+    def _build_memory(self) -> tuple[JudgementMemory, PreferenceRecall]:
         from companion.gate import base_set
 
         if self._base_rows is None:
             self._base_rows = base_set.load_rows()
-        rows = self._base_rows + self._user_rows()
+        answered = self._user_rows()
+        rows = self._base_rows + [row for row, outcome in answered if outcome != "ignored"]
         vectors = base_set.load_embeddings()
         missing = list(dict.fromkeys(t for r in rows for t in [*(o["event"] for o in r.obs), r.task]
                                      if t is not None and t not in vectors))
         if missing:
             vectors.update(zip(missing, self.encoder.embed(missing)))
-        return JudgementMemory(rows, vectors)
+        answers = [Answer(vectors[r.task], vectors[r.obs[-1]["event"]], r.valid) for r, _ in answered if r.task is not None]
+        return JudgementMemory(rows, vectors), PreferenceRecall(answers)
 
-    def _user_rows(self) -> list[Any]:
-        """The user's answered proposals as reward rows (accepted = right), if a store was given."""
+    def _user_rows(self) -> list[tuple[Any, str]]:
+        """The user's answered proposals as (reward row, outcome), oldest first, if a store was given.
+        An ignored proposal counts as not welcome for the preference recall only; the judgement
+        memory reads accepts and rejects, as ProactiveBench's judgements are."""
         if self._store is None:
             return []
         from companion.gate.reward_data import parse_row
         from companion.gate.user_rows import reward_rows
 
         rows = []
-        for raw in reward_rows(self._store, self.workspace, outcomes=("accepted", "rejected")):
+        for raw in reward_rows(self._store, self.workspace, outcomes=("accepted", "rejected", "ignored")):
             try:
-                rows.append(parse_row(raw))
+                rows.append((parse_row(raw), str(raw.get("outcome"))))
             except ValueError:
                 continue  # an answer whose events could not be rendered into observations
         return rows
@@ -151,6 +174,13 @@ class RewardGate:
         if memory is not None:
             for i, (observations, task) in enumerate(pairs):
                 scores[i] = self._recall(memory, observations, task, scores[i], vectors)
+        preference = self.preference()
+        if preference is not None and preference.count:
+            for i, (observations, task) in enumerate(pairs):
+                if task is not None:
+                    last = _event_text(list(observations)[-1]) if observations else " "
+                    event = vectors[last] if last in vectors else self.encoder.embed([last])[0]
+                    scores[i] = preference.adjust(scores[i], vectors[task], event)
         return scores
 
     def _recall(self, memory: JudgementMemory, observations: Sequence[Observation], task: str | None,

@@ -21,14 +21,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import tomli_w
+
 from companion import paths
-from companion.config import to_toml
 from companion.ipc import Client, IpcError
 from companion.moments.repo import Repo, git, git_env, write_identity
 from companion.moments.scenarios import Moment, Step
 from companion.moments.terminal import CommandTimeout, HookedBash, ShellError
 
-DAEMON_START_S = 180.0  # the first start may convert the model once
+DAEMON_START_S = 300.0  # the first start may convert the model once; a loaded machine builds the gate slowly
 EVENT_WAIT_S = 20.0  # the hook's record reaches the daemon within a spool poll; generous under load
 QUIET_S = 2.0  # after the trigger's step, this long without a new trigger ends a failure moment
 
@@ -147,7 +148,7 @@ class Session:
         self.home, self.user = folder / "home", folder / "user"
         self.home.mkdir(parents=True, exist_ok=True)
         self.env = moment_env(self.home, self.user, write_identity(self.user), settings)
-        (self.home / "config.toml").write_text(to_toml(settings.config))
+        (self.home / "config.toml").write_text(tomli_w.dumps(settings.config))  # user rules are lists of tables
         self.daemon: subprocess.Popen[bytes] | None = None
         self.client: Client | None = None
         self.shell: HookedBash | None = None

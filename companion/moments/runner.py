@@ -12,6 +12,7 @@ import json
 import os
 import shutil
 import signal
+import subprocess
 import sys
 import tempfile
 import threading
@@ -24,6 +25,7 @@ from typing import Any, Callable
 from companion import paths
 from companion.config import Config, load_config
 from companion.moments import plan as planning
+from companion.moments import testrun
 from companion.moments.driver import MomentRun, Reaper, Settings, drive
 from companion.moments.repo import Repo, RepoError, git_env, write_identity
 from companion.moments.scenarios import Moment
@@ -85,13 +87,10 @@ class Outcome:
 
     @property
     def model(self) -> str:
-        agent = self.moment_config.get("agent", {})
-        if agent.get("backend") == "scripted" and SILENT_MODEL in self.setup_script():
+        """The agent model the moments ran ("none" for the set-up without one)."""
+        if SETUPS[self.setup].get("agent", {}).get("script") == SILENT_MODEL:
             return "none"
-        return str(agent.get("model") or "default")
-
-    def setup_script(self) -> str:
-        return str(SETUPS[self.setup].get("agent", {}).get("script", ""))
+        return str(self.moment_config.get("agent", {}).get("model") or "default")
 
 
 def missing_switches(setup: dict[str, dict[str, Any]], config: Config) -> list[str]:
@@ -168,6 +167,7 @@ def run(options: Options, config: Config | None = None, say: Callable[[str], Non
     if missing:
         raise ValueError(f"the {options.setup} set-up needs config keys this version does not have: {', '.join(missing)}")
     started = time.monotonic()
+    testrun.RUNNING.stopping.clear()
     root = Path(tempfile.mkdtemp(prefix="cm-"))  # short: sockets live below it
     reaper = Reaper()
     previous = signal.signal(signal.SIGTERM, _raise_interrupt) if threading.current_thread() is threading.main_thread() else None
@@ -192,9 +192,11 @@ def run(options: Options, config: Config | None = None, say: Callable[[str], Non
                        seconds=round(time.monotonic() - started, 1), pty=bool(wrapper), moment_config=settings.config)
     except KeyboardInterrupt:
         reaper.kill_all()
+        testrun.RUNNING.stop_all()
         raise
     finally:
         reaper.kill_all()
+        testrun.RUNNING.stop_all()  # baselines or mutant judging still going in other threads
         if previous is not None:
             signal.signal(signal.SIGTERM, previous)
         if not options.keep:
@@ -209,12 +211,13 @@ def _prepare_all(options: Options, root: Path, env: dict[str, str],
                  say: Callable[[str], None]) -> tuple[list[planning.RepoPlan], list[dict[str, Any]]]:
     plans: list[planning.RepoPlan] = []
     rows: list[dict[str, Any]] = []
-    with ThreadPoolExecutor(max_workers=max(1, options.jobs)) as pool:
+    pool = ThreadPoolExecutor(max_workers=max(1, options.jobs))
+    try:
         futures = [(source, pool.submit(prepare, source, options, root, env, say)) for source in options.repos]
         for source, future in futures:
             try:
                 repo_plan = future.result()
-            except (RepoError, OSError) as exc:
+            except (RepoError, OSError, subprocess.SubprocessError) as exc:
                 say(f"skipping {source}: {exc}")
                 rows.append({"source": str(source), "ok": False, "error": str(exc)})
                 continue
@@ -225,6 +228,11 @@ def _prepare_all(options: Options, root: Path, env: dict[str, str],
                          "mutants": len(repo_plan.kept)})
             for note in repo_plan.notes:
                 say(f"{repo_plan.repo.name}: {note}")
+    except BaseException:
+        testrun.RUNNING.stop_all()  # the other threads' test runs end, and no new one starts
+        pool.shutdown(wait=True, cancel_futures=True)
+        raise
+    pool.shutdown(wait=True)
     return plans, rows
 
 

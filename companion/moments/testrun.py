@@ -13,6 +13,7 @@ import os
 import shlex
 import signal
 import subprocess
+import threading
 import time
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
@@ -21,6 +22,29 @@ from typing import Iterable
 
 NO_TESTS_EXIT = 5  # pytest: no tests collected
 OUTPUT_TAIL = 4000
+
+
+class Interrupted(RuntimeError):
+    """The run is being stopped (Ctrl-C): no new test run starts."""
+
+
+class _Running:
+    """Every test run this process has going (baselines and mutant judging run in threads), so an
+    interrupt can end them all at once and keep new ones from starting."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.processes: set[subprocess.Popen[bytes]] = set()
+        self.stopping = threading.Event()
+
+    def stop_all(self) -> None:
+        self.stopping.set()
+        with self.lock:
+            for process in list(self.processes):
+                kill_group(process)
+
+
+RUNNING = _Running()
 
 
 @dataclass
@@ -106,9 +130,13 @@ def run_tests(command: str, cwd: Path, env: dict[str, str], report: Path, timeou
         run_env["COVERAGE_FILE"] = str(coverage_file)
     run_env["PYTEST_ADDOPTS"] = " ".join(a for a in addopts if a)
     started = time.monotonic()
-    process = subprocess.Popen(["bash", "-c", command_line(command, select, extra)], cwd=cwd, env=run_env,
-                               stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                               start_new_session=True)
+    with RUNNING.lock:
+        if RUNNING.stopping.is_set():
+            raise Interrupted("the run is stopping")
+        process = subprocess.Popen(["bash", "-c", command_line(command, select, extra)], cwd=cwd, env=run_env,
+                                   stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                   start_new_session=True)
+        RUNNING.processes.add(process)
     timed_out = False
     try:
         output, _ = process.communicate(timeout=timeout)
@@ -118,6 +146,10 @@ def run_tests(command: str, cwd: Path, env: dict[str, str], report: Path, timeou
         output, _ = process.communicate()
     finally:
         kill_group(process)  # anything the tests left running in the background
+        with RUNNING.lock:
+            RUNNING.processes.discard(process)
+    if RUNNING.stopping.is_set():
+        raise Interrupted("the run is stopping")
     text = output.decode(errors="replace")
     result = TestReport(exit_code=None if timed_out else process.returncode, seconds=time.monotonic() - started,
                         timed_out=timed_out, output=text[-OUTPUT_TAIL:])

@@ -4,7 +4,8 @@ as it is now) and an `open` at its line. The failing assertion is the "why".
 
 Ranking, strongest first: the failure's traceback names a line inside (or within 3 lines of) the
 hunk; the traceback or output names the file; the failing test's module matches the file's name
-(`tests/test_parser.py` ↔ `src/pkg/_parser.py`); the newest change.
+(`tests/test_parser.py` ↔ `src/pkg/_parser.py`) or imports it (`from tabulate import …` for
+`tabulate/__init__.py`, `import more_itertools` for `more_itertools/recipes.py`); the newest change.
 """
 
 from __future__ import annotations
@@ -97,6 +98,46 @@ def uncommitted_suspects(moment: Moment) -> list[dict[str, Any]]:
     return found
 
 
+IMPORT = re.compile(r"^\s*(?:>>>\s*)?(?:from\s+([\w.]+)\s+import|import\s+([\w.]+))", re.MULTILINE)
+MAX_TEST_FILE_BYTES = 500_000
+
+
+def _module_of(path: str) -> str:
+    """`src/pkg/sub/mod.py` -> `pkg.sub.mod`; `pkg/__init__.py` -> `pkg`."""
+    parts = posixpath.splitext(path.replace("\\", "/"))[0].split("/")
+    if parts and parts[0] in ("src", "lib"):
+        parts = parts[1:]
+    if parts and parts[-1] == "__init__":
+        parts = parts[:-1]
+    return ".".join(parts)
+
+
+def _imported_by_tests(moment: Moment) -> set[str]:
+    """Modules the failing tests' files import (Python, doctests in text files too)."""
+    found: set[str] = set()
+    files = {str(f.get("test") or "").split("::")[0] for f in moment.failures}
+    files |= {str(f.get("path")) for f in moment.failures if f.get("path")}
+    files.discard("")
+    for name in list(files)[:5]:
+        relative = moment.relative(name, moment.workspace) if name else None
+        if relative is None:
+            continue
+        try:
+            target = moment.workspace / relative
+            if target.stat().st_size > MAX_TEST_FILE_BYTES:
+                continue
+            text = target.read_text(encoding="utf-8", errors="replace")
+        except OSError:
+            continue
+        found.update(a or b for a, b in IMPORT.findall(text))
+    return found
+
+
+def _imported(module: str, imported: set[str]) -> bool:
+    return bool(module) and any(module == name or module.startswith(name + ".") or name.startswith(module + ".")
+                                for name in imported)
+
+
 def rank(moment: Moment) -> list[tuple[float, dict[str, Any]]]:
     """(score, suspect), best first. Without suspects in the evidence, the uncommitted changes stand
     in — but only those the failure points at (its traceback or output names the file, or the
@@ -109,6 +150,7 @@ def rank(moment: Moment) -> list[tuple[float, dict[str, Any]]]:
     ranked = []
     fallback = not moment.suspects
     suspects = moment.suspects or (uncommitted_suspects(moment) if moment.failures or moment.output else [])
+    imported = _imported_by_tests(moment) if suspects else set()
     for index, suspect in enumerate(suspects):
         path = str(suspect["path"])
         first, last = _span(suspect)
@@ -118,8 +160,8 @@ def rank(moment: Moment) -> list[tuple[float, dict[str, Any]]]:
             score += 4.0
         elif near or posixpath.basename(path) in texts:
             score += 2.0
-        if _stem(path) in test_stems:
-            score += 1.5
+        if _stem(path) in test_stems or _imported(_module_of(path), imported):
+            score += 1.5  # the failing test's module is named after it, or imports it
         if fallback and score - 1.0 / (1 + index) < 1.5:
             continue
         ranked.append((score, suspect))

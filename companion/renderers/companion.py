@@ -34,3 +34,10 @@ def _workspace_missing(data: Mapping[str, Any]) -> str:
 @renderer("companion.workspace_back")
 def _workspace_back(data: Mapping[str, Any]) -> str:
     return f"The workspace {code(data.get('workspace', '.'))} is back; companion watches it again."
+
+
+@renderer("companion.replayed")
+def _replayed(data: Mapping[str, Any]) -> str:
+    """An observation recorded earlier (its sentence), replayed by the learning harness
+    (training/learning): the moments benchmark's export keeps sentences, not the raw events."""
+    return str(data["sentence"])

@@ -71,6 +71,7 @@ def test_the_server_bounds_and_checks_what_the_extension_sends(tmp_path: Path) -
     assert wide is not None and len(wide["data"]["evidence"]["output"]["tail"].encode()) <= MAX_BYTES
     assert terminal.command_event(note(tmp_path, "secret deploy", 1, "x"), commands) is None
     assert terminal.command_event(note(tmp_path, "make", 1, "x"), commands, "off")["data"].get("evidence") is None
+    assert terminal.command_event(note(tmp_path, "make test \n", 1, "x"), commands)["data"]["command"] == "make test"
     assert terminal.command_event(note(tmp_path, "make", 0, "ok"), commands, "all")["data"]["evidence"]["output"]["tail"] == "ok"
     odd = terminal.command_event({"command": "make", "exitCode": "one", "start": float("nan"), "end": "x",
                                   "output": {"tail": 5}}, commands, now=100.0)

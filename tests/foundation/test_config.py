@@ -88,3 +88,12 @@ def test_update_config_file_keeps_other_settings(workspace: Path) -> None:
     with pytest.raises(ConfigError):
         update_config_file(path, "general", {"no_such_key": 1})
     assert load_config(workspace, environ={}).general.interruption_level == 5  # the bad update wrote nothing
+
+
+def test_one_place_says_where_ollama_answers() -> None:
+    from companion.config import DEFAULT_OLLAMA_HOST, ollama_host
+
+    assert ollama_host(environ={}) == DEFAULT_OLLAMA_HOST
+    assert ollama_host("", environ={"OLLAMA_HOST": "10.0.0.5:11434"}) == "http://10.0.0.5:11434"
+    assert ollama_host("", "https://gpu.box:443", environ={"OLLAMA_HOST": "x:1"}) == "https://gpu.box:443"
+    assert ollama_host("http://gate:1", "http://agent:2", environ={}) == "http://gate:1"  # the gate's own first

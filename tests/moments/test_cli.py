@@ -39,6 +39,7 @@ def scripted(tmp_path: Path) -> list[str]:
             "--set", "general.interruption_level=5"]
 
 
+@pytest.mark.timeout(900)  # four moments, each a daemon, a shell and the tests: minutes on a busy machine
 def test_json_report_thresholds_export_and_a_bundle_that_does_not_clone(calc_repo, tmp_path, short_tmp, monkeypatch):
     monkeypatch.setenv("TMPDIR", str(short_tmp))
     bad = tmp_path / "broken.bundle"
@@ -47,7 +48,7 @@ def test_json_report_thresholds_export_and_a_bundle_that_does_not_clone(calc_rep
     result = run_cli("eval", "moments", "--repo", str(bad), "--repo", str(calc_repo), "--moments", "4", "--json",
                      "--jobs", "2", "--export", str(export), "--min-helpful", "0.99", "--setup", "model_only",
                      *scripted(tmp_path),
-                     cwd=tmp_path, timeout=400)
+                     cwd=tmp_path, timeout=800)
     assert result.returncode == 1, result.stderr  # helpful recall misses the threshold
     assert "helpful_recall" in result.stderr and "below --min-helpful 0.99" in result.stderr
     report = json.loads(result.stdout)
@@ -84,6 +85,7 @@ def _processes_mentioning(text: str) -> list[str]:
     return found
 
 
+@pytest.mark.timeout(600)
 def test_ctrl_c_stops_every_process_and_removes_every_folder(calc_repo, tmp_path, short_tmp):
     env = {**os.environ, "TMPDIR": str(short_tmp)}
     process = subprocess.Popen([sys.executable, "-m", "companion", "eval", "moments", "--repo", str(calc_repo),

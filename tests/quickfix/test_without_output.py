@@ -86,3 +86,20 @@ def test_a_tests_failed_event_with_only_test_ids_ranks_the_uncommitted_change_by
                   data={"tests": ["tests/test_scales.py::test_double"], "count": 1, "runner": "pytest"})
     best = candidates(ws, event, reason="tests_failing")[0]
     assert best.rule == "regression.revert" and (best.path, best.line) == ("pkg/scales.py", 2)
+
+
+def test_the_uncommitted_change_in_a_module_the_failing_test_imports_is_the_suspect(ws: Path) -> None:
+    git_repo(ws)
+    (ws / "fmt").mkdir()
+    (ws / "fmt" / "__init__.py").write_text("def line(width):\n    return '=' * width\n")
+    (ws / "test").mkdir()
+    (ws / "test" / "common.py").write_text("def check(a, b):\n    assert a == b\n")
+    (ws / "test" / "test_output.py").write_text("from fmt import line\nfrom common import check\n\n\n"
+                                                "def test_line():\n    check(line(3), '===')\n")
+    sh(ws, "git add -A && git commit -qm base", check=True)
+    (ws / "fmt" / "__init__.py").write_text("def line(width):\n    return '=' * (width - 1)\n")
+    event = Event(source="tests", kind="tests.failed", workspace=str(ws),
+                  data={"evidence": {"failures": [{"test": "test/test_output.py::test_line", "message": "AssertionError",
+                                                   "path": "test/common.py", "line": 2}]}})
+    best = candidates(ws, event, reason="tests_failing")[0]
+    assert best.rule == "regression.revert" and (best.path, best.line) == ("fmt/__init__.py", 2)

@@ -1,4 +1,6 @@
-"""Is the companion learning? Acceptance and false-alarm rates, proposals per hour, over time.
+"""Is the companion learning? Acceptance and false-alarm rates, proposals per hour, over time,
+and the gate's agreement with your answers and the kinds of help it has learnt to hold back
+(companion.gate.agreement).
 
 The figures come from the daemon's `proposals` operation (companion.stats does the arithmetic) in a thread worker; the
 plots are textual-plotext widgets.
@@ -18,6 +20,7 @@ from textual.screen import Screen
 from textual.widgets import Footer, Header, Static
 from textual_plotext import PlotextPlot
 
+from companion.gate.agreement import Agreement, agreement
 from companion.proposals import Proposal
 from companion.stats import Rates, Report, percent, report
 
@@ -57,6 +60,7 @@ class StatsScreen(Screen):
         super().__init__()
         self.window_index = 1
         self.result: Report | None = None
+        self.learnt: Agreement | None = None
 
     def compose(self) -> ComposeResult:
         yield Header(show_clock=False)
@@ -66,6 +70,9 @@ class StatsScreen(Screen):
                 yield PlotextPlot(id="rates-plot")
                 yield PlotextPlot(id="volume-plot")
             yield PlotextPlot(id="source-plot")
+            with Horizontal(id="learning"):
+                yield PlotextPlot(id="learning-plot")
+                yield Static(Text("reading your answers…", style="dim"), id="learning-kinds")
         yield Footer()
 
     def on_mount(self) -> None:
@@ -88,10 +95,40 @@ class StatsScreen(Screen):
             since = None if span is None else now - span
             proposals = [Proposal.from_dict(raw) for raw in app.proposals_since(since)]  # type: ignore[attr-defined]
             result = report(proposals, now=now, since=since)
+            learnt = agreement(proposals, self._threshold())
         except Exception as exc:  # a daemon that is down or a broken database: say so, keep the dashboard alive
             app.call_from_thread(app.notify, f"cannot read outcomes: {exc}", title="Stats", severity="error")
             return
         app.call_from_thread(self.show_report, label, result)
+        app.call_from_thread(self.show_learning, learnt)
+
+    def _threshold(self) -> float:
+        """The gate's threshold at the daemon's interruption level (its status says), else 0.5."""
+        status = getattr(self.app, "status", {}) or {}
+        gate = status.get("gate") if isinstance(status.get("gate"), dict) else {}
+        value = gate.get("threshold", status.get("threshold"))
+        return float(value) if isinstance(value, (int, float)) else 0.5
+
+    def show_learning(self, learnt: Agreement) -> None:
+        self.learnt = learnt
+        widget = self.query_one("#learning-plot", PlotextPlot)
+        plt = widget.plt
+        plt.clear_data()
+        plt.clear_figure()
+        plt.title("the gate agrees with your answers (%, last 10)")
+        if learnt.points:
+            plt.plot([n for n, _ in learnt.points], [100 * a for _, a in learnt.points], marker="dot")
+            plt.xlabel("answers")
+        plt.ylim(0, 100)
+        widget.refresh()
+        table = Table(box=None, header_style="bold", padding=(0, 1), title=learnt.status, title_style="dim")
+        for name in ("kind of help", "answers", "accepted", "since then"):
+            table.add_column(name, justify="left" if name == "kind of help" else "right", no_wrap=True)
+        for kind in learnt.kinds:
+            now = "—" if kind.held_back is None else ("held back" if kind.held_back else "let through")
+            table.add_row(kind.name, str(kind.answers), percent(kind.accepted / kind.answers), now,
+                          style="dim" if kind.held_back else "")
+        self.query_one("#learning-kinds", Static).update(table if learnt.kinds else Text(learnt.status, style="dim"))
 
     def show_report(self, label: str, result: Report) -> None:
         self.result = result
