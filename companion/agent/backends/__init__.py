@@ -58,6 +58,14 @@ def remaining(deadline: float | None) -> float | None:
     return None if deadline is None else max(0.0, deadline - time.monotonic())
 
 
+def time_left(deadline: float | None, server: str) -> float | None:
+    """Seconds left for a request to `server` (None: no deadline); GenerationTimeout when none are."""
+    left = remaining(deadline)
+    if left is not None and left <= 0:
+        raise GenerationTimeout(f"no time left for the {server} request")
+    return left
+
+
 def json_object_closed(text: str) -> bool:
     """True once `text` holds a complete top-level JSON object (so generation can stop early)."""
     depth, in_string, escape, seen = 0, False, False, False

@@ -12,7 +12,7 @@ from __future__ import annotations
 import time
 from typing import Any, Sequence
 
-from companion.agent.backends import REPLY_SCHEMA, BackendUnavailable, GenerationTimeout, Message, remaining
+from companion.agent.backends import REPLY_SCHEMA, BackendUnavailable, GenerationTimeout, Message, time_left
 from companion.config import ollama_host
 
 DEFAULT_MODEL = "smollm2:135m"
@@ -67,9 +67,7 @@ class OllamaBackend:
 
         if not self._checked:
             self.check()
-        left = remaining(deadline)
-        if left is not None and left <= 0:
-            raise GenerationTimeout("no time left for the Ollama request")
+        time_left(deadline, "Ollama")
         started = time.monotonic()
         try:
             reply = self._client.chat(model=self.model_name, messages=list(messages), format=REPLY_SCHEMA,

@@ -14,7 +14,7 @@ from __future__ import annotations
 import time
 from typing import Any, Sequence
 
-from companion.agent.backends import REPLY_SCHEMA, BackendUnavailable, GenerationTimeout, Message, remaining
+from companion.agent.backends import REPLY_SCHEMA, BackendUnavailable, GenerationTimeout, Message, time_left
 from companion.agent.backends.openai_http import EndpointError, OpenAIEndpoint
 
 
@@ -50,9 +50,7 @@ class OpenAIBackend:
     def generate(self, messages: Sequence[Message], max_new_tokens: int, deadline: float | None = None) -> str:
         if not self._checked:
             self.check()
-        left = remaining(deadline)
-        if left is not None and left <= 0:
-            raise GenerationTimeout("no time left for the model server's request")
+        left = time_left(deadline, "model server's")
         started = time.monotonic()
         try:
             text, usage = self.endpoint.chat(self.model_name, messages, max_new_tokens, self.temperature,
