@@ -11,6 +11,7 @@ import pytest
 
 from companion.cli.shell_init import hook_script
 from companion.daemon import Daemon
+from companion.shell import spool
 from tests.conftest import wait_for
 from tests.shell.conftest import SHELLS
 from tests.shell.helpers import by_command, shell_events, spool_records, wait_for_commands
@@ -192,6 +193,8 @@ def test_multiline_commands_and_special_characters_survive_the_spool(shell, work
     commands = [r.command for r in spool_records()]
     assert "echo 'first line\nsecond \\ line'" in commands
     assert any(c.startswith("echo 'tab") and c.endswith("# ünïcödé") for c in commands)
+    live = spool.spool_dir() / spool.SPOOL_NAME
+    assert live.stat().st_mode & 0o777 == 0o600  # the shell's umask (022 here) does not make it readable
 
 
 @pytest.mark.parametrize("shell", SHELLS)

@@ -52,8 +52,10 @@ __companion_dir() {  # the spool folder, into __companion_d (COMPANION_HOME set 
 }
 
 __companion_append() {  # $1: one record without its newline; call __companion_dir first
-    { builtin printf '%s\n' "$1" >> "$__companion_d/shell.tsv"; } 2>/dev/null \
-        || { command mkdir -p -m 700 "$__companion_d" && builtin printf '%s\n' "$1" >> "$__companion_d/shell.tsv"; } 2>/dev/null
+    local f=$__companion_d/shell.tsv
+    # a new spool file is private (0600) whatever the shell's umask; the subshell runs only then
+    [[ -e $f ]] || { command mkdir -p -m 700 "$__companion_d" && (umask 077 && : >> "$f"); } 2>/dev/null
+    { builtin printf '%s\n' "$1" >> "$f"; } 2>/dev/null
     return 0
 }
 

@@ -77,6 +77,12 @@ function __companion_append --argument-names record
     if not test -d $dir
         command mkdir -p -m 700 $dir 2>/dev/null; or return 0
     end
+    if not test -e $file  # a new spool file is private (0600) whatever the shell's umask
+        set -l mask (umask)
+        umask 077
+        test -w $dir; and builtin printf '' >>$file 2>/dev/null
+        umask $mask
+    end
     if test -w $dir; and begin; not test -e $file; or test -w $file; end
         builtin printf '%s\n' $record >>$file 2>/dev/null
     end

@@ -39,8 +39,9 @@ __companion_off() { [[ -n ${COMPANION_SHELL_OFF-} && $COMPANION_SHELL_OFF != 0 ]
 __companion_append() {  # $1: one record without its newline
     local dir REPLY
     __companion_dir; dir=$REPLY
-    { builtin print -r -- "$1" >>| "$dir/shell.tsv" } 2>/dev/null \
-        || { command mkdir -p -m 700 "$dir" && builtin print -r -- "$1" >>| "$dir/shell.tsv" } 2>/dev/null
+    # a new spool file is private (0600) whatever the shell's umask; the subshell runs only then
+    [[ -e $dir/shell.tsv ]] || { command mkdir -p -m 700 "$dir" && (umask 077 && : >>| "$dir/shell.tsv") } 2>/dev/null
+    { builtin print -r -- "$1" >>| "$dir/shell.tsv" } 2>/dev/null
     return 0
 }
 
