@@ -18,7 +18,7 @@ from pytest_lsp import LanguageClient
 from companion.services.editor import EditorService
 from tests.conftest import wait_for
 from tests.editors.conftest import CLIENTS, cleared, editor, until
-from tests.editors.test_neovim import NVIMS, Nvim, nvim  # noqa: F401  (the fixture)
+from tests.editors.test_neovim import Nvim, neovim_installed, nvim  # noqa: F401  (the fixtures)
 from tests.editors.test_units import apply_edits
 from tests.engine.conftest import engine_factory  # noqa: F401  (the fixture)
 from tests.reliability.edit_shapes import CALC, SHAPES, answers_of, engine_daemon, engine_proposal, propose
@@ -124,7 +124,7 @@ async def test_accept_from_the_message_applies_the_edit_once(repo: Path, engine_
     assert [a.via for a in answers_of(daemon, proposal.id)] == ["nvim"]
 
 
-needs_neovim = pytest.mark.skipif(not NVIMS, reason="Neovim is not installed (apt-get install neovim)")
+needs_neovim = pytest.mark.usefixtures("neovim_installed")
 
 
 def buffer_text(editor: Nvim, path: Path) -> str:
