@@ -59,21 +59,22 @@ def code_like(token: str) -> bool:
     return bool(re.search(r"[A-Za-z]\d|\d[A-Za-z]", token)) and not re.fullmatch(r"\d+[a-z]{1,2}", token)
 
 
-def _texts(value: Any) -> Iterable[str]:
+def texts_in(value: Any) -> Iterable[str]:
+    """Every string inside a JSON-like value (event data, evidence), depth first."""
     if isinstance(value, str):
         yield value
     elif isinstance(value, Mapping):
         for item in value.values():
-            yield from _texts(item)
+            yield from texts_in(item)
     elif isinstance(value, (list, tuple)):
         for item in value:
-            yield from _texts(item)
+            yield from texts_in(item)
 
 
 def evidence_terms(data: Mapping[str, Any]) -> set[str]:
     """Code-like tokens of an event's data (command, paths, tests, evidence) and their basenames."""
     terms: set[str] = set()
-    for text in _texts(data):
+    for text in texts_in(data):
         text = text[-64_000:]
         for match in QUOTED.finditer(text):
             terms.add(match.group(1))

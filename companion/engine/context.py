@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import Any, Iterable
 
+from companion.agent.grounding import texts_in
 from companion.agent.prompt import Feedback, FocusedFile
 from companion.events import Event
 from companion.redact import Redactor
@@ -43,17 +44,6 @@ def recent_feedback(store: Store, workspace: str, since: float, limit: int = 5) 
     return [Feedback(task=str(p.task), outcome=o.outcome, time=observation_time(o.ts)) for p, o in answered[-limit:]]
 
 
-def _texts(value: Any) -> Iterable[str]:
-    if isinstance(value, str):
-        yield value
-    elif isinstance(value, Mapping):
-        for item in value.values():
-            yield from _texts(item)
-    elif isinstance(value, (list, tuple)):
-        for item in value:
-            yield from _texts(item)
-
-
 def location_of(event: Event, workspace: Path) -> tuple[str, int | None] | None:
     """(path relative to the workspace, line or None) named by an event, if the file exists."""
     data = event.data
@@ -67,7 +57,7 @@ def location_of(event: Event, workspace: Path) -> tuple[str, int | None] | None:
         line = data.get("line")
         candidates.append((str(data["path"]), int(line) if isinstance(line, int) else None))
     for key in TEXT_FIELDS:
-        for text in _texts(data.get(key)):
+        for text in texts_in(data.get(key)):
             for pattern in _TRACE_LOCATIONS:
                 candidates.extend((m.group(1), int(m.group(2))) for m in pattern.finditer(text))
     base = Path(str(data.get("cwd") or workspace))
