@@ -274,13 +274,17 @@ def _read_toml(path: Path) -> dict[str, Any]:
         raise ConfigError(f"{path}: cannot read: {exc.strerror}") from None
 
 
+# The agent backends a config may name ("scripted" replays fixed replies, for tests and benchmarks).
+AGENT_BACKENDS = ("transformers", "llama_cpp", "ollama", "openai", "scripted")
+
+
 def validate(config: Config) -> None:
     """Range checks that types alone cannot express."""
     level = config.general.interruption_level
     if not 1 <= level <= 5:
         raise ConfigError(f"general.interruption_level must be 1 to 5, got {level}")
-    if config.agent.backend not in ("transformers", "llama_cpp", "ollama", "openai", "scripted"):
-        raise ConfigError("agent.backend must be transformers, llama_cpp, ollama, openai or scripted, "
+    if config.agent.backend not in AGENT_BACKENDS:
+        raise ConfigError(f"agent.backend must be {', '.join(AGENT_BACKENDS[:-1])} or {AGENT_BACKENDS[-1]}, "
                           f"got {config.agent.backend!r}")
     if config.agent.dtype not in ("float32", "bfloat16"):
         raise ConfigError(f"agent.dtype must be float32 or bfloat16, got {config.agent.dtype!r}")

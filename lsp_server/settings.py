@@ -13,11 +13,11 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
-from companion.config import Config
+from companion.config import AGENT_BACKENDS, Config
 
 SHOW_MESSAGE = ("off", "unfocused", "always")
 SEVERITIES = ("information", "hint")
-BACKENDS = ("", "transformers", "llama_cpp", "ollama")
+BACKENDS = ("", *AGENT_BACKENDS)  # "" keeps the daemon's own setting
 
 
 @dataclass
@@ -105,7 +105,7 @@ def _check(name: str, value: Any) -> Any:
     if name == "diagnostic_severity" and value not in SEVERITIES:
         raise ValueError(f"diagnosticSeverity must be one of {', '.join(SEVERITIES)}, got {value!r}")
     if name == "backend" and (value or "") not in BACKENDS:
-        raise ValueError(f"backend must be one of transformers, llama_cpp, ollama or empty, got {value!r}")
+        raise ValueError(f"backend must be one of {', '.join(AGENT_BACKENDS)} or empty, got {value!r}")
     if name in ("diagnostics", "start_daemon"):
         if value in (0, 1) and not isinstance(value, bool):
             value = bool(value)

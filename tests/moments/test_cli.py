@@ -53,7 +53,8 @@ def test_json_report_thresholds_export_and_a_bundle_that_does_not_clone(calc_rep
     assert "helpful_recall" in result.stderr and "below --min-helpful 0.99" in result.stderr
     report = json.loads(result.stdout)
     assert KEYS <= set(report)
-    assert report["backend"] == "scripted" and report["moments"] == 4 and report["errors"] == 0
+    failed = [(d["id"], d["error"]) for d in report["details"] if d["error"]]
+    assert report["backend"] == "scripted" and report["moments"] == 4 and report["errors"] == 0, failed
     assert report["setup"] == "model_only" and report["rules"] is False and report["model_on"] is True
     broken, calc = report["repos"]
     assert not broken["ok"] and "does not clone" in broken["error"]

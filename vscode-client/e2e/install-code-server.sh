@@ -28,7 +28,9 @@ if [ "${#need_debs[@]}" -gt 0 ]; then
   $SUDO apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends "${need_debs[@]}" >&2
 fi
 
-if [ -f "$STAMP" ] && [ -x "$CS/out/node/entry.js" -o -f "$CS/out/node/entry.js" ]; then
+# The native modules are built for one Node: the stamp names it, and another Node rebuilds.
+NODE_VERSION="$(node --version)"
+if [ -f "$STAMP" ] && [ "$(cat "$STAMP")" = "$NODE_VERSION" ] && [ -f "$CS/out/node/entry.js" ]; then
   echo "$CS"
   exit 0
 fi
@@ -54,6 +56,6 @@ nice -n 10 npm install --no-audit --no-fund --ignore-scripts "code-server@$VERSI
   nice -n 10 npm install --no-audit --no-fund --omit=dev >&2
 )
 (cd "$PREFIX" && nice -n 10 npm rebuild argon2 >&2)  # hoisted to the top node_modules
-touch "$STAMP"
+echo "$NODE_VERSION" > "$STAMP"
 say "done"
 echo "$CS"

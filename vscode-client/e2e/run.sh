@@ -10,7 +10,10 @@ cd "$(dirname "$0")/.."
 started=$(date +%s)
 e2e/install-code-server.sh >/dev/null
 installed=$(date +%s)
-npx --no-install vsce package --out companion.vsix >/dev/null
+# .ci/run packages the extension just before; a local run packages it when it is missing or older.
+if [ ! -f companion.vsix ] || [ -n "$(find src package.json -newer companion.vsix -print -quit)" ]; then
+  npx --no-install vsce package --out companion.vsix >/dev/null
+fi
 tests=("$@")
 [ "${#tests[@]}" -gt 0 ] || tests=(e2e/*.test.js)
 status=0

@@ -11,7 +11,10 @@ const { execFileSync } = require('child_process');
 const { World, CodeServer, Workbench, until, closeBrowser } = require('./harness');
 
 // Each shell CI installs, with companion's hook loaded from its rc file as docs/shell.md says.
-const SHELLS = (process.env.E2E_SHELLS || 'bash zsh fish').split(/\s+/).filter((shell) => {
+// Locally a missing shell is left out with one line saying so; with CI=true it is a failure, so
+// CI can never pass with the terminal route untested.
+const WANTED = (process.env.E2E_SHELLS || 'bash zsh fish').split(/\s+/).filter(Boolean);
+const SHELLS = WANTED.filter((shell) => {
     try {
         execFileSync('which', [shell], { stdio: 'ignore' });
         return true;
@@ -19,6 +22,15 @@ const SHELLS = (process.env.E2E_SHELLS || 'bash zsh fish').split(/\s+/).filter((
         return false;
     }
 });
+const MISSING = WANTED.filter((shell) => !SHELLS.includes(shell));
+if (MISSING.length > 0) {
+    const line = `terminal e2e: ${MISSING.join(', ')} not installed (apt-get install ${MISSING.join(' ')})`;
+    if (process.env.CI === 'true') {
+        test('every shell the terminal route is tested in is installed', () => assert.fail(line));
+    } else {
+        console.error(`${line}; those shells are left out`);
+    }
+}
 // Asks the shell whether the hook is loaded and what the extension told it.
 const PROBE = {
     bash: ' echo "hook=$(type -t __companion_aside) terminal=$COMPANION_TERMINAL"',
