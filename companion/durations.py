@@ -29,7 +29,8 @@ def parse_duration(text: str) -> float:
 
 
 def format_duration(seconds: float) -> str:
-    """A short human form: 0.4 s, 12 s, 5 min, 3 h, 2 d."""
+    """A short human form for sentences: 0.4 s, 12 s, 5 min, 3 h, 2 d (the dashboard's narrow
+    age column uses companion.tui.format.age instead: 5s, 3m)."""
     if seconds < 10:
         return f"{seconds:.1f} s"
     if seconds < 90:

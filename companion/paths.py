@@ -73,33 +73,52 @@ def private_roots() -> list[Path]:
 
 def make_private(roots: list[Path] | None = None) -> int:
     """Take group and other permissions off every folder and file under `roots` (symbolic links are
-    not followed); returns how many had to change."""
+    not followed); returns how many of them other users could reach before. An entry is reachable
+    when other users may search (pass through) every folder above it, the root's own parents
+    included: one inside a 0700 folder is made private all the same, but not counted, so that the
+    daemon's note ("other local users could read them") is true."""
     changed = 0
 
-    def fix(path: Path, wanted: int) -> None:
+    def fix(path: Path, wanted: int, reachable: bool) -> bool:
+        """Take the permissions off `path`; returns whether other users could pass through it before."""
         nonlocal changed
         try:
             info = os.lstat(path)
         except OSError:
-            return
-        if stat.S_ISLNK(info.st_mode) or info.st_uid != os.getuid() or not info.st_mode & 0o077:
-            return
-        try:
-            os.chmod(path, stat.S_IMODE(info.st_mode) & wanted)
-            changed += 1
-        except OSError:
-            pass
+            return False
+        if stat.S_ISLNK(info.st_mode) or info.st_uid != os.getuid():
+            return False
+        mode = stat.S_IMODE(info.st_mode)
+        if mode & 0o077:
+            try:
+                os.chmod(path, mode & wanted)
+                changed += reachable
+            except OSError:
+                pass
+        return reachable and bool(mode & 0o011)
 
     for root in roots if roots is not None else private_roots():
         if not root.is_dir() or root.is_symlink():
             continue
-        fix(root, PRIVATE_DIR)
+        passable = {root: fix(root, PRIVATE_DIR, _others_can_search(root.resolve().parent))}
         for folder, dirs, files in os.walk(root):
+            reachable = passable.pop(Path(folder), False)
             for name in dirs:
-                fix(Path(folder) / name, PRIVATE_DIR)
+                passable[Path(folder) / name] = fix(Path(folder) / name, PRIVATE_DIR, reachable)
             for name in files:
-                fix(Path(folder) / name, PRIVATE_FILE)
+                fix(Path(folder) / name, PRIVATE_FILE, reachable)
     return changed
+
+
+def _others_can_search(folder: Path) -> bool:
+    """Whether a group or other user may pass through `folder` and every folder above it."""
+    for each in (folder, *folder.parents):
+        try:
+            if not os.stat(each).st_mode & 0o011:
+                return False
+        except OSError:
+            return False
+    return True
 
 
 def home() -> Path | None:
@@ -156,6 +175,21 @@ def cache_dir() -> Path:
 
 def logs_dir() -> Path:
     return private_dir(data_dir() / "logs")
+
+
+def source_checkout() -> Path | None:
+    """The repository root when companion runs from a source checkout (an editable install
+    included), else None. Training and evaluation keep their working files beside the checkout's
+    data there; an installed companion must never write into site-packages."""
+    root = Path(__file__).resolve().parent.parent
+    return root if (root / "pyproject.toml").is_file() and (root / "companion" / "__init__.py").is_file() else None
+
+
+def work_cache_dir() -> Path:
+    """Where training and evaluation cache what they compute (sentence embeddings): `.cache/` of
+    a source checkout (as before), else companion's cache folder; never the installed package."""
+    checkout = source_checkout()
+    return checkout / ".cache" if checkout is not None else cache_dir()
 
 
 def workspace_root(path: str | os.PathLike[str]) -> Path:

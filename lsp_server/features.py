@@ -15,6 +15,7 @@ from typing import Any
 from lsprotocol import types
 from pygls.uris import to_fs_path
 
+from companion.processes import alive
 from lsp_server import answers, present, terminal
 from lsp_server.server import CompanionLanguageServer
 
@@ -177,26 +178,16 @@ def _can_pull_configuration(ls: CompanionLanguageServer) -> bool:
 
 def watch_parent(ls: CompanionLanguageServer, pid: int | None, interval: float = 3.0) -> None:
     """Exit when the editor process dies without closing our pipes (LSP's processId)."""
-    if not pid or pid == os.getpid() or not _alive(pid):
+    if not pid or pid == os.getpid() or not alive(pid):
         return  # not visible from here (another PID namespace, e.g. a sandboxed editor): nothing to watch
 
 
     def watch() -> None:
         while True:
             threading.Event().wait(interval)
-            if not _alive(pid):
+            if not alive(pid):
                 log.warning("the editor (pid %s) is gone; companion lsp exits", pid)
                 ls.stop_link()
                 os._exit(0)
 
     threading.Thread(target=watch, name="parent-watch", daemon=True).start()
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True  # alive, owned by someone else
-    return True

@@ -40,3 +40,16 @@ def test_imports_follow_the_layers() -> None:
     result = subprocess.run([str(lint_imports), "--no-cache"], cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "Contracts: 2 kept, 0 broken." in result.stdout  # the layers, and lsp_server's own (no circle)
+
+
+def test_function_level_imports_are_counted() -> None:
+    """The contract is only as strong as the graph: an import inside a function must be an edge.
+    companion/gate/factory.py imports the reward gate only inside load_gate."""
+    import grimp  # import-linter's graph builder
+
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["importlinter"]
+    graph = grimp.build_graph(*config["root_packages"], cache_dir=None)
+    details = graph.get_import_details(importer="companion.gate.factory", imported="companion.gate.reward")
+    lines = (ROOT / "companion" / "gate" / "factory.py").read_text().splitlines()
+    assert details, "grimp lost the function-level import of companion.gate.reward in companion/gate/factory.py"
+    assert all(lines[d["line_number"] - 1].startswith((" ", "\t")) for d in details)  # each one inside a function

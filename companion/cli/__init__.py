@@ -17,14 +17,7 @@ from importlib.metadata import entry_points
 from typing import Sequence
 
 from companion import __version__
-
-
-class CommandError(RuntimeError):
-    """A failure the user can act on; printed without a traceback, exit code 2 by default."""
-
-    def __init__(self, message: str, code: int = 2) -> None:
-        super().__init__(message)
-        self.code = code
+from companion.cli._common import CommandError as CommandError  # re-exported: it lives in _common so no command imports this package
 
 
 # Commands with sub-commands contributed by several modules: a module defines

@@ -16,6 +16,19 @@ from companion.durations import parse_duration
 SOURCE_MARKS = {"file": "📄", "shell": "$", "git": "⎇", "editor": "✎", "companion": "●", "tests": "✔"}
 
 
+class CommandError(RuntimeError):
+    """A failure the user can act on; printed without a traceback, exit code 2 by default.
+
+    It lives here rather than in companion/cli/__init__.py so that the command modules (shell.py
+    above all, which `main` imports) do not import the package that imports them; the package
+    re-exports it, so `from companion.cli import CommandError` keeps working.
+    """
+
+    def __init__(self, message: str, code: int = 2) -> None:
+        super().__init__(message)
+        self.code = code
+
+
 def add_workspace_argument(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("path", nargs="?", default=".", help="the workspace folder (default: the current folder)")
 
@@ -23,8 +36,6 @@ def add_workspace_argument(parser: argparse.ArgumentParser) -> None:
 def workspace_from(args: argparse.Namespace) -> Path:
     root = paths.workspace_root(getattr(args, "path", ".") or ".")
     if not root.is_dir():
-        from companion.cli import CommandError
-
         raise CommandError(f"{root} is not a folder")
     return root
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 import time
 from pathlib import Path
@@ -19,6 +18,7 @@ from companion import paths
 from companion.cli import CommandError
 from companion.cli._common import add_workspace_argument, print_json, workspace_from
 from companion.ipc import Client, IpcError
+from companion.processes import alive
 
 NOT_RUNNING = 3  # like `systemctl status`: the command worked, no daemon runs
 
@@ -175,23 +175,9 @@ def stop_daemon(socket_path: Path, workspace: str, timeout: float) -> None:
         raise CommandError(f"could not ask the daemon of {workspace} to stop: {exc}") from None
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if not _alive(pid):
+        if not alive(pid):
             print(f"stopped the companion daemon of {workspace} (pid {pid})")
             return
         time.sleep(0.1)
     raise CommandError(f"the daemon of {workspace} (pid {pid}) did not exit within {timeout:g} s; "
                        f"`kill {pid}` stops it (SIGTERM is a clean stop too)")
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:  # exited but not yet reaped by its parent: gone for our purpose
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
-    except (OSError, IndexError):
-        return True
-

@@ -12,7 +12,7 @@ import logging
 import sys
 from pathlib import Path
 
-from companion.cli import CommandError
+from companion.cli._common import CommandError
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -32,7 +32,11 @@ def parse_address(text: str) -> tuple[str, int]:
 
 
 def nvim_plugin_folder() -> Path:
-    return Path(__file__).resolve().parents[2] / "lsp_server" / "nvim"
+    """The Neovim plugin shipped inside the lsp_server package (package data), found from that
+    package itself so it is right both in a source checkout and in site-packages."""
+    import lsp_server
+
+    return Path(lsp_server.__file__).resolve().parent / "nvim"
 
 
 def run(args: argparse.Namespace) -> int:

@@ -19,7 +19,7 @@ from __future__ import annotations
 import argparse
 import os
 
-from companion.cli import CommandError
+from companion.cli._common import CommandError
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

@@ -32,8 +32,7 @@ from companion.gate.base import DEFAULT_THRESHOLDS, Observation
 log = logging.getLogger(__name__)
 # ProactiveBench's data (Apache-2.0) is not shipped; COMPANION_PROACTIVEBENCH names its folder.
 # Without it the gate falls back to a few ProactiveBench rows packaged next to this module.
-PROACTIVEBENCH_DIRS = (Path(__file__).resolve().parents[2].parent / "shared" / "data" / "proactivebench",
-                       Path("/work/shared/data/proactivebench"))
+PROACTIVEBENCH_ENV = "COMPANION_PROACTIVEBENCH"
 PACKAGED_DEMOS = Path(__file__).with_name("icl_demos.json")
 INSTRUCTION = ("Each example shows what a developer was doing, what their coding assistant then proposed "
                "(or that it stayed silent), and whether the developer accepted or rejected it.\n\n")
@@ -118,12 +117,20 @@ def recent_user_demos(rows: Sequence[dict[str, Any]], k: int) -> list[Demo]:
     return [Demo.make(r["obs"], r.get("pred_task"), bool(r["valid"])) for r in mixed]
 
 
+def proactivebench_dirs() -> list[Path]:
+    """Where ProactiveBench's reward data may be: $COMPANION_PROACTIVEBENCH when set; otherwise,
+    in a source checkout only, `../shared/data/proactivebench` beside it (the developers' layout).
+    An installed companion has no such neighbour and uses the packaged rows instead."""
+    override = os.environ.get(PROACTIVEBENCH_ENV)
+    if override:
+        return [Path(override).expanduser()]
+    checkout = paths.source_checkout()
+    return [checkout.parent / "shared" / "data" / "proactivebench"] if checkout is not None else []
+
+
 def proactivebench_dir() -> Path | None:
-    override = os.environ.get("COMPANION_PROACTIVEBENCH")
-    for folder in ([Path(override).expanduser()] if override else list(PROACTIVEBENCH_DIRS)):
-        if (folder / "reward_train.jsonl").is_file():
-            return folder
-    return None
+    """The first of `proactivebench_dirs()` that holds reward_train.jsonl, or None."""
+    return next((folder for folder in proactivebench_dirs() if (folder / "reward_train.jsonl").is_file()), None)
 
 
 def proactivebench_rows(packaged: bool = False) -> list[dict[str, Any]]:

@@ -16,6 +16,7 @@ from textual import work
 from textual.app import App
 from textual.binding import Binding
 from textual.screen import Screen
+from textual.timer import Timer
 
 from companion.ipc import IpcError
 from companion.tui.format import command_text
@@ -53,6 +54,7 @@ class CompanionApp(App[None]):
         self.min_draw_interval_s = 0.1
         self.status_every_s = status_every_s
         self._last_draw = 0.0
+        self._draw_timer: Timer | None = None  # the pending throttled draw, if any
         self._last_down_reason = ""
 
     def on_mount(self) -> None:
@@ -104,13 +106,19 @@ class CompanionApp(App[None]):
             screen.status_changed()  # type: ignore[attr-defined]
 
     def on_events_arrived(self, _message: EventsArrived) -> None:
-        if not self.main_ready:
-            return
+        if not self.main_ready or self._draw_timer is not None:
+            return  # a draw is already due: it drains whatever the link buffers until then
         wait = self.min_draw_interval_s - (time.monotonic() - self._last_draw)
-        if wait > 0:  # draw at most ~10 times a second; the link keeps buffering (and posts no more) meanwhile
-            self.set_timer(wait, lambda: self.post_message(EventsArrived()))
+        if wait > 0:  # draw at most ~10 times a second; the link keeps buffering meanwhile
+            self._draw_timer = self.set_timer(wait, self._draw_when_due)
             return
         self._draw_events()
+
+    def _draw_when_due(self) -> None:
+        """The one delayed draw: every EventsArrived handled while it waited is folded into it."""
+        self._draw_timer = None
+        if self.main_ready:
+            self._draw_events()
 
     def _draw_events(self) -> None:
         self._last_draw = time.monotonic()

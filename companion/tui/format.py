@@ -39,7 +39,11 @@ def clock(ts: float) -> str:
 
 
 def age(seconds: float) -> str:
-    """A compact age: 5s, 3m, 2h, 4d."""
+    """A compact age for a narrow column: 5s, 3m, 2h, 4d.
+
+    Not companion.durations.format_duration on purpose: that one writes "4.2 s", "75 s", "10 min"
+    for sentences (tenths under 10 s, minutes only from 90 s), which would not fit the inbox's
+    age column nor read as the same units; the two share no thresholds to factor out."""
     seconds = max(0.0, seconds)
     if seconds < 60:
         return f"{seconds:.0f}s"

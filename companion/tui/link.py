@@ -1,10 +1,11 @@
 """The dashboard's side of the one subscription client (companion.client.Subscription).
 
 The subscription connects (starting the daemon once), subscribes, snapshots and reconnects; this
-module turns what it hears into the UI's messages (see messages.py). Events are not posted one by
-one: at 1,000 events a second that would flood the UI's queue. They go into a bounded buffer,
-and one EventsArrived message is posted when the buffer turns non-empty; the UI drains the whole
-batch at once. When the UI falls behind, the oldest buffered events are dropped (and counted)
+module turns what it hears into the UI's messages (see messages.py). Events do not travel in
+the messages: they go into a bounded buffer, and each one posts a bare EventsArrived. Textual
+coalesces those in the UI's queue (`EventsArrived.can_replace`, as toolong's file watcher does),
+so at 1,000 events a second the UI still handles one message per batch and drains the whole
+buffer at once. When the UI falls behind, the oldest buffered events are dropped (and counted)
 rather than piling up.
 """
 
@@ -63,7 +64,6 @@ class DaemonLink:
         self.dropped = 0
         self._buffer: collections.deque[dict[str, Any]] = collections.deque(maxlen=max_buffer)
         self._buffer_lock = threading.Lock()
-        self._signalled = False
         # the dashboard starts a daemon once; one that was stopped on purpose is not restarted
         self.subscription = Subscription(workspace, ("event", "proposal", "config"), self.on_message, self._on_state,
                                          snapshot=self._snapshot, start_daemon=start_daemon, restart_daemon=False,
@@ -81,15 +81,13 @@ class DaemonLink:
             self.post(SettingsChanged(dict(message.get("config") or {}), list(message.get("restart_needed") or [])))
 
     def push_event(self, payload: dict[str, Any]) -> None:
-        """Buffer one event; post EventsArrived only when the buffer was empty (one per batch)."""
+        """Buffer one event and post a bare EventsArrived; the UI's queue merges the queued ones
+        (`EventsArrived.can_replace`), so no flag here has to remember that one is on its way."""
         with self._buffer_lock:
             if len(self._buffer) == self._buffer.maxlen:
                 self.dropped += 1
             self._buffer.append(payload)
             self.received += 1
-            if self._signalled:
-                return
-            self._signalled = True
         self.post(EventsArrived())
 
     def drain(self) -> list[dict[str, Any]]:
@@ -97,7 +95,6 @@ class DaemonLink:
         with self._buffer_lock:
             batch = list(self._buffer)
             self._buffer.clear()
-            self._signalled = False
         return batch
 
     def _snapshot(self, client: Client) -> dict[str, Any]:

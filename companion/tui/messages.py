@@ -32,10 +32,11 @@ class DaemonDown(Message):
 
 @dataclass
 class EventsArrived(Message):
-    """New events wait in the link's buffer; one message per batch, however many events.
+    """New events wait in the link's buffer. The link posts one per event and carries no data in it.
 
-    Redraws coalesce the Textual way: while one is handled, a queued EventsArrived is taken in
-    its place (`can_replace`), as the drained batch holds its events anyway.
+    Redraws coalesce the Textual way: the message pump replaces a queued EventsArrived with the
+    one behind it (`can_replace`), since the drained batch holds every event anyway; so the UI
+    handles one message per batch however fast events come, and the link keeps no flag of its own.
     """
 
     def can_replace(self, message: Message) -> bool:
