@@ -1,11 +1,12 @@
 """Learning curves of the gate for every simulated user (issue 16): one command, figures and a plot.
 
-    python benchmarks/bench_learning.py --moments-export FILE [--json] [--png docs/img/learning-curves.png]
+    python benchmarks/bench_learning.py [--moments-export FILE] [--json] [--png docs/img/learning-curves.png]
     python benchmarks/bench_learning.py --from a.json --from b.json   # draw saved runs (--json / --out) again
 
-FILE is the moments benchmark's export (`companion eval moments --repo R --export FILE`): the
-proposals the real engine made at real moments, recorded once, because re-running the daemon and
-the agent for every simulated user costs far more CPU than two shared cores have. Every persona
+FILE (default: the recorded benchmarks/data/learning-stream.jsonl) is the moments benchmark's
+export (`companion eval moments --repo R --export FILE`): the proposals the real engine made at
+real moments, recorded once, because re-running the daemon and the agent for every simulated user
+costs far more CPU than two shared cores have. Every persona
 (training/learning/personas.py) answers that stream — the annotator personas answer ProactiveBench
 sessions held out from the gate — through a real store into the real gate: real judgement memory
 and preference recall, real (bounded) retraining of the embedding heads. Prints the curve table
@@ -64,9 +65,11 @@ def main() -> int:
     from training.learning.personas import PERSONAS
     from training.learning.replay import LearningConfig
     from training.learning.run import goals, run_personas
+    from training.learning.stream import default_moments_export
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--moments-export", type=Path, help="the moments benchmark's --export")
+    parser.add_argument("--moments-export", type=Path, default=default_moments_export(),
+                        help="the moments benchmark's --export (default: benchmarks/data/learning-stream.jsonl)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--budget", type=float, default=3600.0, help="seconds for the whole run")
     parser.add_argument("--png", type=Path, default=ROOT / "docs" / "img" / "learning-curves.png")

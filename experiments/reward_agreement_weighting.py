@@ -20,11 +20,12 @@ from typing import Callable
 
 import numpy as np
 
+from companion import paths
 from companion.gate.memory import JudgementMemory, logit
 from training.reward import heldout, memory_head
 from training.reward import train as trainer
 
-CACHE = trainer.REPO / ".cache" / "agreement-weighting"
+CACHE = paths.work_cache_dir() / "agreement-weighting"
 
 Variant = Callable[[trainer.Prepared], tuple[np.ndarray, np.ndarray]]  # -> (labels, weights) per row
 

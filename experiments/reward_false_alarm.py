@@ -1,4 +1,4 @@
-"""Experiment E21–E24: can the memory head let fewer False-Alarms through on the held-out split?
+"""Experiments E21–E23: can the memory head let fewer False-Alarms through on the held-out split?
 
     nice python -m experiments.reward_false_alarm [--no-row-cv]   # about 15 CPU-minutes the first time
 
@@ -19,11 +19,12 @@ from typing import Callable
 
 import numpy as np
 
+from companion import paths
 from companion.gate.memory import JudgementMemory, logit
 from training.reward import heldout, memory_head
 from training.reward import train as trainer
 
-CACHE = trainer.REPO / ".cache" / "false-alarm"
+CACHE = paths.work_cache_dir() / "false-alarm"
 FRESH_SEEDS = range(100, 105)
 
 

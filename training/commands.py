@@ -177,6 +177,9 @@ def _register_train_reward(subparsers: Any) -> None:
     parser.add_argument("--rollback", action="store_true", help="restore the previous reward model")
     parser.add_argument("--workspace", metavar="PATH", help="use only the answers given in this workspace")
     parser.add_argument("--seed", type=int, default=1234)
+    parser.add_argument("--budget-s", type=float, default=None, metavar="SECONDS",
+                        help="stop retraining after this many seconds and keep the current model "
+                             "(default 600; 0 = no limit)")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.set_defaults(func=run_train)
 
@@ -195,14 +198,23 @@ def run_train(args: argparse.Namespace) -> int:
     from companion.store import Store
 
     workspace = str(workspace_root(args.workspace)) if args.workspace else None
+    budget_s = personal.DEFAULT_BUDGET_S if args.budget_s is None else args.budget_s
+    if budget_s < 0:
+        raise CommandError("--budget-s must be 0 (no limit) or a number of seconds")
     with Store() as store:
         try:
-            report = personal.retrain(store, workspace=workspace, seed=args.seed)
+            report = personal.retrain(store, workspace=workspace, seed=args.seed, budget_s=budget_s)
         except personal.NotEnoughOutcomes as exc:
             if args.json:
                 print_json({"replaced": False, "error": str(exc), "more_needed": exc.more})
                 return NOT_ENOUGH_ANSWERS
             raise CommandError(str(exc), code=NOT_ENOUGH_ANSWERS) from None
+        except personal.BudgetExceeded as exc:
+            message = f"{exc}; the current model is kept"
+            if args.json:
+                print_json({"replaced": False, "error": message, "budget_s": exc.budget_s})
+                return 2
+            raise CommandError(message) from None
     if args.json:
         print_json(report.to_dict())
         return 0

@@ -2,7 +2,8 @@
 of the gate for simulated users (training/learning). Prints, per persona, precision/recall/F1 of
 the personal gate on that user's future moments after 0, 10, 25, 50, 100 answers against the base
 gate, for the memory alone, the retrained heads alone and both; how many rejections silence a
-kind of help; how many answers it takes to follow a change of mind."""
+kind of help; how many answers it takes to follow a change of mind. Without --moments-export the
+moments personas answer the stream shipped in benchmarks/data/ (a source checkout)."""
 
 from __future__ import annotations
 
@@ -22,7 +23,8 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--persona", action="append", choices=sorted(PERSONAS), metavar="NAME",
                         help=f"one of {', '.join(PERSONAS)} (repeat; default: all)")
     parser.add_argument("--moments-export", type=Path, metavar="FILE",
-                        help="the moments benchmark's --export (the stream the moments personas answer)")
+                        help="the moments benchmark's --export (the stream the moments personas answer; default: "
+                             "benchmarks/data/learning-stream.jsonl when running from a source checkout)")
     parser.add_argument("--seed", type=int, default=0, help="splits moments into past and future, orders the answers")
     parser.add_argument("--checkpoints", default="0,10,25,50,100", help="answers after which the gate is judged")
     parser.add_argument("--level", type=int, default=3, help="interruption level whose threshold decides (default 3)")
@@ -37,7 +39,7 @@ def run(args: argparse.Namespace) -> int:
     from training.learning.personas import PERSONAS
     from training.learning.replay import LearningConfig
     from training.learning.run import goals, run_personas
-    from training.learning.stream import StreamError
+    from training.learning.stream import StreamError, default_moments_export
 
     try:
         checkpoints = tuple(sorted({int(x) for x in args.checkpoints.split(",") if x.strip()}))
@@ -51,7 +53,7 @@ def run(args: argparse.Namespace) -> int:
     cfg = LearningConfig(checkpoints=checkpoints, level=args.level, seed=args.seed, retrain=not args.no_retrain,
                          budget_s=args.budget)
     try:
-        result = run_personas(names, cfg, args.moments_export, progress=True)
+        result = run_personas(names, cfg, default_moments_export(args.moments_export), progress=True)
     except StreamError as exc:
         raise CommandError(str(exc)) from None
     result["goals"] = goals(result)
@@ -76,13 +78,29 @@ def print_report(result: dict[str, Any]) -> None:
         for p in persona["curve"]:
             cells = [f"{p[m]['precision']:.2f}/{p[m]['recall']:.2f}/{p[m]['f1']:.2f}" if m in p else "  —  "
                      for m in ("memory", "heads", "both")]
-            note = f"  ({p['heads_status']})" if p.get("heads_status") else ""
+            why = p.get("status") or p.get("heads_status")
+            note = f"  ({why})" if why else ""
             print(f"  {p['answers']:>7}   {p['base_f1']:.2f}      {cells[0]:<20} {cells[1]:<20} {cells[2]}{note}")
-        if persona.get("quiet_kind"):
-            quiet = persona["quiet_after_rejections"]
-            print(f"  '{persona['quiet_kind']}' goes quiet after " + (f"{quiet} rejections" if quiet is not None else "more than 10 rejections"))
-        if persona.get("changed_kind"):
-            follows = persona["follows_change_within"]
-            print(f"  a change of mind on '{persona['changed_kind']}' is followed " +
-                  (f"within {follows} answers" if follows is not None else "not within 20 answers"))
+        print("  " + quiet_line(persona))
+        print("  " + follows_line(persona))
     print(f"\n{result['elapsed_s']} s")
+
+
+def quiet_line(persona: dict[str, Any]) -> str:
+    """The quiet figure in words; a 0 from an older result is the base gate's doing, not learning."""
+    kind, quiet, status = persona.get("quiet_kind"), persona.get("quiet_after_rejections"), persona.get("quiet_status")
+    if status is None and quiet == 0:
+        status = "not measured: the base gate already holds it back"
+    if status:
+        return f"quiet after rejections: {status}" + (f" ('{kind}')" if kind else "")
+    if kind is None:
+        return "quiet after rejections: not measured"
+    return f"'{kind}' goes quiet after " + (f"{quiet} rejections" if quiet is not None else "more than 10 rejections")
+
+
+def follows_line(persona: dict[str, Any]) -> str:
+    kind, follows, status = persona.get("changed_kind"), persona.get("follows_change_within"), persona.get("follows_status")
+    if status or kind is None:
+        return f"change of mind: {status or 'not measured'}" + (f" ('{kind}')" if kind else "")
+    return f"a change of mind on '{kind}' is followed " + (f"within {follows} answers" if follows is not None
+                                                           else "not within 20 answers")

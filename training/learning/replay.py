@@ -14,16 +14,19 @@ For one persona and one recorded stream:
    until no future candidate of that kind surfaces; `follows_change_within`: after 50 answers the
    user changes their mind about the kind they accepted most, and this counts the answers until
    the gate's decisions on that kind agree with the new mind (80 % of the future candidates).
+   Either is null with a `quiet_status` / `follows_status` saying why when it could not be
+   measured — above all when the base gate already holds back every unwelcome kind: 0 rejections
+   there would be the base gate's doing, not learning, and must not count as the goal met.
 
 A user with no answers, or only accepts or only rejects, gets the base heads (the memory still
-reads what there is), with the reason in the point's `status`.
+reads what there is), with the reason in the point's `heads_status`. The result has the same keys
+whatever happened (a stream too small to split, a spent budget), so `--json` readers need not guess.
 """
 
 from __future__ import annotations
 
 import random
 import tempfile
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Sequence
@@ -36,12 +39,22 @@ from companion.store import Store
 from training.learning.personas import Persona, changed_mind
 from training.learning.retrain import HeadTrainer
 from training.learning.stream import Candidate, moments_of
+from training.reward.budget import BudgetExceeded, Deadline
 
 CHECKPOINTS = (0, 10, 25, 50, 100)
 MODES = ("memory", "heads", "both")
 QUIET_MAX = 10  # rejections tried before "does not go quiet"
 FOLLOW_MAX = 20  # answers tried after a change of mind
 FOLLOWED = 0.8  # share of the changed kind's future candidates decided the new way
+
+# why a figure is null (its `*_status`); a null figure with no status means "not within the maximum"
+TOO_SMALL = "not measured: the stream is too small to split into answered and future moments"
+OUT_OF_TIME = "skipped: the time budget is spent"
+BASE_QUIET = "not measured: the base gate already holds back every kind of help this user rejects"
+NO_UNWELCOME = "not measured: no kind of help this user rejects comes up in their future moments"
+NO_WELCOMED = "not measured: this user welcomed no kind of help to change their mind about"
+NO_TARGETS = "not measured: the kind of help they welcomed most does not come up in their future moments"
+NO_KINDS = "not measured: ProactiveBench sessions have no kinds of help"
 
 
 @dataclass
@@ -168,12 +181,25 @@ def heads_status(answers: Sequence[tuple[Candidate, str]]) -> str | None:
     return None
 
 
-class Clock:
-    def __init__(self, budget_s: float) -> None:
-        self.deadline = time.monotonic() + budget_s
+class Clock(Deadline):
+    """The whole run's budget (`--budget`), shared by every persona: checked before each point's
+    scoring, each retraining (and every epoch of it), and each step of the quiet and follow phases."""
 
-    def left(self) -> bool:
-        return time.monotonic() < self.deadline
+
+@dataclass(frozen=True)
+class Measure:
+    """A quiet or follow figure: `value` None with `status` None means "not within the maximum";
+    a `status` says why it was not measured at all."""
+
+    value: int | None
+    kind: str | None
+    status: str | None = None
+
+
+def unmeasured(why: str) -> dict[str, Any]:
+    """The quiet and follow keys of a persona whose figures could not be measured (same JSON shape)."""
+    return {"quiet_after_rejections": None, "quiet_kind": None, "quiet_status": why,
+            "follows_change_within": None, "changed_kind": None, "follows_status": why}
 
 
 def learning_curve(persona: Persona, candidates: Sequence[Candidate], cfg: LearningConfig, encoder: Any,
@@ -187,6 +213,9 @@ def learning_curve(persona: Persona, candidates: Sequence[Candidate], cfg: Learn
                               "future_candidates": len(future), "future_welcome": sum(truth), "curve": []}
     if not past or not future:
         result["status"] = "the stream is too small to split into answered and future moments"
+        result.update(unmeasured(TOO_SMALL))
+        for _ in range(len(cfg.checkpoints) + 2):
+            tick(f"{persona.name}: too small")
         return result
     with tempfile.TemporaryDirectory(prefix="learning-") as tmp:
         folder = Path(tmp)
@@ -197,6 +226,10 @@ def learning_curve(persona: Persona, candidates: Sequence[Candidate], cfg: Learn
                               cfg.epochs, cfg.members) if cfg.retrain else None
         order = answer_order(past, max(cfg.checkpoints), cfg.seed)
         for n in cfg.checkpoints:
+            if not clock.left():  # the memory's scoring costs time too: a spent budget skips the point
+                tick(f"{persona.name}: {n} answers skipped (budget)")
+                result["curve"].append(_skipped_point(n, base))
+                continue
             while len(session.answers) < min(n, len(order)):
                 session.answer(order[len(session.answers)])
             tick(f"{persona.name}: {len(session.answers)} answers")
@@ -206,14 +239,15 @@ def learning_curve(persona: Persona, candidates: Sequence[Candidate], cfg: Learn
         if persona.stream != "moments":  # one kind of help only: nothing to silence or change one's mind about
             tick(f"{persona.name}: done")
             tick(f"{persona.name}: done")
-            result.update(quiet_after_rejections=None, quiet_kind=None, follows_change_within=None, changed_kind=None)
+            result.update(unmeasured(NO_KINDS))
             return result
         tick(f"{persona.name}: quiet after rejections")
-        result["quiet_after_rejections"], result["quiet_kind"] = quiet_after_rejections(
-            persona, past, future, cfg, encoder, base_weights, base_rows, folder / "quiet")
+        quiet = quiet_after_rejections(persona, past, future, cfg, encoder, base_weights, base_rows, folder / "quiet",
+                                       clock)
+        result.update(quiet_after_rejections=quiet.value, quiet_kind=quiet.kind, quiet_status=quiet.status)
         tick(f"{persona.name}: change of mind")
-        result["follows_change_within"], result["changed_kind"] = follows_change(
-            persona, past, future, cfg, encoder, base_weights, base_rows, folder / "change")
+        follows = follows_change(persona, past, future, cfg, encoder, base_weights, base_rows, folder / "change", clock)
+        result.update(follows_change_within=follows.value, changed_kind=follows.kind, follows_status=follows.status)
     return result
 
 
@@ -221,6 +255,12 @@ def _shipped_rows() -> list[RewardRow]:
     from companion.gate import base_set
 
     return base_set.load_rows()
+
+
+def _skipped_point(n: int, base: Figures) -> dict[str, Any]:
+    """A checkpoint the budget did not reach: the base figures, no personal ones (never made up)."""
+    return {"answers": n, "base_precision": base.precision, "base_recall": base.recall, "base_f1": base.f1,
+            "status": OUT_OF_TIME, "precision": None, "recall": None, "f1": None}
 
 
 def _point(session: Session, future: Sequence[Candidate], truth: Sequence[bool], base: Figures,
@@ -239,12 +279,16 @@ def _point(session: Session, future: Sequence[Candidate], truth: Sequence[bool],
         point["heads"] = base.__dict__
         both = memory
     elif not clock.left():
-        point["heads_status"] = "skipped: the time budget is spent"
+        point["heads_status"] = OUT_OF_TIME
         both = memory
     else:
-        weights = trainer.fit(session.user_rows(), out)
-        point["heads"] = Figures.of(truth, decide(session.gate(weights, with_store=False), future, cfg.level)).__dict__
-        both = Figures.of(truth, decide(session.gate(weights, with_store=True), future, cfg.level))
+        try:
+            weights = trainer.fit(session.user_rows(), out, deadline=clock)
+            point["heads"] = Figures.of(truth, decide(session.gate(weights, with_store=False), future, cfg.level)).__dict__
+            both = Figures.of(truth, decide(session.gate(weights, with_store=True), future, cfg.level))
+        except BudgetExceeded:
+            point["heads_status"] = "skipped: the time budget ran out while retraining"
+            both = memory
     point["both"] = both.__dict__
     point.update({"precision": both.precision, "recall": both.recall, "f1": both.f1})
     return point
@@ -260,48 +304,61 @@ def _kind_counts(persona: Persona, candidates: Sequence[Candidate], welcome: boo
 
 def quiet_after_rejections(persona: Persona, past: Sequence[Candidate], future: Sequence[Candidate],
                            cfg: LearningConfig, encoder: Any, base_weights: Path, base_rows: Sequence[RewardRow] | None,
-                           folder: Path) -> tuple[int | None, str | None]:
+                           folder: Path, clock: Clock | None = None) -> Measure:
     """Rejections of one unwelcome kind (the one whose future candidates the base gate surfaces
-    most) until none of that kind's future candidates surfaces; None: not within QUIET_MAX."""
+    most) until none of that kind's future candidates surfaces; value None: not within QUIET_MAX.
+    Not measured (a status) when the base gate surfaces none of any unwelcome kind: there is
+    nothing for the user's rejections to silence."""
+    clock = clock or Clock(cfg.budget_s)
+    unwelcome = [k for k in _kind_counts(persona, past, False)
+                 if any(c.help_kind == k and not persona.welcomes(c) for c in future)]
+    if not unwelcome:
+        return Measure(None, None, NO_UNWELCOME)
+    if not clock.left():
+        return Measure(None, None, OUT_OF_TIME)
     folder.mkdir(parents=True, exist_ok=True)
     session = Session(persona, folder, base_weights, base_rows, encoder)
     try:
-        unwelcome = [k for k in _kind_counts(persona, past, False)
-                     if any(c.help_kind == k and not persona.welcomes(c) for c in future)]
-        if not unwelcome:
-            return None, None
         base_gate = session.gate(base_weights, with_store=False)
 
         def surfaced(kind: str, gate: RewardGate) -> int:
             targets = [c for c in future if c.help_kind == kind and not persona.welcomes(c)]
             return sum(decide(gate, targets, cfg.level))
 
-        kind = max(unwelcome, key=lambda k: surfaced(k, base_gate))
-        rejections = [c for c in answer_order([c for c in past if c.help_kind == kind and not persona.welcomes(c)],
-                                              QUIET_MAX, cfg.seed)]
+        let_through = {k: surfaced(k, base_gate) for k in unwelcome}
+        kind = max(unwelcome, key=let_through.get)
+        if let_through[kind] == 0:
+            return Measure(None, kind, BASE_QUIET)
+        rejections = answer_order([c for c in past if c.help_kind == kind and not persona.welcomes(c)],
+                                  QUIET_MAX, cfg.seed)
         for k in range(QUIET_MAX + 1):
+            if not clock.left():
+                return Measure(None, kind, OUT_OF_TIME)
             if surfaced(kind, session.memory_gate) == 0:
-                return k, kind
+                return Measure(k, kind)
             if k < len(rejections):
                 session.answer(rejections[k])
-        return None, kind
+        return Measure(None, kind)
     finally:
         session.close()
 
 
 def follows_change(persona: Persona, past: Sequence[Candidate], future: Sequence[Candidate], cfg: LearningConfig,
                    encoder: Any, base_weights: Path, base_rows: Sequence[RewardRow] | None,
-                   folder: Path) -> tuple[int | None, str | None]:
+                   folder: Path, clock: Clock | None = None) -> Measure:
     """After `change_after` answers the user flips their verdict on the kind they welcomed most;
     answers (of any kind) until the memory gate agrees with the new mind on that kind's future
-    candidates; None: not within FOLLOW_MAX."""
+    candidates; value None: not within FOLLOW_MAX."""
+    clock = clock or Clock(cfg.budget_s)
     welcomed = _kind_counts(persona, past, True)
     if not welcomed:
-        return None, None
+        return Measure(None, None, NO_WELCOMED)
     kind = max(welcomed, key=welcomed.get)
     targets = [c for c in future if c.help_kind == kind]
     if not targets:
-        return None, kind
+        return Measure(None, kind, NO_TARGETS)
+    if not clock.left():
+        return Measure(None, kind, OUT_OF_TIME)
     changed = changed_mind(persona, lambda c: c.help_kind == kind)
     want = [changed.welcomes(c) for c in targets]
     folder.mkdir(parents=True, exist_ok=True)
@@ -312,11 +369,13 @@ def follows_change(persona: Persona, past: Sequence[Candidate], future: Sequence
             session.answer(candidate)
         after = order[cfg.change_after:]
         for k in range(FOLLOW_MAX + 1):
+            if not clock.left():
+                return Measure(None, kind, OUT_OF_TIME)
             decided = decide(session.memory_gate, targets, cfg.level)
             if sum(d == w for d, w in zip(decided, want)) >= FOLLOWED * len(targets) and k > 0:
-                return k, kind
+                return Measure(k, kind)
             if k < len(after):
                 session.answer(after[k], changed)
-        return None, kind
+        return Measure(None, kind)
     finally:
         session.close()

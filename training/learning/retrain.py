@@ -19,6 +19,7 @@ from typing import Sequence
 from companion.gate.head import MEMORY_HEADS, WEIGHTS_FILE, save_heads
 from companion.gate.reward_data import RewardRow
 from training.reward import train as trainer
+from training.reward.budget import NO_LIMIT, Deadline
 
 
 class HeadTrainer:
@@ -40,8 +41,10 @@ class HeadTrainer:
         if missing:
             self.vectors.update(zip(missing, self.encoder.embed(missing)))
 
-    def fit(self, user_rows: Sequence[RewardRow], out_dir: Path, extra_weight: float | None = None) -> Path:
-        """Embedding heads on base + user rows, memory heads and thresholds of the base weights."""
+    def fit(self, user_rows: Sequence[RewardRow], out_dir: Path, extra_weight: float | None = None,
+            deadline: Deadline = NO_LIMIT) -> Path:
+        """Embedding heads on base + user rows, memory heads and thresholds of the base weights.
+        Past `deadline` it raises BudgetExceeded (the harness marks the point skipped)."""
         import torch
         from safetensors.numpy import load_file
 
@@ -53,7 +56,10 @@ class HeadTrainer:
         prep = trainer.prepare(rows, self.vectors)
         if user_rows:
             prep.weights[len(self.base_rows):] *= self.cfg.extra_weight if extra_weight is None else extra_weight
-        heads = trainer.fit(prep, self.cfg)
+        try:
+            heads = trainer.fit(prep, self.cfg, deadline=deadline)
+        finally:
+            self.spent_s += time.monotonic() - started
         tensors = load_file(str(self.base_weights / WEIGHTS_FILE))
         for head in MEMORY_HEADS:
             if f"{head}.w" in tensors:
@@ -63,11 +69,12 @@ class HeadTrainer:
         card["data"] = {"rows": len(rows), "extra_rows": len(user_rows)}
         card["retrained_by"] = "training.learning.retrain (embedding heads; memory heads and thresholds kept)"
         save_heads(out_dir, heads, card)
-        self.spent_s += time.monotonic() - started
         return out_dir
 
 
-def base_heads(rows: Sequence[RewardRow], out_dir: Path, encoder, shipped: Path, epochs: int = 150) -> Path:
-    """Base weights trained without some rows (ProactiveBench sessions held out as a user's work)."""
-    return HeadTrainer(rows, shipped, encoder, epochs=epochs).fit([], out_dir)
+def base_heads(rows: Sequence[RewardRow], out_dir: Path, encoder, shipped: Path, epochs: int = 150,
+               deadline: Deadline = NO_LIMIT) -> Path:
+    """Base weights trained without some rows (ProactiveBench sessions held out as a user's work);
+    BudgetExceeded past `deadline`."""
+    return HeadTrainer(rows, shipped, encoder, epochs=epochs).fit([], out_dir, deadline=deadline)
 

@@ -1,8 +1,8 @@
 """Every persona's learning curve on its stream: the figures `companion eval learning` prints and
 `benchmarks/bench_learning.py` plots.
 
-The moments personas answer the moments benchmark's export (`--moments-export FILE`). The
-annotator personas answer ProactiveBench sessions held out from the gate: a few whole sessions are
+The moments personas answer the moments benchmark's export (`--moments-export FILE`; by default
+the stream shipped in benchmarks/data/ when this is a source checkout). The annotator personas answer ProactiveBench sessions held out from the gate: a few whole sessions are
 removed from the base rows, the embedding heads are retrained without them (once), the judgement
 memory forgets them, and half of those sessions are the annotator's past, the other half their
 future.
@@ -20,7 +20,8 @@ from companion.gate.reward import SHIPPED_DIR, shared_encoder
 from training.learning.personas import PERSONAS, Persona
 from training.learning.replay import Clock, LearningConfig, learning_curve
 from training.learning.retrain import base_heads
-from training.learning.stream import Candidate, from_reward_rows, read_moments_export
+from training.learning.stream import Candidate, default_moments_export, from_reward_rows, read_moments_export
+from training.reward.budget import BudgetExceeded
 
 HELD_OUT_SESSIONS = 4  # ProactiveBench sessions (of 16) that become the annotators' own work
 
@@ -40,13 +41,18 @@ def annotator_stream(seed: int) -> tuple[list[Candidate], list[Any]]:
 
 def run_personas(names: Sequence[str], cfg: LearningConfig, moments_export: Path | None,
                  progress: bool = True) -> dict[str, Any]:
+    """Every named persona's curve within `cfg.budget_s`; `moments_export` None means the shipped
+    stream when there is one (`default_moments_export`), and personas that cannot run are listed
+    under "skipped" with the reason, never silently left out."""
     from tqdm import tqdm
 
     personas: list[Persona] = [PERSONAS[n] for n in names]
+    moments_export = default_moments_export(moments_export)
     encoder = shared_encoder()
     clock = Clock(cfg.budget_s)
     started = time.monotonic()
-    out: dict[str, Any] = {"config": {k: v for k, v in cfg.__dict__.items()}, "personas": {}, "skipped": {}}
+    out: dict[str, Any] = {"config": {k: v for k, v in cfg.__dict__.items()}, "personas": {}, "skipped": {},
+                           "moments_export": str(moments_export) if moments_export else None}
     moments: list[Candidate] | None = None
     steps = len(personas) * (len(cfg.checkpoints) + 2)
     bar = tqdm(total=steps, desc="learning curves", unit="step", disable=not progress)
@@ -69,7 +75,12 @@ def run_personas(names: Sequence[str], cfg: LearningConfig, moments_export: Path
                 if annotators is None:
                     bar.set_postfix_str("base heads without the held-out sessions")
                     candidates, base_rows = annotator_stream(cfg.seed)
-                    weights = base_heads(base_rows, Path(tmp) / "base", encoder, SHIPPED_DIR, cfg.epochs)
+                    try:
+                        weights = base_heads(base_rows, Path(tmp) / "base", encoder, SHIPPED_DIR, cfg.epochs, clock)
+                    except BudgetExceeded as exc:
+                        out["skipped"][persona.name] = f"no base heads without the held-out sessions: {exc}"
+                        bar.update(len(cfg.checkpoints) + 2)
+                        continue
                     annotators = (candidates, base_rows, weights)
                 candidates, base_rows, weights = annotators
                 result = learning_curve(persona, candidates, _by_session(cfg), encoder, weights, base_rows, clock, tick)
@@ -88,13 +99,20 @@ def _by_session(cfg: LearningConfig) -> LearningConfig:
 
 def goals(result: dict[str, Any]) -> dict[str, Any]:
     """The issue's goals per persona: F1 at 50 answers >= base + 0.10, quiet within 5 rejections,
-    a change of mind followed within 10 answers."""
+    a change of mind followed within 10 answers. True/False where measured, None where not.
+
+    A kind the base gate already holds back "goes quiet" after 0 rejections without the gate
+    having learnt anything, so that is None (not measured), never a pass: in results from before
+    `quiet_status` existed (bench_learning.py --from old files) a 0 means exactly that."""
     verdicts = {}
     for name, persona in result.get("personas", {}).items():
         at_50 = next((p for p in persona.get("curve", []) if p["answers"] == 50), None)
         quiet, follows = persona.get("quiet_after_rejections"), persona.get("follows_change_within")
-        verdicts[name] = {"f1_plus_10_at_50": None if at_50 is None else at_50["f1"] >= at_50["base_f1"] + 0.10,
-                          "quiet_within_5": None if persona.get("quiet_kind") is None else quiet is not None and quiet <= 5,
-                          "follows_within_10": None if persona.get("changed_kind") is None
-                          else follows is not None and follows <= 10}
+        quiet_measured = (persona.get("quiet_kind") is not None and persona.get("quiet_status") is None
+                          and quiet != 0)
+        follows_measured = persona.get("changed_kind") is not None and persona.get("follows_status") is None
+        verdicts[name] = {"f1_plus_10_at_50": None if at_50 is None or at_50.get("f1") is None
+                          else at_50["f1"] >= at_50["base_f1"] + 0.10,
+                          "quiet_within_5": quiet is not None and quiet <= 5 if quiet_measured else None,
+                          "follows_within_10": follows is not None and follows <= 10 if follows_measured else None}
     return verdicts

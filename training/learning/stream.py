@@ -18,6 +18,17 @@ from typing import Any, Iterable, Sequence
 from companion.gate.reward_data import RewardRow
 
 EDIT_BURST = "routine_edits"
+# The recorded stream shipped with a source checkout (docs/personalisation.md says how it was made);
+# the default, so the moments personas run without anyone having to know it is there.
+SHIPPED_STREAM = Path(__file__).resolve().parents[2] / "benchmarks" / "data" / "learning-stream.jsonl"
+
+
+def default_moments_export(given: str | Path | None = None) -> Path | None:
+    """The stream the moments personas answer: the one given, else the shipped one when this is a
+    source checkout that has it, else None (those personas are skipped, and the output says so)."""
+    if given is not None:
+        return Path(given)
+    return SHIPPED_STREAM if SHIPPED_STREAM.is_file() else None
 
 
 @dataclass(frozen=True)

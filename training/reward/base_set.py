@@ -14,13 +14,14 @@ import numpy as np
 from companion.gate.base_set import EMBEDDINGS_FILE, ROWS_FILE, _embeddings
 from companion.gate.reward_data import read_rows
 
-CACHE = Path(__file__).resolve().parents[2] / ".cache" / "gate-embeddings.npz"
 
-
-def build(source: str | Path, cache: str | Path = CACHE) -> None:
+def build(source: str | Path, cache: str | Path | None = None) -> None:
+    """Pack `source`'s rows and embed their sentences; `cache` (the sentence-embedding cache the
+    trainer shares) defaults to `.cache/` of a source checkout, else companion's cache folder."""
     from safetensors.numpy import save_file
 
     from companion.gate.encoder import SentenceEncoder, embed_file
+    from training.reward.train import embeddings_cache
 
     rows, problems = read_rows(source)
     for line, problem in problems:
@@ -39,7 +40,7 @@ def build(source: str | Path, cache: str | Path = CACHE) -> None:
                         -1 if r.help_needed is None else int(r.help_needed),
                         "".join("1" if v else "0" for v in r.votes or ())] for r in rows]}
     ROWS_FILE.write_text(json.dumps(packed, ensure_ascii=False, separators=(",", ":")))
-    vectors = embed_file(SentenceEncoder(), texts, cache, progress=True)
+    vectors = embed_file(SentenceEncoder(), texts, cache or embeddings_cache(), progress=True)
     matrix = np.stack([vectors[t] for t in texts])
     save_file({"embeddings": matrix.astype(np.float16)}, str(EMBEDDINGS_FILE))
     _embeddings.cache_clear()

@@ -23,11 +23,13 @@ from typing import Any, Sequence
 from companion.gate.reward_data import RewardRow
 from companion.gate.metrics import score_judgements
 from companion.gate.reward import SHIPPED_DIR, RewardGate, personal_dir
+from training.reward.budget import BudgetExceeded  # noqa: F401 - what `retrain` raises past its budget
 from training.reward.train import RewardTrainConfig, main as train_main
 
 MIN_OUTCOMES = 20  # below this, a held-out part is too small to tell a better model from luck
 MIN_PER_SIDE = 5  # accepted and not-accepted answers each
 HOLDOUT = 0.3
+DEFAULT_BUDGET_S = 600.0  # a personal run takes a few minutes (docs/reward-gate.md); ten leaves room for a loaded machine
 SHIPPED_MARKER = "SHIPPED"
 
 
@@ -98,7 +100,11 @@ class RetrainReport:
 
 
 def retrain(store: Any, workspace: str | None = None, seed: int = 1234, cfg: RewardTrainConfig | None = None,
-            level: int = 3) -> RetrainReport:
+            level: int = 3, budget_s: float | None = DEFAULT_BUDGET_S) -> RetrainReport:
+    """Train on the base rows plus the user's answers, within `budget_s` seconds of wall clock
+    (None or 0: no limit; a `cfg` with its own non-zero budget_s keeps it). Past the budget it
+    raises BudgetExceeded and the current model stays: a retrain runs on the user's machine, and
+    must not hold two shared cores for longer than they agreed to."""
     rows = outcome_rows(store, workspace)
     accepted = sum(r.valid for r in rows)
     if len(rows) < MIN_OUTCOMES or accepted < MIN_PER_SIDE or len(rows) - accepted < MIN_PER_SIDE:
@@ -112,6 +118,8 @@ def retrain(store: Any, workspace: str | None = None, seed: int = 1234, cfg: Rew
         config = cfg or RewardTrainConfig()
         config.out_dir, config.cv, config.write, config.seed = str(staging), False, True, seed
         config.judge_whole_gate = False  # the held-out part of the user's answers judges it instead
+        if budget_s and not config.budget_s:
+            config.budget_s = budget_s
         config.embeddings = str(folder / "embeddings.npz")
         train_main(config, extra_rows=train_rows)
         _keep_thresholds(staging, current)

