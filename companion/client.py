@@ -23,6 +23,8 @@ def spawn_daemon(workspace: Path, extra_args: list[str] | None = None) -> subpro
     """Start `companion run WORKSPACE` detached from this process (its own session, output to a log)."""
     log_file = open(paths.private_file(paths.logs_dir() / f"daemon-{paths.workspace_key(workspace)}.out"), "ab")
     command = [sys.executable, "-m", "companion", "run", str(workspace), "--quiet", *(extra_args or [])]
+    # `run` leaves its working folder for / itself (daemon.start_in_this_process); cwd="/" already
+    # here, because `python -m` imports from its working folder first, and that must not be the workspace
     return subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=log_file, stderr=subprocess.STDOUT,
                             start_new_session=True, cwd="/", env=os.environ.copy())
 

@@ -393,6 +393,23 @@ def _enricher(workspace: Path, config: Config, redactor: Redactor) -> Any:
                                   max_files=config.evidence.max_files, ignore_changed=rules.forget_folder)
 
 
+def start_in_this_process(workspace: Path, services: bool = True, verbose: bool = False) -> Daemon:
+    """Start the workspace's daemon as this process's work: the one way `companion run` (and so a
+    client's auto-start, which spawns it) and `companion watch` (when no daemon runs) start one.
+
+    First the process takes the 0077 umask, so that whatever the daemon creates is the user's
+    alone (0600 files, 0700 folders), and leaves its working folder for `/`: a daemon working
+    inside the workspace would keep it busy and miss its deletion. Then logging, the signal
+    handlers, and `start()`; AlreadyRunning when another daemon holds the workspace."""
+    paths.restrict_umask()
+    os.chdir("/")
+    setup_logging(workspace, verbose=verbose)
+    daemon = Daemon(workspace, services=services)
+    daemon.install_signal_handlers()
+    daemon.start()
+    return daemon
+
+
 def setup_logging(workspace: Path, verbose: bool = False, to_stderr: bool = True) -> Path:
     """Log to a per-workspace file in the data folder, and to stderr when in the foreground."""
     log_path = paths.private_file(paths.logs_dir() / f"daemon-{paths.workspace_key(workspace)}.log")

@@ -33,6 +33,17 @@ class IpcError(RuntimeError):
     """The daemon could not be reached, or answered with an error."""
 
 
+class IpcRefused(IpcError):
+    """The daemon received the request and answered it with an error (`reply`): unlike a lost
+    connection, sending the same request again gets the same answer. An exception raised by an
+    operation may carry `reply_fields` (a dict, e.g. {"code": ...}) that the error reply holds."""
+
+    def __init__(self, reply: dict[str, Any]) -> None:
+        super().__init__(reply.get("error") or "the daemon refused the request")
+        self.reply = reply
+        self.code = reply.get("code")
+
+
 class Connection:
     """One client connection on the server side; `send` is safe from any thread."""
 
@@ -219,7 +230,9 @@ class IpcServer:
         except Exception as exc:  # a bad request gets an error reply, never a dead daemon
             if not isinstance(exc, (ValueError, KeyError, IpcError)):
                 log.exception("request failed")
-            connection.send({"id": request_id, "ok": False, "error": str(exc) or type(exc).__name__})
+            fields = getattr(exc, "reply_fields", None)
+            connection.send({**(fields if isinstance(fields, dict) else {}), "id": request_id, "ok": False,
+                             "error": str(exc) or type(exc).__name__})
 
 
 class Client:
@@ -266,7 +279,7 @@ class Client:
             with self._lock:
                 self._pending.pop(request_id, None)
         if not reply.get("ok"):
-            raise IpcError(reply.get("error", "the daemon refused the request"))
+            raise IpcRefused(reply)
         return reply
 
     def close(self) -> None:

@@ -28,6 +28,15 @@ ANSWERABLE = ("open", "silent", "snoozed", "ignored")
 APPLIERS = ("daemon", "client")
 
 
+class AlreadyAnswered(ValueError):
+    """The proposal was answered before (by another client, usually): nothing changed. The error
+    reply says so with `code` "already_answered" and the proposal's `status`."""
+
+    def __init__(self, proposal: Any) -> None:
+        super().__init__(f"proposal {proposal.id} was already {proposal.status}; nothing changed")
+        self.reply_fields = {"code": "already_answered", "status": proposal.status}
+
+
 class OutcomeRecorder:
     """The `outcome` operation: {"proposal_id", "outcome", "answer_s", "via", "applied_by"}.
 
@@ -52,7 +61,7 @@ class OutcomeRecorder:
             if proposal is None:
                 raise ValueError(f"no proposal with id {outcome.proposal_id!r}")
             if proposal.status not in ANSWERABLE:
-                raise ValueError(f"proposal {proposal.id} was already {proposal.status}; nothing changed")
+                raise AlreadyAnswered(proposal)
             is_edit = outcome.outcome == "accepted" and proposal.operation == "edit"
             edit = None
             if is_edit and applied_by == "daemon":

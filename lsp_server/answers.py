@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 from lsprotocol import types
 
 from companion import paths, patching
-from companion.ipc import IpcError
+from companion.ipc import IpcError, IpcRefused
 from lsp_server import present
 from lsp_server.book import Entry
 
@@ -33,6 +33,16 @@ OUTCOME_OF = {present.ACCEPT: "accepted", present.REJECT: "rejected", present.SN
 
 class AnswerError(RuntimeError):
     """The answer could not be given (no such proposal, or no daemon to record it)."""
+
+
+class AnsweredElsewhere(AnswerError):
+    """The daemon had the proposal answered already (`status`), from another client: this answer
+    was not recorded."""
+
+    def __init__(self, task: str, status: str) -> None:
+        super().__init__(f"Companion did not record your answer: “{task}” was already {status} "
+                         "from another client")
+        self.status = status
 
 
 def resolve(ls: "CompanionLanguageServer", args: tuple[Any, ...]) -> Entry:
@@ -81,13 +91,24 @@ async def record(ls: "CompanionLanguageServer", entry: Entry, outcome: str, answ
     try:
         reply = await ls.request("outcome", proposal_id=proposal.id, outcome=outcome, answer_s=answer_s, via=ls.via,
                                  **fields)
+    except IpcRefused as exc:
+        if exc.code != "already_answered":
+            raise AnswerError(f"Companion could not record your answer: {exc}") from None
+        _forget(ls, entry)  # open nowhere any more; the daemon's "answered" message may not be here yet
+        ls.send_status()
+        raise AnsweredElsewhere(proposal.task or "the proposal", str(exc.reply.get("status") or "answered")) from None
     except IpcError as exc:
         raise AnswerError(f"Companion could not record your answer: {exc}") from None
-    ls.book.remove(proposal.id)
-    ls.refresh({proposal.path} if proposal.path else set())
+    _forget(ls, entry)
     ls.notify_proposal(type(proposal).from_dict(reply["proposal"]), "answered")
     ls.send_status()
     return reply
+
+
+def _forget(ls: "CompanionLanguageServer", entry: Entry) -> None:
+    """The proposal leaves this editor (its diagnostic and code actions)."""
+    ls.book.remove(entry.proposal.id)
+    ls.refresh({entry.proposal.path} if entry.proposal.path else set())
 
 
 async def accept_edit(ls: "CompanionLanguageServer", entry: Entry, answer_s: float) -> dict[str, Any]:
@@ -113,6 +134,15 @@ async def accept_edit(ls: "CompanionLanguageServer", entry: Entry, answer_s: flo
                           f"({applied.failure_reason or 'refused'}). The proposal stays open.")
     try:
         await record(ls, entry, "accepted", answer_s, applied_by="client")
+    except AnsweredElsewhere as exc:
+        # the edit is in the buffer, but the answer that counts is the other client's
+        if exc.status == "accepted":
+            then = ("which applied the patch as well (to the file on disk, or in that editor): if the change is "
+                    "now there twice, undo takes this editor's copy back")
+        else:
+            then = "which did not want it: undo takes the patch back, or keep it"
+        raise AnswerError(f"Companion applied the patch to {path} in your editor, but “{task}” had already been "
+                          f"{exc.status} from another client, {then}. Your accept was not recorded.") from None
     except AnswerError as exc:
         raise AnswerError(f"The patch is in your editor (undo takes it back), but {exc}") from None
     message = f"Companion applied the patch to {path} (not saved yet; undo takes it back)."

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from lsprotocol import types
 
+from companion import paths
 from companion.proposals import Proposal
 from companion.quickfix.why import why_lines, why_text
 from lsp_server.book import line_span
@@ -114,7 +115,9 @@ def markdown_page(proposal: Proposal) -> str:
 
 
 def write_page(folder: Path, proposal: Proposal) -> Path:
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"proposal-{proposal.id}.md"
+    """The proposal's page in `folder` (0700), a file of the user's alone (0600): it quotes the
+    evidence, which other local users must not read (the language server runs under the editor's
+    umask, not the daemon's)."""
+    path = paths.private_file(paths.private_dir(folder) / f"proposal-{proposal.id}.md")
     path.write_text(markdown_page(proposal), encoding="utf-8")
     return path

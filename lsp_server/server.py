@@ -27,7 +27,7 @@ from pygls.uris import from_fs_path
 from companion import __version__, paths
 from companion.client import CONNECTED, DISCONNECTED, Client, Subscription
 from companion.config import load_config, ConfigError
-from companion.ipc import IpcError
+from companion.ipc import IpcError, IpcRefused
 from companion.proposals import Proposal
 from companion.shell.attribution import CommandFilter
 from lsp_server import present, terminal
@@ -347,8 +347,10 @@ class CompanionLanguageServer(LanguageServer):
 
     def emit_events(self, events: list[dict[str, Any]]) -> None:
         """Send editor events; while no daemon answers they wait (the newest UNSENT_LIMIT of them).
-        The daemon acknowledges an emit once the events are committed; a batch whose emit failed
-        (the daemon died or refused) goes back to wait, and its ids make a resend store it once."""
+        The daemon acknowledges an emit once the events are committed; a batch whose emit was lost
+        (the connection failed, or no answer came in time) goes back to wait, and its ids make a
+        resend store it once. A batch the daemon answered with an error is dropped with a log line:
+        sent again, it would be refused again, forever."""
         self._unsent.extend({"id": uuid.uuid4().hex, **event} for event in events)
         link = self.link
         if link is None or not link.connected:
@@ -361,6 +363,8 @@ class CompanionLanguageServer(LanguageServer):
         def send() -> None:
             try:
                 link.request("emit", events=batch)
+            except IpcRefused as exc:
+                log.warning("the companion daemon refused %d editor event(s), which are dropped: %s", len(batch), exc)
             except IpcError:
                 requeue(batch)
                 raise

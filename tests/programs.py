@@ -35,6 +35,16 @@ def require(program: str) -> str:
     pytest.skip(f"{program} is not installed (Debian package {package})")
 
 
+def require_root(why: str) -> None:
+    """For a test that acts as root (e.g. becomes a second user): skipped for anyone else, failed
+    under CI=true, which runs the tests as root."""
+    if os.geteuid() == 0:
+        return
+    if in_ci():
+        pytest.fail(f"{why}; CI runs the tests as root, and here they run as uid {os.geteuid()}")
+    pytest.skip(why)
+
+
 def summary_line() -> str | None:
     """`skipped 21 tests: zsh, fish are not installed; to run them: sudo apt-get install zsh fish`."""
     if not skipped:

@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 
-from companion import paths
 from companion.cli import CommandError
 from companion.cli._common import add_workspace_argument, format_event_line, print_json, workspace_from
-from companion.daemon import AlreadyRunning, Daemon, event_payload, is_running, setup_logging
+from companion.daemon import AlreadyRunning, Daemon, event_payload, is_running, start_in_this_process
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -26,13 +24,8 @@ def run(args: argparse.Namespace) -> int:
     root = workspace_from(args)
     if args.detach:
         return _detach(root, args)
-    paths.restrict_umask()  # whatever the daemon creates is the user's alone (0600 files, 0700 folders)
-    os.chdir("/")  # never keep the workspace busy, or miss its deletion, by working inside it
-    setup_logging(root, verbose=args.verbose)
     try:
-        daemon = Daemon(root, services=not args.no_engine)
-        daemon.install_signal_handlers()
-        daemon.start()
+        daemon = start_in_this_process(root, services=not args.no_engine, verbose=args.verbose)
     except AlreadyRunning as exc:
         raise CommandError(str(exc)) from None
     attach_printer(daemon, args.json, args.quiet)

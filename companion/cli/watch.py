@@ -12,7 +12,7 @@ import sys
 
 from companion.cli import CommandError
 from companion.cli._common import add_workspace_argument, format_event_line, print_json, workspace_from
-from companion.daemon import AlreadyRunning, Daemon, is_running, setup_logging
+from companion.daemon import AlreadyRunning, is_running, start_in_this_process
 from companion.cli.run import attach_printer
 
 
@@ -27,11 +27,8 @@ def run(args: argparse.Namespace) -> int:
     root = workspace_from(args)
     if is_running(root):
         return _follow_daemon(root, args.json)
-    setup_logging(root, verbose=args.verbose)
     try:
-        daemon = Daemon(root, services=False)
-        daemon.install_signal_handlers()
-        daemon.start()
+        daemon = start_in_this_process(root, services=False, verbose=args.verbose)
     except AlreadyRunning:
         return _follow_daemon(root, args.json)
     attach_printer(daemon, args.json, quiet=False)

@@ -53,11 +53,14 @@ def record_editor_side(client: LanguageClient) -> None:
     fix_code_action_parsing(client)
 
     client.refuse_edits: str | None = None  # type: ignore[misc]  # a reason: the editor refuses edits
+    client.while_applying: Callable[[], None] | None = None  # type: ignore[misc]  # e.g. another client answers
 
     @client.feature(types.WORKSPACE_APPLY_EDIT)
     def apply_edit(params: types.ApplyWorkspaceEditParams) -> types.ApplyWorkspaceEditResult:
         if client.refuse_edits:
             return types.ApplyWorkspaceEditResult(applied=False, failure_reason=client.refuse_edits)
+        if client.while_applying is not None:
+            client.while_applying()
         client.applied_edits.append(params)
         return types.ApplyWorkspaceEditResult(applied=True)
 

@@ -1,9 +1,13 @@
 """The pure parts of the language server: patches to text edits, settings, the proposal book,
-edit throttling and the presentation of proposals."""
+edit throttling, the presentation of proposals, and what becomes of an editor event the daemon
+refuses or never gets."""
 
 from __future__ import annotations
 
+import asyncio
 import difflib
+import os
+import stat
 from pathlib import Path
 from typing import Any
 
@@ -11,12 +15,15 @@ import pytest
 from hypothesis import given, settings as hypothesis_settings, strategies as st
 from lsprotocol import types
 
+from companion.ipc import IpcError, IpcRefused
 from companion.proposals import Proposal
 from lsp_server import present
 from lsp_server.activity import EditorActivity, change_summary
 from lsp_server.book import ProposalBook, visible
 from companion.patching import PatchError, apply_to_text, parse
 from lsp_server.answers import text_edits
+from lsp_server.server import CompanionLanguageServer
+from tests.editors.conftest import until
 from lsp_server.settings import EditorSettings, updated
 
 
@@ -211,3 +218,48 @@ def test_the_why_of_a_rule_proposal_shows_the_evidence_and_the_rule() -> None:
     assert "\nWhy: tests/test_a.py::test_x failed" in plain
     page = present.markdown_page(proposal)
     assert "## Why\n\n- tests/test_a.py::test_x failed" in page and "- rule: regression.revert" in page
+
+
+def test_a_proposal_page_is_the_users_alone_whatever_the_editors_umask(tmp_path: Path) -> None:
+    proposal = _proposal(task="Explain the failure", response="a secret-looking line", operation="explain")
+    old_umask = os.umask(0o022)  # the language server runs under the editor's umask, not the daemon's
+    try:
+        page = present.write_page(tmp_path / "proposals", proposal)
+    finally:
+        os.umask(old_umask)
+    assert page.read_text().startswith("# Explain the failure")
+    assert stat.S_IMODE(page.stat().st_mode) == 0o600 and stat.S_IMODE(page.parent.stat().st_mode) == 0o700
+
+
+class _Link:
+    """The daemon link as emit_events sees it: connected, every emit answered with `error`."""
+
+    connected = True
+
+    def __init__(self, error: Exception) -> None:
+        self.error = error
+        self.sent: list[list[dict[str, Any]]] = []
+
+    def request(self, op: str, **fields: Any) -> dict[str, Any]:
+        self.sent.append(fields["events"])
+        raise self.error
+
+
+async def test_a_refused_emit_is_dropped_and_a_lost_one_waits_for_the_daemon() -> None:
+    server = CompanionLanguageServer()
+    server.loop = asyncio.get_running_loop()
+    opened = {"source": "editor", "kind": "editor.opened", "data": {"path": "a.py"}}
+
+    refused = _Link(IpcRefused({"ok": False, "error": "emit takes events of sources ('shell', 'editor', 'tests')"}))
+    server.link = refused  # type: ignore[assignment]
+    server.emit_events([opened])
+    await until(lambda: refused.sent, what="the emit sent")
+    await asyncio.sleep(0.2)  # time for a requeue, were there one
+    assert not server._unsent, "a batch the daemon refused would be refused again, forever"
+
+    lost = _Link(IpcError("lost the companion daemon: [Errno 32] Broken pipe"))
+    server.link = lost  # type: ignore[assignment]
+    server.emit_events([opened])
+    await until(lambda: server._unsent, what="the lost batch back in the queue")
+    (waiting,) = server._unsent
+    assert waiting["id"] == lost.sent[0][0]["id"]  # the same id: a resend stores it once

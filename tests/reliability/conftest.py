@@ -13,7 +13,8 @@ from tests.reliability.processes import kill, start_daemon
 
 @pytest.fixture
 def daemon_process() -> Iterator[Callable[..., subprocess.Popen[bytes]]]:
-    """Start `companion run` processes; whatever still runs at the end is killed."""
+    """Start `companion run` (or `companion watch`: `command="watch"`) processes; whatever still
+    runs at the end is killed."""
     started: list[subprocess.Popen[bytes]] = []
 
     def start(workspace: Path, *args: str, **kwargs: object) -> subprocess.Popen[bytes]:

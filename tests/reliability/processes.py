@@ -21,11 +21,14 @@ def env() -> dict[str, str]:
 
 
 def start_daemon(workspace: Path, *args: str, cwd: Path | None = None, path_argument: str | None = None,
-                 stderr: int | None = subprocess.DEVNULL) -> subprocess.Popen[bytes]:
+                 stderr: int | None = subprocess.DEVNULL, command: str = "run") -> subprocess.Popen[bytes]:
     """`python -m companion run WORKSPACE --quiet ARGS` (WORKSPACE written as `path_argument`, e.g. "."
-    with `cwd` the workspace), answered on its socket before returning."""
+    with `cwd` the workspace), answered on its socket before returning. `command="watch"` starts
+    `companion watch WORKSPACE ARGS` instead, which runs a daemon of its own (without the engine)
+    when none runs; the events it prints are dropped."""
     argument = path_argument or str(workspace)
-    process = subprocess.Popen([sys.executable, "-m", "companion", "run", argument, "--quiet", *args],
+    quiet = ["--quiet"] if command == "run" else []
+    process = subprocess.Popen([sys.executable, "-m", "companion", command, argument, *quiet, *args],
                                cwd=str(cwd or REPO), env=env(), stdin=subprocess.DEVNULL,
                                stdout=subprocess.DEVNULL, stderr=stderr, start_new_session=True)
     try:

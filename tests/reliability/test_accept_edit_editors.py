@@ -106,6 +106,27 @@ async def test_an_edit_the_editor_refuses_is_not_accepted(repo: Path, engine_fac
     assert daemon.store.proposal(proposal.id).status == "open" and answers_of(daemon, proposal.id) == []
 
 
+async def test_an_accept_another_client_gave_first_is_told_as_it_is(repo: Path, engine_factory) -> None:
+    """The TUI accepts (the daemon patches the file) while the editor applies the patch in its
+    buffer: the editor's accept is not recorded, and the user is told so, and what to undo."""
+    daemon, proposal = proposed(repo, engine_factory, "A")
+    async with editor("vscode", repo) as client:
+        uri = await opened(client, repo, CALC)
+        client.while_applying = lambda: daemon.handlers["outcome"](
+            {"proposal_id": proposal.id, "outcome": "accepted", "answer_s": 1.0, "via": "tui"}, None)
+        with pytest.raises(Exception) as refused:
+            await accept_action(client, uri, proposal)
+        assert len(client.applied_edits) == 1  # in the buffer
+        await until(lambda: cleared(client, uri), what="the diagnostic cleared")
+    told = str(refused.value)
+    assert (f"Companion applied the patch to calc.py in your editor, but “{proposal.task}” had already been accepted "
+            "from another client, which applied the patch as well") in told
+    assert "undo takes this editor's copy back. Your accept was not recorded." in told
+    assert (repo / "calc.py").read_text() == SHAPES["A"].after  # the TUI's accept, applied by the daemon once
+    assert daemon.store.proposal(proposal.id).status == "accepted"
+    assert [a.via for a in answers_of(daemon, proposal.id)] == ["tui"]
+
+
 async def test_accept_from_the_message_applies_the_edit_once(repo: Path, engine_factory) -> None:
     """The Accept button of the message an editor shows for a file it is not looking at."""
     daemon = engine_daemon(repo, engine_factory, SHAPES["B"])

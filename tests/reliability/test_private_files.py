@@ -1,7 +1,9 @@
 """Another local user reads nothing of companion's: not the database, its WAL, the logs, the spool
-or the socket (issue 13, item 3). The other user is `nobody`, through `setpriv` (these tests run
-as root, which can become anyone); the home sits in a world-traversable folder so that only
-companion's own modes stand in the way, and a control file shows the other user could read."""
+or the socket (issue 13, item 3), whichever route ran the daemon (`companion run`, or `companion
+watch` with no daemon to follow). The other user is `nobody`, through `setpriv` (these tests run
+as root, which can become anyone: skipped for anyone else, failed under CI=true); the home sits in
+a world-traversable folder so that only companion's own modes stand in the way, and a control
+file shows the other user could read."""
 
 from __future__ import annotations
 
@@ -21,6 +23,7 @@ from companion import paths
 from companion.cli.shell_init import hook_script
 from companion.client import connect
 from companion.store import Store
+from tests import programs
 from tests.conftest import wait_for
 from tests.shell.pty_shell import PtyShell
 
@@ -28,9 +31,13 @@ NOBODY = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
 SECRET_NOTE = "private-note-7f3a91"
 
 
-# only root can become another user; setpriv (util-linux) and sqlite3 are programs CI installs
-pytestmark = [pytest.mark.skipif(os.geteuid() != 0, reason="acting as a second user needs root"),
-              pytest.mark.requires_program("setpriv", "sqlite3")]
+# setpriv (util-linux) and sqlite3 are programs CI installs
+pytestmark = pytest.mark.requires_program("setpriv", "sqlite3")
+
+
+@pytest.fixture(autouse=True)
+def as_root() -> None:
+    programs.require_root("acting as a second user needs root")
 
 
 def as_nobody(*argv: str) -> subprocess.CompletedProcess[str]:
@@ -75,6 +82,12 @@ def _private_tree(home: Path) -> list[str]:
     return opened
 
 
+def _umask(pid: int) -> int:
+    """A running process's umask, as /proc shows it."""
+    line = next(line for line in Path(f"/proc/{pid}/status").read_text().splitlines() if line.startswith("Umask:"))
+    return int(line.split()[1], 8)
+
+
 def _record_a_shell_command(workspace: Path) -> None:
     """A real interactive bash with the hook runs a command, so the spool has a file."""
     shell = PtyShell("bash", "HISTFILE=~/.bash_history\n" + hook_script("bash"), Path(os.environ["HOME"]), workspace)
@@ -84,11 +97,12 @@ def _record_a_shell_command(workspace: Path) -> None:
         shell.close()
 
 
-def test_a_fresh_install_is_private_to_its_user(open_base: Path, daemon_process) -> None:
+@pytest.mark.parametrize("route", ["run", "watch"])
+def test_a_fresh_install_is_private_to_its_user(open_base: Path, daemon_process, route: str) -> None:
     home, workspace = open_base / "home", open_base / "ws"
     old_umask = os.umask(0o022)  # a usual user's umask: what companion creates must not depend on it
     try:
-        process = daemon_process(workspace)
+        process = daemon_process(workspace, command=route)
         with connect(workspace, start=False) as client:
             client.request("emit", events=[{"source": "editor", "kind": "editor.opened",
                                             "data": {"path": f"{SECRET_NOTE}.py"}}])
@@ -96,6 +110,7 @@ def test_a_fresh_install_is_private_to_its_user(open_base: Path, daemon_process)
         wait_for(lambda: Store().events(workspace=str(workspace), kinds=["shell.command"]), timeout=20)
     finally:
         os.umask(old_umask)
+    assert _umask(process.pid) == 0o077, "whatever the daemon creates later must be private too"
     database = paths.database_file()
     private = [database, Path(f"{database}-wal"), Path(f"{database}-shm"), *paths.logs_dir().iterdir(),
                paths.lock_file(workspace)]
@@ -104,7 +119,9 @@ def test_a_fresh_install_is_private_to_its_user(open_base: Path, daemon_process)
     assert SECRET_NOTE.encode() in database.read_bytes() + Path(f"{database}-wal").read_bytes()
 
     # folders 0700, and the files companion creates 0600, whatever the umask was
-    opened = [entry for entry in _private_tree(home) if not entry.startswith("data/spool/")]
+    # bash's scratch file (.bash-SESSION, blank at rest) is still made under the shell's umask by the
+    # hook, inside the 0700 spool folder; every other spool file, pytest's reports too, is 0600
+    opened = [entry for entry in _private_tree(home) if not entry.startswith("data/spool/.bash-")]
     assert not opened, f"readable by others: {opened}"
     assert not stat.S_IMODE(paths.spool_dir().stat().st_mode) & 0o077
     # the other user reads none of it, nor the database through sqlite3, nor connects to the socket
@@ -167,3 +184,27 @@ def test_an_older_install_is_made_private_at_start_with_one_note(open_base: Path
     with connect(workspace, start=False) as client:
         notes = client.request("status")["status"]["notes"]
     assert not [n for n in notes if "private (0600/0700)" in n], notes
+
+
+def test_the_repair_counts_only_what_other_users_could_reach(open_base: Path) -> None:
+    """Files behind a 0700 folder are made private too, but not counted: nobody else could read
+    them, and the note must not say they could."""
+    home = open_base / "home"
+    (home / "data").mkdir(parents=True)
+    (home / "closed" / "sub").mkdir(parents=True)
+    for folder, mode in ((home, 0o755), (home / "data", 0o755), (home / "closed", 0o700), (home / "closed" / "sub", 0o755)):
+        os.chmod(folder, mode)
+    files = [home / "data" / "open.log", home / "closed" / "hidden.log", home / "closed" / "sub" / "deeper.log"]
+    for path in files:
+        path.write_text(f"{SECRET_NOTE}\n")
+        os.chmod(path, 0o644)
+    assert [nobody_reads(path) for path in files] == [True, False, False]  # what "reach" means
+
+    assert paths.make_private([home]) == 3  # home, data and open.log
+    assert not _private_tree(home), _private_tree(home)  # every one of them is private now
+    assert paths.make_private([home]) == 0
+    # a root whose parent is closed to others: repaired, nothing counted
+    os.chmod(home / "closed" / "sub", 0o755)
+    os.chmod(home / "closed" / "sub" / "deeper.log", 0o644)
+    assert paths.make_private([home / "closed" / "sub"]) == 0
+    assert not _private_tree(home)

@@ -1,7 +1,7 @@
 """A deleted or moved workspace (issue 13, item 6): the daemon never works inside it, notices it
 go, says so once, and either stops cleanly (the default) or waits for it to come back
-(`general.on_workspace_missing = "wait"`). Daemons started by `companion run .` from inside the
-workspace and by a client's auto-start (`companion.client.connect`)."""
+(`general.on_workspace_missing = "wait"`). Daemons started by `companion run .` and by `companion
+watch .` from inside the workspace, and by a client's auto-start (`companion.client.connect`)."""
 
 from __future__ import annotations
 
@@ -23,8 +23,9 @@ MESSAGE = "was deleted or moved away"
 
 def _start(route: str, workspace: Path, daemon_process) -> tuple[int, subprocess.Popen[bytes] | None]:
     """(pid, process when this test started it directly) of a daemon started by `route`."""
-    if route == "run .":
-        process = daemon_process(workspace, cwd=workspace, path_argument=".", stderr=subprocess.PIPE)
+    if route in ("run .", "watch ."):
+        process = daemon_process(workspace, cwd=workspace, path_argument=".", stderr=subprocess.PIPE,
+                                 command=route.split()[0])
         return process.pid, process
     with connect(workspace) as client:  # auto-start, as the TUI and the language server do
         return int(client.request("ping")["pid"]), None
@@ -51,7 +52,7 @@ def _cwd_outside(pid: int, workspace: Path) -> None:
     assert cwd != workspace and workspace not in cwd.parents, f"the daemon works inside the workspace ({cwd})"
 
 
-@pytest.mark.parametrize("route", ["run .", "auto-start"])
+@pytest.mark.parametrize("route", ["run .", "watch .", "auto-start"])
 def test_a_deleted_workspace_stops_the_daemon_cleanly(route: str, tmp_path: Path, daemon_process) -> None:
     workspace = (tmp_path / "project").resolve()
     workspace.mkdir()
@@ -71,7 +72,7 @@ def test_a_deleted_workspace_stops_the_daemon_cleanly(route: str, tmp_path: Path
     assert not paths.socket_file(workspace).exists(), "a cleanly stopped daemon removes its socket"
 
 
-@pytest.mark.parametrize("route", ["run .", "auto-start"])
+@pytest.mark.parametrize("route", ["run .", "watch .", "auto-start"])
 def test_a_waiting_daemon_watches_the_workspace_again_when_it_comes_back(route: str, tmp_path: Path, daemon_process,
                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("COMPANION_GENERAL_ON_WORKSPACE_MISSING", "wait")
