@@ -7,7 +7,8 @@ Two figures per shell:
 - end to end: N commands (`:`) typed through a pseudo-terminal into a shell with the hook and one
   without; the difference of the mean time per prompt.
 
-Target: hook work <= 5 ms per prompt in bash and zsh. Run:
+Target: hook work <= 5 ms per prompt in bash, zsh and fish (none of them starts a process per
+prompt). Run:
     PYTHONPATH=. python benchmarks/bench_shell_hook_overhead.py [--prompts 200] [--json]
 """
 
@@ -121,7 +122,7 @@ def main() -> int:
             if "typed_loop_20k_plain_ms" in r:
                 print(f"        a 20,000-iteration loop typed at the bash prompt: {r['typed_loop_20k_plain_ms']:.0f} ms "
                       f"without, {r['typed_loop_20k_with_hook_ms']:.0f} ms with the hook (its DEBUG trap)")
-    return 0 if all(r["hook_work_ms"] <= TARGET_MS for r in results if r["shell"] != "fish") else 1
+    return 0 if all(r["hook_work_ms"] <= TARGET_MS for r in results) else 1
 
 
 if __name__ == "__main__":

@@ -1,6 +1,8 @@
 """VS Code's integrated terminal, as reported by the extension (its shell integration route):
 each finished command arrives as a `companion/terminalCommand` notification and becomes one
-`shell.command` event, origin "vscode", with the tail of its output as `evidence.output`
+`shell.command` event, origin "vscode", with the tail of its output as `evidence.output` and the
+test failures pytest's short summary in that tail names as `evidence.failures` (no JUnit report
+exists on this route: the hook stands aside in these terminals), as the shell routes give them
 (docs/shell.md, the evidence contract in docs/architecture.md).
 
 The extension already strips ANSI and bounds the tail; this side trusts nothing it is sent:
@@ -16,6 +18,7 @@ import math
 import time
 from typing import Any, Mapping
 
+from companion.evidence.failures import failures_evidence, parse_short_summary
 from companion.evidence.output import output_evidence
 from companion.shell.attribution import CommandFilter, event_id
 
@@ -69,6 +72,7 @@ def command_event(params: Mapping[str, Any], commands: CommandFilter, capture_ou
     keep_output = capture_output == "all" or (capture_output == "failed" and exit_code not in (0, None))
     output = terminal_output(params.get("output")) if keep_output else None
     if output is not None and output["tail"]:
-        data["evidence"] = {"output": output}
+        failures = failures_evidence(*parse_short_summary(output["tail"], commands.workspace))
+        data["evidence"] = {"output": output, **failures}
     return {"source": "shell", "kind": "shell.command", "ts": start,
             "id": event_id(str(commands.workspace), session, start, command), "data": data}

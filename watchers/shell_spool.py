@@ -152,7 +152,8 @@ class ShellSpoolWatcher(Watcher):
             if self.filter.ignored(record.command):
                 capture.discard(record, self.directory)
                 continue
-            self._note_hook(spool.HelloRecord(record.shell, record.session, record.ts))
+            ts = record.ts  # a record without a time (fish where it has no clock) is stamped as it is read
+            self._note_hook(spool.HelloRecord(record.shell, record.session, ts))
             data = {"command": record.command, "cwd": record.cwd, "dir": directory,
                     "exit_code": record.exit_code,
                     "duration_s": round(record.duration_s, 3) if record.duration_s is not None else None,
@@ -162,8 +163,10 @@ class ShellSpoolWatcher(Watcher):
             if evidence:
                 data["evidence"] = evidence
             self.context.emit(Event(
-                source="shell", kind="shell.command", workspace=self.workspace, ts=record.ts,
-                id=event_id(self.workspace, record.session, record.start or record.end, record.command),
+                source="shell", kind="shell.command", workspace=self.workspace, ts=ts,
+                # without a time, the command's id keeps a repeated command apart (and a line read twice one)
+                id=event_id(self.workspace, record.session, record.start or record.end or record.command_id,
+                            record.command),
                 data=data))
             emitted += 1
             self.commands += 1

@@ -14,7 +14,9 @@ from typing import Any
 
 MAX_LINES = 200
 MAX_BYTES = 64 * 1024
-RAW_KEEP = 4 * MAX_BYTES  # raw bytes a ring buffer keeps; escape sequences shrink when stripped
+RAW_KEEP = MAX_BYTES  # raw bytes a ring buffer keeps: never more text than the tail may hold
+RAW_LIMIT = 2 * RAW_KEEP  # ...cut back to RAW_KEEP whenever it holds more than this
+ALIGN = 1024  # a cut moves at most this far on to the next line start
 ROUTES = ("pty", "tmux", "vscode")
 
 # CSI (ESC [ ... final), OSC (ESC ] ... BEL or ST), DCS/SOS/PM/APC strings, two-byte escapes, and
@@ -29,6 +31,7 @@ _ANSI = re.compile(
 )
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\x80-\x9f]")
 _BACKSPACE = re.compile(r"[^\n\x08]\x08")
+_ESCAPE_BYTES = re.compile(_ANSI.pattern.split("|\\x9b", 1)[0].encode("ascii"))  # the ESC forms, for raw bytes
 
 
 def decode(data: bytes | str) -> str:
@@ -81,17 +84,39 @@ def output_evidence(data: bytes | str, route: str, total_bytes: int | None = Non
             "route": route if route in ROUTES else "pty"}
 
 
+def clean_cut(data: bytes | bytearray, cut: int) -> int:
+    """Where to cut the raw bytes before `cut` off so that the rest strips as it would have whole: at
+    the next line start (within ALIGN bytes, and in the first half of what is left), else past the
+    escape sequence or the UTF-8 character that `cut` falls into."""
+    if cut <= 0:
+        return 0
+    newline = data.find(b"\n", cut - 1, cut + min(ALIGN, (len(data) - cut) // 2))
+    if newline >= 0:
+        return newline + 1
+    escape = data.rfind(b"\x1b", max(0, cut - ALIGN), cut)
+    if escape >= 0:
+        match = _ESCAPE_BYTES.match(data, escape)
+        if match is not None and match.end() > cut:
+            cut = match.end()
+    for _ in range(3):  # UTF-8 continuation bytes: the rest of a character whose start is cut off
+        if cut < len(data) and 0x80 <= data[cut] < 0xC0:
+            cut += 1
+    return cut
+
+
 class OutputTail:
-    """A ring buffer of one command's raw output: counts everything, keeps the last RAW_KEEP bytes.
+    """A ring buffer of one command's raw output: counts everything, keeps the last RAW_KEEP bytes
+    (it holds up to `limit`, RAW_LIMIT, between cuts), cut at line starts (`clean_cut`).
 
     Feeding is a few C-level operations per chunk, so the pty proxy can call it on every read.
     """
 
-    __slots__ = ("buffer", "bytes", "newlines", "keep", "dropped", "last_byte")
+    __slots__ = ("buffer", "bytes", "newlines", "keep", "limit", "dropped", "last_byte")
 
-    def __init__(self, keep: int = RAW_KEEP) -> None:
+    def __init__(self, keep: int = RAW_KEEP, limit: int = RAW_LIMIT) -> None:
         self.buffer = bytearray()
         self.keep = keep
+        self.limit = max(limit, keep)
         self.bytes = 0
         self.newlines = 0
         self.dropped = False
@@ -104,8 +129,8 @@ class OutputTail:
         self.newlines += chunk.count(b"\n")
         self.last_byte = chunk[-1:]
         self.buffer += chunk
-        if len(self.buffer) > 2 * self.keep:
-            del self.buffer[: len(self.buffer) - self.keep]
+        if len(self.buffer) > self.limit:
+            del self.buffer[: clean_cut(self.buffer, len(self.buffer) - self.keep)]
             self.dropped = True
 
     @property
@@ -113,6 +138,6 @@ class OutputTail:
         return self.newlines + (1 if self.bytes and self.last_byte != b"\n" else 0)
 
     def evidence(self, route: str = "pty") -> dict[str, Any]:
-        data = bytes(self.buffer[-self.keep:])
-        return output_evidence(data, route, total_bytes=self.bytes, total_lines=self.lines,
-                               dropped=self.dropped or len(self.buffer) > self.keep)
+        cut = clean_cut(self.buffer, len(self.buffer) - self.keep)
+        return output_evidence(bytes(self.buffer[cut:]), route, total_bytes=self.bytes,
+                               total_lines=self.lines, dropped=self.dropped or cut > 0)

@@ -7,8 +7,9 @@ flags). From those the daemon that takes the record reads, in this order:
 - the output: `out-ID.json` written by `companion shell` (route `pty`), or else, for a command in
   tmux, the last lines of its pane read with `tmux capture-pane` right away (route `tmux`: the pane
   may have moved on if the daemon reads late, so it is only read for recent records);
-- the failures: `pytest-ID.xml` (the JUnit report the hook asked pytest for), or else the user's own
-  `--junitxml` file named on the command line, or else pytest's short test summary in the output.
+- the failures: `pytest-RID.xml` (the JUnit report the hook asked pytest for, named by the record's
+  `junit` flag), or else the user's own `--junitxml` file named on the command line or in their
+  `PYTEST_ADDOPTS` (the record's `addopts` flag), or else pytest's short test summary in the output.
 
 Per-command spool files are deleted once read, whatever the settings say: nothing raw stays at rest.
 Nothing here raises on bad files; a command's event never waits on its evidence for long.
@@ -27,7 +28,7 @@ from typing import Any
 
 from companion.evidence import failures as failure_parsers
 from companion.evidence.output import MAX_LINES, output_evidence
-from companion.shell.spool import OUTPUT_PREFIX, REPORT_PREFIX, CommandRecord, command_file
+from companion.shell.spool import OUTPUT_PREFIX, REPORT_PREFIX, CommandRecord, command_file, report_id
 
 OUTPUT_WAIT_S = 0.5  # how long to wait for `companion shell` to write a just-finished command's output
 TMUX_RECENT_S = 10.0  # a pane is read only for records this recent (later, it shows other things)
@@ -57,9 +58,9 @@ def gather(record: CommandRecord, directory: Path, root: Path, mode: str, pytest
     if output is not None and wants_output(record, mode):
         evidence["output"] = output
     report = None
-    if record.command_id:
-        report = _take_report(command_file(directory, REPORT_PREFIX, record.command_id, ".xml"), root,
-                              use=pytest_report)
+    rid = report_id(record)
+    if rid:
+        report = _take_report(command_file(directory, REPORT_PREFIX, rid, ".xml"), root, use=pytest_report)
     if report is None and record.exit_code not in (0, None):
         report = _user_report(record, root)
     if report is None and output is not None and mode != "off":
@@ -72,9 +73,10 @@ def gather(record: CommandRecord, directory: Path, root: Path, mode: str, pytest
 def discard(record: CommandRecord, directory: Path) -> None:
     """Delete a command's per-command files unread (it is ignored by this workspace's settings)."""
     if record.command_id:
-        for path in (command_file(directory, OUTPUT_PREFIX, record.command_id, ".json"),
-                     command_file(directory, REPORT_PREFIX, record.command_id, ".xml")):
-            _unlink(path)
+        _unlink(command_file(directory, OUTPUT_PREFIX, record.command_id, ".json"))
+    rid = report_id(record)
+    if rid:
+        _unlink(command_file(directory, REPORT_PREFIX, rid, ".xml"))
 
 
 def _unlink(path: Path) -> None:
@@ -179,8 +181,12 @@ def junit_paths(command: str) -> list[str]:
 
 
 def _user_report(record: CommandRecord, root: Path) -> tuple[list[dict[str, Any]], int] | None:
-    """The user's own `--junitxml` report, when the command wrote it (it is theirs: never deleted)."""
-    for name in reversed(junit_paths(record.command)):
+    """The user's own `--junitxml` report, when the command wrote it (it is theirs: never deleted).
+
+    pytest reads PYTEST_ADDOPTS before the command line and the last `--junitxml` wins, so the
+    command line is searched first, from its end, then the user's PYTEST_ADDOPTS."""
+    addopts = (record.flags or {}).get("addopts", "")
+    for name in [*reversed(junit_paths(record.command)), *reversed(junit_paths(addopts))]:
         path = Path(os.path.expanduser(name))
         if not path.is_absolute():
             path = Path(record.cwd or root) / path

@@ -14,17 +14,21 @@ Line format, tab-separated, with backslash, newline, tab and carriage return esc
     c2  SHELL  SESSION  START  END  DURATION_MS  EXIT  CWD  ID  FLAGS  COMMAND  (the same, with its id)
     h1  SHELL  SESSION  TIME  PID                                               (a shell loaded the hook)
 
-c2's ID (`SESSION-N`) names the command's files in the spool folder, `out-ID.json` (its output,
-from `companion shell`) and `pytest-ID.xml` (the JUnit report the hook asked pytest for); FLAGS are
-space-separated `key=value` items (`pty=1`, `pane=%3 tmux=SOCKET`, `junit=1`).
+c2's ID (`SESSION-N`) names the command's output file in the spool folder, `out-ID.json` (from
+`companion shell`); FLAGS are space-separated `key=value` items (`pty=1`, `pane=%3 tmux=SOCKET`,
+`junit=RID`: the JUnit report the hook asked pytest for is `pytest-RID.xml`, `junit=1` from older
+hooks meaning RID = ID; `addopts=...`: the user's PYTEST_ADDOPTS, which names their own report).
+Flag values are escaped like the text fields, and a space as `\\s`.
 
 START/END are epoch seconds (fractional, `.` or `,` as decimal mark) and may be empty; fish gives
-DURATION_MS instead of START. Commands wait there unredacted, so the file holds them only until
-they are read: a daemon that has read `shell.tsv` to its end renames it to a sealed segment
-`shell.<ns>.tsv` (hooks then create a new `shell.tsv`), and a sealed segment is deleted once every
-running daemon has read it, unless it holds a command for the workspace of a daemon that is not
-running now (that one reads it when it starts), and in any case when it is older than the keep
-time (a workspace whose daemon never comes back must not keep the spool forever).
+DURATION_MS instead of START (and no END where it has no clock short of starting a process: the
+reader then takes the time it reads the record). Commands wait there unredacted, so the file holds
+them only until they are read: a daemon that has read `shell.tsv` to its end renames it to a
+sealed segment `shell.<ns>.tsv` (hooks then create a new `shell.tsv`), and a sealed segment is
+deleted once every running daemon has read it, unless it holds a command for the workspace of a
+daemon that is not running now (that one reads it when it starts), and in any case when it is
+older than the keep time (a workspace whose daemon never comes back must not keep the spool
+forever).
 """
 
 from __future__ import annotations
@@ -54,6 +58,7 @@ STATE_KEY = "shell.spool"  # per-workspace reader state in the Store
 HOOK_SEEN_KEY = "shell.hook_seen"  # global (workspace "") {shell: first time a hooked shell started}
 _ESCAPES = {"\\": "\\", "n": "\n", "t": "\t", "r": "\r"}
 _ESCAPE = re.compile(r"\\(.)", re.S)
+_FLAG_ESCAPES = {**_ESCAPES, "s": " "}  # flags are space-separated: a space in a value is `\s`
 
 
 @dataclass(frozen=True)
@@ -73,9 +78,8 @@ class CommandRecord:
     def ts(self) -> float:
         if self.start is not None:
             return self.start
-        if self.end is not None:
-            return self.end - (self.duration_s or 0.0)
-        return time.time()
+        end = self.end if self.end is not None else time.time()  # no time: it has just ended, as far as we know
+        return end - (self.duration_s or 0.0)
 
 
 @dataclass(frozen=True)
@@ -144,13 +148,23 @@ def parse_line(line: bytes) -> CommandRecord | HelloRecord | None:
 
 
 def parse_flags(text: str) -> dict[str, str]:
-    """`key=value key=value` (values escaped like the text fields); anything else is ignored."""
+    """`key=value key=value` (values escaped like the text fields, a space as `\\s`); anything else is ignored."""
     flags = {}
     for item in text.split(" "):
         key, sep, value = item.partition("=")
         if sep and key.isidentifier():
-            flags[key] = unescape(value)[:512]
+            flags[key] = _ESCAPE.sub(lambda m: _FLAG_ESCAPES.get(m.group(1), m.group(0)), value)[:4096]
     return flags
+
+
+def report_id(record: CommandRecord) -> str | None:
+    """The id naming the command's `pytest-RID.xml` (flag `junit`), None when pytest wrote none for it."""
+    value = (record.flags or {}).get("junit")
+    if value is None:
+        return None
+    if value == "1":  # older hooks: the report was named by the command's own id
+        return record.command_id
+    return value if _COMMAND_ID.match(value) else None
 
 
 def command_file(directory: Path, prefix: str, command_id: str, suffix: str) -> Path:
@@ -303,9 +317,13 @@ def remove_stale_scratch(directory: Path, max_age_s: float = SCRATCH_MAX_AGE_S, 
     return removed
 
 
-def remove_orphans(directory: Path, max_age_s: float = ORPHAN_S, now: float | None = None) -> list[Path]:
+def remove_orphans(directory: Path, max_age_s: float = ORPHAN_S, now: float | None = None,
+                   ready_age_s: float = SCRATCH_MAX_AGE_S) -> list[Path]:
     """Delete per-command output and report files that no daemon took (the command ran outside every
-    running daemon's workspace, or its record never came: the shell was killed)."""
+    running daemon's workspace, or its record never came: the shell was killed).
+
+    An empty report file is one a shell made ready (0600) for its next pytest run and reuses until
+    pytest writes it: it is kept like bash's scratch file, until ready_age_s after its shell made it."""
     now = time.time() if now is None else now
     removed = []
     try:
@@ -315,7 +333,9 @@ def remove_orphans(directory: Path, max_age_s: float = ORPHAN_S, now: float | No
     for entry in entries:
         if entry.name.startswith((OUTPUT_PREFIX, REPORT_PREFIX, "." + OUTPUT_PREFIX)):
             try:
-                if now - entry.stat().st_mtime > max_age_s:
+                stat = entry.stat()
+                ready = entry.name.startswith(REPORT_PREFIX) and stat.st_size == 0
+                if now - stat.st_mtime > (ready_age_s if ready else max_age_s):
                     os.unlink(entry.path)
                     removed.append(Path(entry.path))
             except OSError:

@@ -1,10 +1,14 @@
 """VS Code's terminal route: the extension's `companion/terminalCommand` notifications reach the
 real `companion lsp` and become `shell.command` events (origin "vscode") with the output tail as
-`evidence.output`, redacted before they are stored, and filtered like the shell hook's commands."""
+`evidence.output` and the failures of a pytest run in it as `evidence.failures`, redacted before
+they are stored, and filtered like the shell hook's commands."""
 
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -76,3 +80,43 @@ def test_the_server_bounds_and_checks_what_the_extension_sends(tmp_path: Path) -
     odd = terminal.command_event({"command": "make", "exitCode": "one", "start": float("nan"), "end": "x",
                                   "output": {"tail": 5}}, commands, now=100.0)
     assert odd is not None and odd["data"]["exit_code"] is None and odd["ts"] == 100.0 and "evidence" not in odd["data"]
+
+
+TESTS = """
+class TestData:
+    def test_valid(self):
+        assert "\\t" == "\\n"
+
+
+def test_more():
+    value = {"key": 1}
+    assert value["key"] == 2
+
+
+def test_fine():
+    pass
+"""
+
+
+def test_a_pytest_run_in_the_terminal_carries_its_failures_from_the_short_summary(tmp_path: Path) -> None:
+    (tmp_path / "tests").mkdir()
+    (tmp_path / "tests" / "test_data.py").write_text(TESTS)
+    env = {k: v for k, v in os.environ.items() if k != "PYTEST_ADDOPTS"}
+    run = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--color=yes", "tests"],
+                         cwd=tmp_path, env=env, capture_output=True, text=True, timeout=240)
+    assert run.returncode == 1 and "short test summary info" in run.stdout
+    commands = CommandFilter(tmp_path, [])
+    tail = run.stdout.replace("\n", "\r\n")  # as a terminal shows it, colours included
+    event = terminal.command_event(note(tmp_path, "python -m pytest -q tests", 1, tail), commands)
+    assert event is not None
+    evidence = event["data"]["evidence"]
+    assert evidence["failure_count"] == 2 and "short test summary info" in evidence["output"]["tail"]
+    first, second = evidence["failures"]
+    assert first["test"] == "tests/test_data.py::TestData::test_valid"
+    assert first["message"].startswith("AssertionError: assert") and "\x1b[" not in first["message"] + first["traceback"]
+    assert (first["path"], first["line"]) == ("tests/test_data.py", 4)
+    assert "assert" in first["traceback"]
+    assert (second["test"], second["path"], second["line"]) == ("tests/test_data.py::test_more", "tests/test_data.py", 9)
+    assert "assert 1 == 2" in second["message"]
+    passed = terminal.command_event(note(tmp_path, "python -m pytest -q tests", 0, "3 passed in 0.01s"), commands, "all")
+    assert "failures" not in passed["data"]["evidence"]

@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from companion.evidence import failures
-from companion.evidence.output import MAX_BYTES, OutputTail, bounded_tail, output_evidence, strip_ansi
+from companion.evidence.output import MAX_BYTES, RAW_LIMIT, OutputTail, bounded_tail, output_evidence, strip_ansi
 from companion.shell.capture import junit_paths
 from companion.shell.marks import MarkTracker
 
@@ -53,6 +53,20 @@ def test_the_ring_buffer_counts_everything_and_keeps_the_end():
     evidence = ring.evidence()
     assert evidence["lines"] == 100000 and evidence["truncated"] is True
     assert evidence["tail"].split("\n")[-1] == "row 99999" and len(evidence["tail"].split("\n")) == 200
+
+
+
+def test_the_ring_buffer_holds_little_more_than_the_tail_and_cuts_where_stripping_stays_whole():
+    ring = OutputTail()
+    for n in range(20000):
+        ring.feed(b"\x1b[1;31mred %d\x1b[0m \xe2\x82\xac\n" % n)
+        assert len(ring.buffer) <= RAW_LIMIT <= 2 * MAX_BYTES
+    tail = ring.evidence()["tail"]
+    assert tail.split("\n")[-1] == "red 19999 \u20ac" and "[" not in tail and "\ufffd" not in tail
+    for keep in range(50, 90):  # one long line, no line start to cut at: the cut skips what it falls into
+        ring = OutputTail(keep=keep, limit=keep)
+        ring.feed(b"\x1b[1;31mred\x1b[0m\xe2\x82\xac" * 20)
+        assert set(ring.evidence()["tail"]) <= set("red\u20ac") and len(ring.buffer) <= keep
 
 
 STREAM = (b"\x1b]133;A\x07$ \x1b]133;B\x07make\r\n\x1b]133;C\x07compiling\r\n\x1b[31merror: x\x1b[0m\r\n"

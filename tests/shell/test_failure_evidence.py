@@ -1,6 +1,8 @@
 """Real pytest runs typed into hooked shells: the failing assertion's message and location reach
 the stored `shell.command` event, from the JUnit report the hook asked for, from the user's own
-`--junitxml`, or from pytest's short summary in the captured output; and nothing stays in the spool."""
+`--junitxml` (on the command line or in their PYTEST_ADDOPTS), or from pytest's short summary in the
+captured output; and nothing stays in the spool: no report for a command that is not recorded, and
+a report made private (0600) before pytest writes it."""
 
 from __future__ import annotations
 
@@ -14,7 +16,7 @@ import pytest
 from companion.shell import spool
 from tests.conftest import wait_for
 from tests.shell.conftest import SHELLS
-from tests.shell.helpers import by_command, shell_events
+from tests.shell.helpers import by_command, shell_events, spool_records
 
 PYTEST = f"{sys.executable} -m pytest -q -p no:cacheprovider"
 TEST_FILE = '''
@@ -43,7 +45,16 @@ def project(root: Path) -> Path:
 
 
 def leftovers() -> list[str]:
-    return [p.name for p in spool.spool_dir().iterdir() if p.name.startswith(("out-", "pytest-"))]
+    """Per-command files holding anything (a shell keeps one empty report file ready for its next run)."""
+    return [p.name for p in spool.spool_dir().iterdir()
+            if p.name.startswith(("out-", "pytest-")) and p.stat().st_size]
+
+
+def reports() -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in spool.spool_dir().glob("pytest-*.xml")} if spool.spool_dir().exists() else {}
+
+
+EXPORT = {"bash": "export {}={}", "zsh": "export {}={}", "fish": "set -gx {} {}"}
 
 
 def check_failures(evidence: dict) -> None:
@@ -145,3 +156,41 @@ def test_a_pytest_that_never_finishes_is_interrupted_by_the_user_and_recorded(wo
     assert event["exit_code"] in (2, 130) and "KeyboardInterrupt" in event["evidence"]["output"]["tail"]
     assert "failures" not in event["evidence"]  # interrupted, not failed
     assert leftovers() == []
+
+
+@pytest.mark.parametrize("shell", SHELLS)
+def test_a_leading_space_pytest_run_gets_no_report_and_a_recorded_runs_report_is_private(shell, workspace, open_shell):
+    project(workspace)
+    sh = open_shell(shell, workspace, before="umask 022", timeout=120)  # no daemon: the spool keeps what it gets
+    shown = sh.run(f" {PYTEST} tests")
+    assert "2 failed, 1 passed" in shown and "generated xml file" not in shown  # pytest was not asked for one
+    assert reports() == {}  # nothing of it in the spool, not even an empty file
+    assert not any(b"assert parse" in path.read_bytes() for path in spool.spool_dir().iterdir() if path.is_file())
+    assert not any("pytest" in record.command for record in spool_records())
+
+    shown = sh.run(f"{PYTEST} tests")
+    assert "generated xml file" in shown
+    record = next(r for r in spool_records() if r.command == f"{PYTEST} tests")
+    report = spool.spool_dir() / f"pytest-{record.flags['junit']}.xml"
+    assert b"AssertionError" in report.read_bytes()
+    assert oct(report.stat().st_mode & 0o777) == oct(0o600)  # made 0600 before pytest wrote it, whatever the umask
+
+    # recording turned off by the command itself: no record, so its report is deleted at once
+    sh.run(f"{EXPORT[shell].format('COMPANION_SHELL_OFF', 1)}; {PYTEST} tests")
+    assert [name for name, data in reports().items() if data] == [report.name]
+    assert all(oct(p.stat().st_mode & 0o777) == oct(0o600) for p in spool.spool_dir().glob("pytest-*.xml"))
+
+
+@pytest.mark.parametrize("shell", SHELLS)
+def test_a_junitxml_in_the_users_pytest_addopts_is_read_and_the_hook_adds_none(shell, workspace, daemon_factory,
+                                                                               open_shell):
+    project(workspace)
+    daemon = daemon_factory(workspace)
+    addopts = "-rA --junitxml='my reports/mine.xml'"
+    sh = open_shell(shell, workspace, before=EXPORT[shell].format("PYTEST_ADDOPTS", f'"{addopts}"'), timeout=120)
+    sh.run(f"{PYTEST} tests")
+    wait_for(lambda: shell_events(daemon.store, workspace), timeout=30)
+    check_failures(shell_events(daemon.store, workspace)[0]["evidence"])
+    assert b"AssertionError" in (workspace / "my reports" / "mine.xml").read_bytes()  # theirs: kept
+    assert f"[{addopts}]" in sh.run('echo "[$PYTEST_ADDOPTS]"').replace("\r", "").split("\n")  # as they set it
+    assert leftovers() == [] and reports() == {}

@@ -66,6 +66,30 @@ def test_parse_line_reads_every_field():
         assert spool.parse_line(broken) is None
 
 
+def test_flags_name_the_report_and_the_users_addopts():
+    line = (b"c2\tbash\ts\t1.0\t2.0\t\t1\t/w\ts-7\tpty=1 junit=s-5 addopts=-rA\\s--junitxml=\\\\x\\sy.xml bad"
+            b"\tpytest")
+    record = spool.parse_line(line)
+    assert record.flags == {"pty": "1", "junit": "s-5", "addopts": "-rA --junitxml=\\x y.xml"}
+    assert spool.report_id(record) == "s-5"
+    older = spool.parse_line(b"c2\tbash\ts\t1.0\t2.0\t\t1\t/w\ts-7\tjunit=1\tpytest")
+    assert spool.report_id(older) == "s-7"  # older hooks named the report by the command's id
+    assert spool.report_id(spool.parse_line(b"c2\tbash\ts\t1.0\t2.0\t\t1\t/w\ts-7\t\tpytest")) is None
+
+
+def test_fish_records_without_a_time_are_stamped_when_read_and_kept_apart(workspace):
+    store = Store()
+    collector = Collector(workspace, store)
+    watcher = ShellSpoolWatcher(collector.context)
+    for n in (1, 2):  # fish where it has no clock: no start, no end, the duration only
+        append(f"c2\tfish\tf1\t\t\t1500\t0\t{workspace}\tf1-{n}\t\tmake\n")
+    before = time.time()
+    assert watcher.poll() == 2
+    events = store.events(kinds=["shell.command"])
+    assert len(events) == 2 and len({e.id for e in events}) == 2  # the same command twice is two events
+    assert all(before - 1.5 - 1 <= e.ts <= time.time() and e.data["duration_s"] == 1.5 for e in events)
+
+
 @given(st.text(), st.text())
 def test_escaped_fields_round_trip(cwd, command):
     line = command_line(cwd or "/", command or "x").rstrip("\n").encode()

@@ -63,10 +63,13 @@ def test_per_command_files_nobody_takes_are_removed(tmp_path):
     directory = spool.spool_dir()
     for name in ("out-a-1.json", "pytest-a-1.xml", ".out-a-2.json.5.tmp"):
         (directory / name).write_text("x")
+    (directory / "pytest-a-3.xml").touch()  # empty: the report file a shell keeps ready for its next pytest run
     assert spool.remove_orphans(directory) == []
     later = time.time() + spool.ORPHAN_S + 1
     assert sorted(p.name for p in spool.remove_orphans(directory, now=later)) == [
         ".out-a-2.json.5.tmp", "out-a-1.json", "pytest-a-1.xml"]
+    assert [p.name for p in spool.remove_orphans(directory, now=time.time() + spool.SCRATCH_MAX_AGE_S + 1)] == [
+        "pytest-a-3.xml"]  # its shell is long gone
 
 
 def c2_line(workspace: Path, command: str, command_id: str, flags: str, exit_code: int = 1) -> str:
@@ -98,6 +101,25 @@ def test_garbage_output_and_half_written_reports_cost_only_the_evidence(workspac
     assert output["truncated"] is True and len(output["tail"].split("\n")) == 200 and output["tail"].endswith("end")
     assert output["lines"] >= 0 and isinstance(output["bytes"], int)
     assert [p.name for p in directory.iterdir() if p.name.startswith(("out-", "pytest-"))] == []
+
+
+def test_a_report_is_read_from_the_file_its_record_names_and_a_ready_one_is_left_alone(workspace):
+    directory = spool.spool_dir()
+    collector = Collector(workspace, Store())
+    watcher = ShellSpoolWatcher(collector.context)
+    case = ("<testsuite><testcase classname='tests.test_a' name='test_x' file='tests/test_a.py' line='3'>"
+            "<failure message='assert 1 == 2'>tests/test_a.py:5: AssertionError</failure></testcase></testsuite>")
+    (directory / "pytest-s1-1.xml").write_text(case)  # written by the pytest run of command s1-2
+    (directory / "pytest-s1-3.xml").touch()  # made ready at s1-3, not written yet
+    append(c2_line(workspace, "pytest", "s1-2", "junit=s1-1"))
+    append(c2_line(workspace, "ls", "s1-3", ""))
+    append(c2_line(workspace, "rm -rf /", "s1-4", "junit=../../x"))  # a report id is never a path
+    watcher.poll()
+    events = {e.data["command"]: dict(e.data) for e in collector.events}
+    failure = events["pytest"]["evidence"]["failures"][0]
+    assert (failure["test"], failure["path"], failure["line"]) == ("tests/test_a.py::test_x", "tests/test_a.py", 5)
+    assert "evidence" not in events["ls"] and "evidence" not in events["rm -rf /"]
+    assert sorted(p.name for p in directory.glob("pytest-*")) == ["pytest-s1-3.xml"]
 
 
 def test_commands_for_a_stopped_daemon_wait_in_the_live_file_not_in_a_segment_per_read(tmp_path):

@@ -4,7 +4,7 @@
 # Leading-space commands are not recorded; COMPANION_SHELL_OFF=1 turns recording off.
 # It also emits OSC 133 marks (633 in VS Code without its own shell integration) for terminals
 # that show command boundaries, which `companion shell` uses to keep a failed command's output, and
-# asks pytest for a JUnit report in the spool (PYTEST_ADDOPTS, for the command only).
+# asks pytest for a JUnit report in the spool (PYTEST_ADDOPTS, for a command that is recorded only).
 if [[ $- == *i* && -z ${__companion_hook_loaded-} ]] \
    && (( BASH_VERSINFO[0] > 4 || (BASH_VERSINFO[0] == 4 && BASH_VERSINFO[1] >= 3) )); then
 __companion_hook_loaded=1
@@ -23,6 +23,12 @@ __companion_py=
 __companion_junit=
 __companion_pyuser=
 __companion_pyhad=
+__companion_rid=      # the id naming this shell's report file, made ready (empty, 0600) in advance
+__companion_rf=       # its path
+__companion_addopts=  # the user's PYTEST_ADDOPTS, when it names a --junitxml of their own
+__companion_read=     # set when the command's history entry was read as it started
+__companion_hn=
+__companion_hc=
 __companion_pytest=@COMPANION_PYTEST_REPORT@
 # under `companion shell` (on the very terminal the proxy made, not a tmux pane or a window
 # started from inside it) the proxy keeps the output
@@ -76,6 +82,13 @@ __companion_last_history() {  # the newest history entry, into __companion_h
     __companion_h=${__companion_h%$'\n'}
 }
 
+__companion_entry() {  # the history entry read into __companion_h: its number into __companion_hn, text into __companion_hc
+    # `history 1` prints "%5d", a `*` or a space, a space, then the entry
+    local entry=${__companion_h#"${__companion_h%%[![:space:]]*}"}
+    __companion_hn=${entry%%[!0-9]*} __companion_hc=
+    [[ -z $__companion_hn ]] || __companion_hc=${entry:${#__companion_hn}+2}
+}
+
 __companion_escape() {  # escape $1 into __companion_e: backslash, newline, tab, carriage return
     local v=${1//\\/\\\\}
     v=${v//$'\n'/\\n}; v=${v//$'\t'/\\t}; __companion_e=${v//$'\r'/\\r}
@@ -92,20 +105,54 @@ __companion_debug_trap() {  # preexec: the first command run after the prompt wa
     return 0
 }
 
-__companion_command_start() {  # $1: what is about to run; mark the output start, ask pytest for a report
+__companion_command_start() {  # $1: the first simple command ('' under bash-preexec); mark the output start, ask pytest for a report
     __companion_n=$((__companion_n + 1)); __companion_id=$__companion_session-$__companion_n
     __companion_osc; [[ -z $__companion_o ]] || builtin printf '\e]%s;C\a' "$__companion_o"
-    __companion_py= __companion_junit=
-    [[ $__companion_pytest == 1 && ${COMPANION_PYTEST_REPORT-1} != 0 ]] || return 0
+    __companion_py= __companion_junit= __companion_addopts= __companion_read=
     __companion_off || __companion_aside && return 0
-    __companion_dir
-    case "${PYTEST_ADDOPTS-} $1" in *no:junitxml*) return 0 ;; esac
+    case " ${PYTEST_ADDOPTS-}" in  # the user's own report, named in their PYTEST_ADDOPTS: read it, add none
+        *[[:space:]]--junitxml*|*[[:space:]]--junit-xml*) __companion_addopts=$PYTEST_ADDOPTS; return 0 ;;
+    esac
+    [[ $__companion_pytest == 1 && ${COMPANION_PYTEST_REPORT-1} != 0 ]] || return 0
+    # only for a command that will be recorded: a leading-space command's report would be kept by nobody
+    __companion_will_record "$1" || return 0
+    case "${PYTEST_ADDOPTS-} $__companion_hc" in *no:junitxml*) return 0 ;; esac
     case $__companion_d in *"'"*) return 0 ;; esac  # PYTEST_ADDOPTS is split like a shell line
+    __companion_report_file || return 0
     __companion_pyhad=${PYTEST_ADDOPTS+1}; __companion_pyuser=${PYTEST_ADDOPTS-}
     # first, so that a --junitxml of the user's own (later on pytest's command line) wins
-    __companion_py="--junitxml='$__companion_d/pytest-$__companion_id.xml' -o junit_family=xunit1${__companion_pyuser:+ $__companion_pyuser}"
+    __companion_py="--junitxml='$__companion_rf' -o junit_family=xunit1${__companion_pyuser:+ $__companion_pyuser}"
     export PYTEST_ADDOPTS=$__companion_py
     __companion_junit=1
+}
+
+__companion_will_record() {  # $1 as for __companion_finish's $3: whether it will record the command now starting
+    __companion_dir; __companion_last_history; __companion_entry; __companion_read=1  # finish reuses the entry
+    [[ -n $__companion_hn && -n $__companion_histnum && $__companion_hc != [[:space:]]* ]] || return 1
+    [[ $__companion_hn != "$__companion_histnum" || ( -n $1 && $__companion_hc == "$1"* ) ]]
+}
+
+__companion_report_file() {  # this shell's report file into __companion_rf, made (empty, 0600) when there is none
+    # One file serves the commands that write no report, so files are made only at a shell's first
+    # command and after a report was taken (the subshell, a fork, runs only then). pytest opens it
+    # with O_TRUNC and keeps its mode: the report is private whatever the shell's umask.
+    if [[ -z $__companion_rid || ! -e $__companion_d/pytest-$__companion_rid.xml ]]; then
+        __companion_rid=$__companion_id
+        [[ -d $__companion_d ]] || command mkdir -p -m 700 "$__companion_d" 2>/dev/null
+        (umask 077 && : >> "$__companion_d/pytest-$__companion_rid.xml") 2>/dev/null || { __companion_rid=; return 1; }
+    fi
+    __companion_rf=$__companion_d/pytest-$__companion_rid.xml
+}
+
+__companion_report_left() {  # after the record (or none): delete a report that no record took
+    [[ -n $__companion_junit ]] || return 0
+    __companion_junit=
+    # recording went off during the command (or the record was not written): nobody would read it
+    if [[ -n $__companion_rid && -s $__companion_rf ]]; then
+        command rm -f -- "$__companion_rf" 2>/dev/null
+        __companion_rid=
+    fi
+    return 0
 }
 
 __companion_command_end() {  # put PYTEST_ADDOPTS back, unless the command itself changed it
@@ -149,6 +196,7 @@ __companion_precmd() {
     __companion_rec=
     __companion_off || __companion_aside || __companion_finish "$status" "$start" "$first" "$cwd"  # start is empty for `(subshell)` lines: no duration
     __companion_done "$status" "$start"
+    __companion_report_left; __companion_read=
     return $status
 }
 
@@ -169,16 +217,14 @@ __companion_done() {  # $1 exit status, $2 start ('' when no command ran): the e
 }
 
 __companion_finish() {  # $1 exit status, $2 start time (or ''), $3 first simple command (or ''), $4 start folder
-    local end entry num cmd previous=$__companion_histnum
+    local end num cmd previous=$__companion_histnum
     __companion_now; end=$__companion_t
-    __companion_dir; __companion_last_history; entry=$__companion_h
-    # `history 1` prints "%5d", a `*` or a space, a space, then the entry
-    entry=${entry#"${entry%%[![:space:]]*}"}
-    num=${entry%%[!0-9]*}
+    __companion_dir
+    [[ -n $__companion_read ]] || { __companion_last_history; __companion_entry; }  # else read as it started
+    num=$__companion_hn cmd=$__companion_hc
     if [[ -z $num ]]; then
         __companion_histnum=${__companion_histnum:-0}; return 0  # history empty or off
     fi
-    cmd=${entry:${#num}+2}
     __companion_histnum=$num
     [[ -n $previous ]] || return 0  # the first prompt only takes the history baseline
     if [[ $num == "$previous" ]]; then
@@ -200,7 +246,12 @@ __companion_flags() {  # the record's flags into __companion_f: where its output
     elif [[ -n ${TMUX_PANE-} && -n ${TMUX-} && $TMUX != *[[:space:]]* ]]; then
         __companion_f="pane=$TMUX_PANE tmux=${TMUX%%,*}"  # $TMUX is "socket,pid,session"
     fi
-    [[ -z $__companion_junit ]] || __companion_f+="${__companion_f:+ }junit=1"
+    if [[ -n $__companion_junit && -s $__companion_rf ]]; then  # pytest wrote the report: the record takes it
+        __companion_f+="${__companion_f:+ }junit=$__companion_rid"; __companion_rid=
+    fi
+    if [[ -n $__companion_addopts ]]; then  # where the user's own report is (spaces as \s: flags are space-separated)
+        __companion_escape "$__companion_addopts"; __companion_f+="${__companion_f:+ }addopts=${__companion_e// /\\s}"
+    fi
 }
 
 if __companion_aside; then
@@ -213,7 +264,8 @@ elif [[ -n ${bash_preexec_imported-}${__bp_imported-} ]]; then
     # by ignoredups cannot be told from leading-space commands there, so they are not recorded)
     __companion_bp_preexec() {
         __companion_now; __companion_start=$__companion_t; __companion_cwd=$PWD
-        __companion_command_start "$1"
+        __companion_command_start ""
+        __companion_read=  # precmd reads the entry again: a framework may call this before the line is in history
     }
     __companion_bp_precmd() {
         local status=$? start=$__companion_start cwd=${__companion_cwd:-$PWD}
@@ -222,6 +274,7 @@ elif [[ -n ${bash_preexec_imported-}${__bp_imported-} ]]; then
         __companion_rec=
         __companion_off || __companion_aside || __companion_finish "$status" "$start" "" "$cwd"
         __companion_done "$status" "$start"
+        __companion_report_left; __companion_read=
         return $status
     }
     precmd_functions=(__companion_bp_precmd "${precmd_functions[@]}")
