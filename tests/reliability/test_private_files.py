@@ -119,9 +119,8 @@ def test_a_fresh_install_is_private_to_its_user(open_base: Path, daemon_process,
     assert SECRET_NOTE.encode() in database.read_bytes() + Path(f"{database}-wal").read_bytes()
 
     # folders 0700, and the files companion creates 0600, whatever the umask was
-    # bash's scratch file (.bash-SESSION, blank at rest) is still made under the shell's umask by the
-    # hook, inside the 0700 spool folder; every other spool file, pytest's reports too, is 0600
-    opened = [entry for entry in _private_tree(home) if not entry.startswith("data/spool/.bash-")]
+    # every spool file (bash's scratch file and pytest's reports too) is 0600
+    opened = _private_tree(home)
     assert not opened, f"readable by others: {opened}"
     assert not stat.S_IMODE(paths.spool_dir().stat().st_mode) & 0o077
     # the other user reads none of it, nor the database through sqlite3, nor connects to the socket

@@ -72,6 +72,8 @@ __companion_last_history() {  # the newest history entry, into __companion_h
     # which on ext4 forces a flush costing milliseconds. The subshell is only the fallback.
     local scratch=$__companion_d/.bash-$__companion_session pad
     __companion_h=
+    # created 0600 whatever the shell's umask (the subshell only the first time)
+    [[ -e $scratch ]] || (umask 077 && : >> "$scratch") 2>/dev/null
     if { { HISTTIMEFORMAT= builtin history 1; builtin printf '\0'; } 1<> "$scratch"; } 2>/dev/null; then
         IFS= builtin read -r -d '' __companion_h < "$scratch"
         builtin printf -v pad '%*s' $(( ${#__companion_h} * 4 + 1 )) ''  # >= the entry's bytes, whatever its characters
