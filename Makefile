@@ -12,7 +12,8 @@ LLAMA := llama-cpp-python[server]==0.3.36
 WORKSPACE ?= .
 
 LLAMA_STAMP := $(VENV)/.llama-tried
-# llama.cpp compiles from source (about 10 minutes on 2 cores); portable CPU flags, no multimodal part.
+# llama.cpp compiles from source (5–10 minutes on an idle 2-core machine, much longer under load:
+# ~30 minutes at load 6–9); portable CPU flags, no multimodal part.
 LLAMA_CMAKE_ARGS := -DLLAVA_BUILD=OFF -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON
 
 .PHONY: run test setup llama llama-required bench clean
@@ -33,7 +34,7 @@ $(STAMP): pyproject.toml Makefile
 llama: $(LLAMA_STAMP)
 
 $(LLAMA_STAMP): $(STAMP)
-	@echo "Building llama-cpp-python for the fast agent backend (first run only, about 10 minutes)..."
+	@echo "Building llama-cpp-python for the fast agent backend (first run only, 5-10 minutes on an idle 2-core machine, longer under load)..."
 	CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" $(BIN)/python -m pip install --quiet '$(LLAMA)' \
 		|| echo "llama-cpp-python did not build; the agent will use the slower transformers backend"
 	touch $(LLAMA_STAMP)

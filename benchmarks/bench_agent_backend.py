@@ -140,28 +140,41 @@ WARM_STEPS = 5
 
 
 def measure_openai(tokens: int) -> dict:
-    """The packaged GGUF behind llama.cpp's server, through the `openai` backend (runs in the child)."""
+    """The packaged GGUF behind llama.cpp's server, through the `openai` backend (runs in the child).
+
+    The server gets the in-process backend's thread count (for prompt and generation alike). Rates
+    come from the server's own usage figures: the prompt rate from a 1-token request on a prompt the
+    server has not seen (its cache cannot help), the generation rate from the same request again
+    (the prompt now cached) with `tokens` to generate; both include the HTTP round trip."""
     import resource
 
+    from companion.agent.backends.llama_cpp import default_threads
     from companion.agent.backends.openai import OpenAIBackend
     from companion.agent.prompt import build_messages
     from tests.llama_server import MODEL_ALIAS, start_server
 
-    server = start_server()
+    threads = THREADS or default_threads()
+    server = start_server(threads=threads)
     started = time.perf_counter()
     base = next(server)
-    result: dict = {"backend": "openai", "load_s": time.perf_counter() - started,
-                    "model": f"{MODEL_ALIAS} (llama.cpp server, {base})"}
+    result: dict = {"backend": "openai", "load_s": time.perf_counter() - started, "threads": threads,
+                    "model": f"{MODEL_ALIAS} (llama.cpp server, {base}, {threads} thread(s))"}
     backend = OpenAIBackend(base, MODEL_ALIAS, timeout_s=600)
-    backend.generate(build_messages(OBSERVATIONS), max_new_tokens=1)  # warm-up: the prompt's prefix is cached
+    backend.generate(build_messages(OBSERVATIONS), max_new_tokens=1)  # warm-up (the model's pages, the HTTP path)
+    messages = build_messages(OBSERVATIONS)
+    messages[0] = {**messages[0], "content": f"[run {time.time_ns()}] {messages[0]['content']}"}  # nothing cached
     started = time.perf_counter()
-    backend.endpoint.chat(MODEL_ALIAS, build_messages(OBSERVATIONS), tokens)
-    total = time.perf_counter() - started
-    usage_tokens = backend.last_stats.get("prompt_tokens") or 0
-    result.update({"prompt_tokens": int(usage_tokens), "prompt_tok_s": float("nan"), "generated_tokens": tokens,
-                   "gen_tok_s": tokens / total})
+    _text, usage = backend.endpoint.chat(MODEL_ALIAS, messages, 1)
+    prefill = time.perf_counter() - started
+    started = time.perf_counter()
+    _text, generated = backend.endpoint.chat(MODEL_ALIAS, messages, tokens)  # the prompt is cached now
+    decode = time.perf_counter() - started
+    result.update({"prompt_tokens": int(usage.get("prompt_tokens") or 0),
+                   "prompt_tok_s": (usage.get("prompt_tokens") or 0) / prefill,
+                   "generated_tokens": int(generated.get("completion_tokens") or 0),
+                   "gen_tok_s": (generated.get("completion_tokens") or 0) / decode})
     result.update(agent_steps(backend))
-    result["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    result["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # the client; the server is apart
     backend.close()
     server.close()
     return result

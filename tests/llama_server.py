@@ -19,6 +19,8 @@ from typing import Iterator
 import httpx
 import pytest
 
+from tests.programs import in_ci
+
 MODEL_ALIAS = "smollm2"
 START_TIMEOUT_S = 90.0
 
@@ -34,7 +36,7 @@ def require_llama_cpp(server: bool = False) -> None:
             missing = True
     if missing:
         what = "llama-cpp-python[server]" if server else "llama-cpp-python"
-        if os.environ.get("CI", "").lower() == "true":
+        if in_ci():
             pytest.fail(f"{what} is not installed, but CI builds it (make llama): the build failed")
         pytest.skip(f"{what} is optional and not installed here (make llama)")
 
@@ -45,14 +47,16 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def start_server(api_key: str = "") -> Iterator[str]:
-    """Yields the server's base URL (with /v1); stops the server afterwards."""
+def start_server(api_key: str = "", threads: int = 1) -> Iterator[str]:
+    """Yields the server's base URL (with /v1); stops the server afterwards. `threads` for prompt and
+    generation alike: one by default, since llama.cpp's threads spin and the tests share 2 busy cores."""
     from companion.models import smollm2_gguf
 
     require_llama_cpp(server=True)
     port = free_port()
     command = [sys.executable, "-m", "llama_cpp.server", "--model", str(smollm2_gguf()), "--model_alias", MODEL_ALIAS,
-               "--host", "127.0.0.1", "--port", str(port), "--n_ctx", "4096", "--n_threads", "2"]
+               "--host", "127.0.0.1", "--port", str(port), "--n_ctx", "4096", "--n_threads", str(threads),
+               "--n_threads_batch", str(threads)]
     if api_key:
         command += ["--api_key", api_key]
     log = Path(os.environ.get("COMPANION_HOME", "/tmp")) / f"llama-server-{port}.log"

@@ -26,7 +26,8 @@ def agent_backend(workspace: Path) -> CheckResult:
             return CheckResult("agent", False, str(exc))
         return CheckResult("agent", True, f"ollama model {backend.model_name} at {backend.host}")
     if agent.backend == "openai":
-        return _openai_check(agent)
+        return openai_endpoint_check("agent", "agent", agent.base_url, agent.model, agent.api_key_env,
+                                     "proposals and your redacted events, evidence and focused file lines")
     if agent.backend in ("llama_cpp", "transformers") and not agent.model:
         adapter = _adapter_check(agent)
         if adapter is not None:
@@ -77,20 +78,32 @@ def _adapter_check(agent) -> CheckResult | None:
                                       "[agent] adapter = \"none\" for the untuned model")
 
 
-def _openai_check(agent) -> CheckResult:  # noqa: ANN001 - the config's AgentConfig
-    """The endpoint answers and serves the model; a server off this machine is named as such,
-    because proposals and the user's redacted events then leave it."""
-    from companion.agent.backends import BackendUnavailable
-    from companion.agent.backends.openai import OpenAIBackend
-    from companion.agent.backends.openai_http import is_local
+def openai_endpoint_check(name: str, section: str, base_url: str, model: str, api_key_env: str,
+                          leaving: str, required: bool = True) -> CheckResult:
+    """The endpoint answers, serves the model (GET /models) and answers a 1-token chat request, so a
+    server that lists its models but hangs or answers HTML on chat is found here; a server off this
+    machine is named as such, because `leaving` (what is sent) then leaves it. One check for the
+    agent's backend and the openai gate (companion/gate/checks.py); `section` is "agent" or "gate"."""
+    from companion.agent.backends.openai_http import EndpointError, OpenAIEndpoint, is_local
 
+    where = f"openai endpoint {base_url or '(base_url unset)'}"
+    if not model:
+        return CheckResult(name, False, f"{where}: {section}.model is not set; name a model the server serves", required)
     try:
-        backend = OpenAIBackend(agent.base_url, agent.model, agent.api_key_env, timeout_s=10.0)
-        backend.check()
-    except BackendUnavailable as exc:
-        return CheckResult("agent", False, f"openai endpoint {agent.base_url or '(base_url unset)'}: {exc}")
-    where = f"model {backend.model_name} at {backend.base_url}"
-    if not is_local(backend.base_url):
-        return CheckResult("agent", False, f"{where} — not on this machine: proposals and your redacted events, "
-                                          "evidence and focused file lines leave this machine", required=False)
-    return CheckResult("agent", True, f"openai-compatible {where}")
+        endpoint = OpenAIEndpoint(base_url, api_key_env, timeout_s=10.0)
+    except EndpointError as exc:
+        return CheckResult(name, False, f"{where}: {exc}", required)
+    try:
+        endpoint.check_model(model)
+        try:
+            endpoint.probe(model)
+        except EndpointError as exc:
+            return CheckResult(name, False, f"{where} lists {model}, but a 1-token chat request failed: {exc}", required)
+    except EndpointError as exc:
+        return CheckResult(name, False, f"{where}: {exc}", required)
+    finally:
+        endpoint.close()
+    served = f"model {model} at {endpoint.base_url}"
+    if not is_local(endpoint.base_url):
+        return CheckResult(name, False, f"{served} — not on this machine: {leaving} leave this machine", required=False)
+    return CheckResult(name, True, f"openai-compatible {served}")

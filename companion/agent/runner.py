@@ -2,7 +2,8 @@
 
 The backend runs in a dedicated worker thread so a model that hangs costs the caller only its
 time-out: the step returns "no task" with the problem noted, and later steps are refused quickly
-until the stuck call ends. Backends that cannot be reached raise BackendUnavailable to the caller
+until the stuck call ends; `timeouts_in_a_row` counts such steps (the engine backs off after a few,
+as for a server that is down). Backends that cannot be reached raise BackendUnavailable to the caller
 (the engine backs off; `companion suggest` prints the message).
 """
 
@@ -49,6 +50,7 @@ class Agent:
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="agent-model")
         self._running: Future[str] | None = None
         self._lock = threading.Lock()
+        self.timeouts_in_a_row = 0  # steps that ended at their deadline since the model last answered
 
     @classmethod
     def from_config(cls, backend: Backend, config: Any, workspace: Path | None = None) -> "Agent":
@@ -88,6 +90,7 @@ class Agent:
         try:
             raw = running.result(timeout=self.timeout_s + 1.0)
         except (FutureTimeout, GenerationTimeout):
+            self.timeouts_in_a_row += 1
             log.warning("the agent model did not answer within %.0f s", self.timeout_s)
             reply = AgentReply(problem=f"the model did not answer within {self.timeout_s:.0f} s")
             return StepResult(reply, time.monotonic() - started, messages)
@@ -96,6 +99,7 @@ class Agent:
         except Exception as exc:  # a backend bug must not take the engine down
             log.exception("the agent backend failed")
             return StepResult(AgentReply(problem=f"the backend failed: {exc}"), time.monotonic() - started, messages)
+        self.timeouts_in_a_row = 0
         reply = validate_reply(parse_reply(raw), self.workspace)
         if reply.problem and reply.is_task:
             log.info("agent reply adjusted: %s", reply.problem)

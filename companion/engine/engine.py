@@ -6,8 +6,9 @@ offers their best candidate through `daemon.offer`; the model runs on top in its
 (`model_worker.py`, with its deadline), so the rules never wait for it: a model that picks or
 explains a candidate improves that proposal in place (published as "updated", never sent twice);
 with no candidate, its own task is offered only if grounded. A second small thread expires
-unanswered proposals to `ignored`. A backend that cannot be reached
-gives one clear message and a back-off; the rules go on, and so does the daemon.
+unanswered proposals to `ignored`. A backend that cannot be reached, or a model that
+times out again and again (a server that hangs), gives one clear message and a back-off; the rules
+go on, and so does the daemon.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ from companion.proposals import Proposal
 
 log = logging.getLogger(__name__)
 UNAVAILABLE_BACKOFF_S = (30.0, 1800.0)  # first and longest wait after a backend could not be reached
+TIMEOUTS_BEFORE_BACKOFF = 2  # model steps in a row that end at their deadline count as unavailability
 FOLLOW_UP_S = 30.0  # a surer rules' proposal this soon after another replaces it in place
 COOLING_DOWN = "cooling down"  # the budget's hold after each proposal (see budget.hold_reason)
 _AUTO = object()
@@ -202,7 +204,7 @@ class Engine:
                 self._build_proposer(proposer.agent)  # the model thread asks for the new one at its next step
 
     def _load_agent(self) -> Agent | None:
-        if time.time() < self._unavailable_until:
+        if self._backing_off():
             return None
         try:
             backend = self._backend or self._backend_factory()
@@ -290,7 +292,8 @@ class Engine:
         self.stats["updated"] = self.stats.get("updated", 0) + 1
 
     def _model_step(self, proposer: Proposer, ctx: Any, first: StepOutcome) -> StepOutcome | None:
-        if proposer.agent is None:
+        agent = proposer.agent
+        if agent is None or self._backing_off():
             return None
         started = time.monotonic()
         try:
@@ -302,7 +305,13 @@ class Engine:
             return None
         self.stats["steps"] += 1
         self.stats["last_step_s"] = round(time.monotonic() - started, 3)
-        self._unavailable_wait = UNAVAILABLE_BACKOFF_S[0]
+        if agent.timeouts_in_a_row >= TIMEOUTS_BEFORE_BACKOFF:  # a hanging server: as if it were down
+            name = getattr(agent.backend, "name", "") or "agent"
+            self._unavailable(f"the {name} model did not answer within {agent.timeout_s:g} s, "
+                              f"{TIMEOUTS_BEFORE_BACKOFF} times in a row (is the server hanging, or the machine "
+                              "too busy?); model steps back off, the rules go on")
+        elif agent.timeouts_in_a_row == 0:
+            self._unavailable_wait = UNAVAILABLE_BACKOFF_S[0]
         return outcome
 
     def _step(self, trigger: Trigger) -> StepOutcome | None:
@@ -315,7 +324,7 @@ class Engine:
         later = self._model_step(proposer, ctx, first)
         if later is not None and (later.proposal is not None or first.proposal is None):
             return later
-        if first.proposal is None and proposer.agent is None:
+        if first.proposal is None and (proposer.agent is None or self._backing_off()):
             return None
         return first
 
@@ -348,6 +357,9 @@ class Engine:
         if message not in self.notes:
             self.notes.append(message)
             log.warning("%s", message)
+
+    def _backing_off(self) -> bool:
+        return time.time() < self._unavailable_until
 
     def _unavailable(self, message: str) -> None:
         self._unavailable_until = time.time() + self._unavailable_wait
@@ -404,7 +416,7 @@ class Engine:
         level = self.config.general.interruption_level
         agent_info: dict[str, Any] = {"backend": backend or self.config.agent.backend,
                                       "model": model or self.config.agent.model or None, "loaded": agent is not None}
-        if time.time() < self._unavailable_until and self.notes:
+        if self._backing_off() and self.notes:
             agent_info.update(ok=False, error=self.notes[-1])
         elif agent is not None:
             agent_info["ok"] = True

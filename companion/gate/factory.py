@@ -16,6 +16,13 @@ from companion.gate.base import Gate
 KINDS = ("reward", "icl", "ollama", "openai")
 
 
+def openai_endpoint(config: Any) -> tuple[str, str]:
+    """The openai gate's base_url and api_key_env: `[gate]`'s, or the agent's where those are empty."""
+    section, agent = config.gate, getattr(config, "agent", None)
+    return (getattr(section, "base_url", "") or getattr(agent, "base_url", ""),
+            getattr(section, "api_key_env", "") or getattr(agent, "api_key_env", ""))
+
+
 class GateUnavailable(RuntimeError):
     """The configured gate cannot be built; the message says what to install or change."""
 
@@ -51,9 +58,7 @@ def load_gate(config: Any, store: Any = None, workspace: Any = None) -> Gate:
         from companion.gate.openai_gate import OpenAIGate
         from companion.gate.reward import RewardGate
 
-        agent = getattr(config, "agent", None)
-        base_url = getattr(section, "base_url", "") or getattr(agent, "base_url", "")
-        key_env = getattr(section, "api_key_env", "") or getattr(agent, "api_key_env", "")
+        base_url, key_env = openai_endpoint(config)
         if not section.model:
             raise GateUnavailable("gate.kind = \"openai\" needs gate.model (the model that judges on the server)")
         try:

@@ -2,7 +2,10 @@
 
 `[gate] kind = "openai"`, with `model`, and `base_url`/`api_key_env` (empty: the agent's). The
 judging, the reply parsing and the fallback to the trained reward gate are judge_gate's; this
-module only talks to the server (companion/agent/backends/openai_http.py).
+module only talks to the server (companion/agent/backends/openai_http.py). The reply is asked for as
+the reward prompt's `{thought, judgement}` JSON through the endpoint's structured output, the same
+path as the agent's reply schema, so a server with a grammar cannot leave the judgement out; the
+thought is bounded so that the judgement always fits in JUDGEMENT_TOKENS.
 """
 
 from __future__ import annotations
@@ -14,6 +17,15 @@ from companion.gate.base import Gate, Observation
 from companion.gate.judge_gate import ModelJudgeGate, reward_messages
 
 JUDGEMENT_TOKENS = 256  # the thought and the judgement
+THOUGHT_CHARS = 600  # a few sentences: a thought longer than this could crowd the judgement out
+JUDGEMENT_SCHEMA = {
+    "type": "object",
+    "properties": {
+        "thought": {"type": "string", "maxLength": THOUGHT_CHARS},
+        "judgement": {"type": "string", "enum": ["accepted", "rejected"]},
+    },
+    "required": ["thought", "judgement"],
+}
 
 
 class OpenAIGate(ModelJudgeGate):
@@ -32,7 +44,7 @@ class OpenAIGate(ModelJudgeGate):
         try:
             self.endpoint.check_model(self.model)
             content, _usage = self.endpoint.chat(self.model, reward_messages(observations, task), JUDGEMENT_TOKENS,
-                                                 timeout=self.timeout_s)
+                                                 schema=JUDGEMENT_SCHEMA, timeout=self.timeout_s)
         except EndpointError as exc:
             return self._problem(str(exc))
         return self._verdict(content)

@@ -14,11 +14,16 @@ from typing import Any, Iterator
 import pytest
 
 from companion.agent.backends import BackendUnavailable, GenerationTimeout, load_backend
+from companion.agent.backends import openai_http
 from companion.agent.backends.openai import OpenAIBackend
 from companion.agent.backends.openai_http import EndpointError, OpenAIEndpoint, is_local
+from companion.agent.checks import agent_backend
 from companion.agent.parse import parse_reply
 from companion.agent.prompt import build_messages
 from companion.config import Config
+from companion.gate import openai_gate
+from companion.gate.checks import gate_server
+from companion.gate.factory import GateUnavailable, load_gate
 from companion.gate.openai_gate import OpenAIGate
 from tests.conftest import run_cli
 from tests.llama_server import MODEL_ALIAS, free_port, start_server
@@ -97,7 +102,8 @@ def test_the_api_key_comes_from_the_named_variable(keyed_server: str, monkeypatc
         load_backend(_config(keyed_server, key_env="COMPANION_TEST_KEY"))
 
 
-def test_the_openai_gate_judges_on_the_server_and_falls_back_without_it(server: str) -> None:
+def test_the_openai_gate_judges_on_the_server_and_falls_back_without_it(server: str,
+                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
     fallbacks: list[int] = []
 
     class Constant:
@@ -105,12 +111,34 @@ def test_the_openai_gate_judges_on_the_server_and_falls_back_without_it(server: 
             fallbacks.append(1)
             return 0.25
 
+    # a short reply for a fast test: the schema bounds the thought, so the judgement still fits
+    monkeypatch.setattr(openai_gate, "JUDGEMENT_TOKENS", 64)
+    monkeypatch.setitem(openai_gate.JUDGEMENT_SCHEMA["properties"]["thought"], "maxLength", 160)
     gate = OpenAIGate(MODEL_ALIAS, server, timeout_s=240.0, fallback=Constant())
     score = gate.score(OBSERVATIONS, "Open tests/test_calc.py at the failing assertion")
-    assert score in (0.0, 1.0) or (score == 0.25 and gate.last_problem)  # a verdict, or a stated reason
+    assert score in (0.0, 1.0) and gate.last_problem is None and not fallbacks  # the server's own verdict
+    assert gate.endpoint._format == 1  # the {thought, judgement} schema went as llama.cpp's json_object grammar
     down = OpenAIGate(MODEL_ALIAS, f"http://127.0.0.1:{free_port()}/v1", fallback=Constant())
     assert down.score(OBSERVATIONS, "Open tests/test_calc.py") == 0.25
-    assert "cannot reach" in (down.last_problem or "")
+    assert "cannot reach" in (down.last_problem or "") and fallbacks == [1]
+
+
+def test_the_openai_gate_takes_the_agents_server_and_key_variable_unless_it_has_its_own(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("COMPANION_TEST_KEY", "agent-key")
+    config = _config("http://127.0.0.1:9/v1", key_env="COMPANION_TEST_KEY")
+    config.gate.kind, config.gate.model = "openai", "judge"
+    gate = load_gate(config)
+    assert isinstance(gate, OpenAIGate) and gate.model == "judge"
+    assert gate.endpoint.base_url == "http://127.0.0.1:9/v1" and gate.endpoint.api_key_env == "COMPANION_TEST_KEY"
+    assert gate.endpoint._client.headers["Authorization"] == "Bearer agent-key"
+    monkeypatch.setenv("COMPANION_GATE_KEY", "gate-key")
+    config.gate.base_url, config.gate.api_key_env = "http://127.0.0.1:8/v1", "COMPANION_GATE_KEY"
+    own = load_gate(config)
+    assert own.endpoint.base_url == "http://127.0.0.1:8/v1" and own.endpoint._client.headers["Authorization"] == "Bearer gate-key"
+    config.gate.model = ""
+    with pytest.raises(GateUnavailable, match="needs gate.model"):
+        load_gate(config)
 
 
 def test_a_server_off_this_machine_is_named_in_a_warning() -> None:
@@ -120,10 +148,13 @@ def test_a_server_off_this_machine_is_named_in_a_warning() -> None:
 
 # -- servers that misbehave ---------------------------------------------------------------------
 class BadServer:
-    """Answers every request the way `mode` says: html | error | wrong_json | stream | hang | ok."""
+    """Answers every chat request the way `mode` says: html | error | wrong_json | stream | hang |
+    transient (a 500 that mentions a schema) | no_json_schema (refuses response_format json_schema,
+    as llama.cpp's server does) | ok; lists one model, "m". `posts` keeps the chat requests."""
 
     def __init__(self) -> None:
         self.mode = "ok"
+        self.posts: list[dict[str, Any]] = []
         bad = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -147,9 +178,18 @@ class BadServer:
                 self._reply(200, "application/json", json.dumps({"object": "list", "data": [{"id": "m"}]}).encode())
 
             def do_POST(self) -> None:
-                self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                payload = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))) or b"{}")
+                bad.posts.append(payload)
                 mode = bad.mode
-                if mode == "html":
+                asked = (payload.get("response_format") or {}).get("type")
+                if mode == "transient":
+                    self._reply(500, "application/json",
+                                b'{"error": {"message": "the schema cache is being rebuilt; try again"}}')
+                elif mode == "no_json_schema" and asked == "json_schema":
+                    self._reply(500, "application/json", json.dumps({"error": {"message": (
+                        "1 validation error: {'type': 'literal_error', 'loc': ('body', 'response_format', 'type'), "
+                        "'msg': \"Input should be 'text' or 'json_object'\"}")}}).encode())
+                elif mode == "html":
                     self._reply(200, "text/html", b"<html><body>Welcome to nginx!</body></html>")
                 elif mode == "error":
                     self._reply(502, "text/html", b"<html><h1>502 Bad Gateway</h1></html>")
@@ -203,3 +243,64 @@ def test_settings_that_cannot_work_say_what_to_set() -> None:
         OpenAIBackend("", "m")
     with pytest.raises(EndpointError, match="cannot reach"):
         OpenAIEndpoint(f"http://127.0.0.1:{free_port()}/v1").models()
+
+
+def test_only_a_refusal_of_response_format_changes_the_structured_output_form(bad: BadServer) -> None:
+    """A transient error that merely mentions a schema must not downgrade the form for good."""
+    backend = OpenAIBackend(bad.url, "m", timeout_s=10.0)
+    bad.mode = "transient"
+    with pytest.raises(BackendUnavailable, match="failed with HTTP 500"):
+        backend.generate(build_messages(OBSERVATIONS, []), max_new_tokens=8)
+    assert backend.endpoint._format == 0 and len(bad.posts) == 1  # still json_schema, not retried another way
+    bad.mode = "no_json_schema"
+    backend.generate(build_messages(OBSERVATIONS, []), max_new_tokens=8)
+    assert backend.endpoint._format == 1 and bad.posts[-1]["response_format"]["type"] == "json_object"
+    assert not openai_http._about_format('{"error": "invalid JSON schema cache entry, retry"}')
+    assert openai_http._about_format("response_format.type 'json_object' is not supported; use json_schema")
+    assert openai_http._about_format("json_schema is not supported by this model")
+
+
+# -- companion doctor ---------------------------------------------------------------------------
+def _doctor_env(monkeypatch: pytest.MonkeyPatch, base_url: str, model: str = "m", gate: bool = True) -> None:
+    monkeypatch.setenv("COMPANION_AGENT_BACKEND", "openai")
+    monkeypatch.setenv("COMPANION_AGENT_MODEL", model)
+    monkeypatch.setenv("COMPANION_AGENT_BASE_URL", base_url)
+    if gate:  # the gate on the agent's server (its base_url and key variable are the agent's)
+        monkeypatch.setenv("COMPANION_GATE_KIND", "openai")
+        monkeypatch.setenv("COMPANION_GATE_MODEL", model)
+
+
+@pytest.mark.parametrize("mode, message", [("html", "with an HTML page, not JSON"),
+                                           ("hang", "did not answer within 1 s")])
+def test_doctor_asks_for_one_token_where_the_server_only_lists_its_models(
+        bad: BadServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, mode: str, message: str) -> None:
+    monkeypatch.setattr(openai_http, "PROBE_TIMEOUT_S", 1.0)
+    bad.mode = mode
+    _doctor_env(monkeypatch, bad.url)
+    agent = agent_backend(tmp_path)
+    assert not agent.ok and agent.required and "lists m, but a 1-token chat request failed" in agent.detail
+    assert message in agent.detail
+    assert bad.posts[-1]["max_tokens"] == 1 and "response_format" not in bad.posts[-1]
+    gate = gate_server(tmp_path)  # the gate falls back to the reward gate: a warning, not a failure
+    assert not gate.ok and not gate.required and message in gate.detail
+    assert gate.detail.endswith("the reward gate judges instead")
+    bad.mode = "ok"
+    assert agent_backend(tmp_path).ok and gate_server(tmp_path).ok
+
+
+def test_doctor_warns_when_the_server_is_not_on_this_machine(bad: BadServer, tmp_path: Path,
+                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    """A server elsewhere, reached through the stand-in as an HTTP proxy (httpx honours
+    HTTP_PROXY), so the check sees an address off this machine that answers."""
+    for name in ("NO_PROXY", "no_proxy", "ALL_PROXY", "all_proxy", "HTTPS_PROXY", "https_proxy", "http_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HTTP_PROXY", bad.url.removesuffix("/v1"))
+    remote = "http://models.example.invalid/v1"
+    _doctor_env(monkeypatch, remote)
+    agent = agent_backend(tmp_path)
+    assert not agent.ok and not agent.required and f"model m at {remote} — not on this machine" in agent.detail
+    assert "proposals and your redacted events, evidence and focused file lines leave this machine" in agent.detail
+    gate = gate_server(tmp_path)
+    assert not gate.ok and not gate.required and f"model m at {remote}" in gate.detail
+    assert gate.detail.endswith("not on this machine: proposals and your redacted events leave this machine")
+    assert bad.posts and all(post["max_tokens"] == 1 for post in bad.posts)  # both probed the server

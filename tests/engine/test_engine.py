@@ -144,6 +144,27 @@ def test_a_hanging_model_times_out_and_the_daemon_goes_on(repo: Path, engine_fac
     wait_for(lambda: proposals(daemon), timeout=10)
 
 
+def test_a_model_that_times_out_twice_in_a_row_backs_off_like_one_that_is_down(repo: Path, engine_factory) -> None:
+    """A server that hangs would hold every trigger for the whole time-out: after two time-outs in a
+    row the engine says so once (companion.error) and stops asking the model for a while."""
+    daemon, engine, backend, gate = engine_factory(repo, [{"sleep": 30}, {"sleep": 30},
+                                                         reply("Fix the import of no_such_module_here", "Add it.")],
+                                                   agent__timeout_s=0.5)
+    emit_command(daemon, repo, FAILING)
+    wait_for(lambda: engine.stats["steps"] == 1, timeout=10)
+    assert not engine._backing_off()  # one time-out is not yet a pattern
+    emit_command(daemon, repo, FAILING)
+    wait_for(lambda: engine.stats["steps"] == 2, timeout=10)
+    daemon.pipeline.flush()
+    errors = wait_for(lambda: daemon.store.events(workspace=str(daemon.workspace), kinds=["companion.error"]))
+    assert len(errors) == 1 and "did not answer within 0.5 s, 2 times in a row" in errors[0].data["message"]
+    emit_command(daemon, repo, FAILING)  # backing off: the model is not asked, nothing is proposed
+    wait_for(lambda: engine.stats["triggers"] >= 3 and engine._queue.qsize() == 0 and engine.model.pending == 0)
+    time.sleep(0.3)
+    assert len(backend.calls) == 2 and engine.stats["steps"] == 2 and proposals(daemon) == []
+    assert engine.status()["agent"]["ok"] is False and "2 times in a row" in engine.status()["agent"]["error"]
+
+
 def test_an_unavailable_backend_reports_once_and_backs_off(repo: Path, daemon_factory) -> None:
     from companion.agent.backends import BackendUnavailable
     from companion.config import load_config

@@ -35,6 +35,12 @@ def available() -> bool:
     return True
 
 
+def default_threads() -> int:
+    """llama.cpp's own default: half the logical CPUs (its threads spin; more than the free cores is
+    much slower). The benchmark gives llama.cpp's server the same number."""
+    return max(1, (os.cpu_count() or 2) // 2)
+
+
 class LlamaCppBackend:
     name = "llama_cpp"
 
@@ -51,8 +57,7 @@ class LlamaCppBackend:
         if not path.is_file():
             raise BackendUnavailable(f"the GGUF model {path} does not exist")
         started = time.monotonic()
-        # llama.cpp's own default: half the logical CPUs (its threads spin; more than the free cores is much slower)
-        threads = threads or max(1, (os.cpu_count() or 2) // 2)
+        threads = threads or default_threads()
         # a LoRA adapter (companion train agent, or the shipped default) runs as a GGUF LoRA on top
         self.adapter = Path(adapter) if adapter is not None else None  # the agent then uses its training prompt
         lora = None

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import time
 from typing import Any, Sequence
 from urllib.parse import urlsplit
@@ -26,6 +27,7 @@ import httpx
 
 CONNECT_TIMEOUT_S = 5.0
 MODELS_TTL_S = 60.0  # how long a server's model list is trusted
+PROBE_TIMEOUT_S = 10.0  # `companion doctor`'s 1-token chat request
 FORMATS = ("json_schema", "json_object", "none")  # structured-output requests, most precise first
 
 
@@ -148,13 +150,29 @@ class OpenAIEndpoint:
             body = self._json(response, "the chat request")
             return _reply_text(body, self.base_url), (body.get("usage") or {}) if isinstance(body, dict) else {}
 
+    def probe(self, model: str, timeout: float | None = None) -> None:
+        """One chat completion of one token: a server that lists its models but hangs, or answers
+        HTML or an error page, on chat is found by `companion doctor`, not by the first step."""
+        self.chat(model, [{"role": "user", "content": "Say OK."}], max_tokens=1, timeout=timeout or PROBE_TIMEOUT_S)
+
     def close(self) -> None:
         self._client.close()
 
 
 def _about_format(text: str) -> bool:
+    """Whether an error answer refuses the structured-output request itself: it names the
+    `response_format` field (llama-cpp-python's validation error, OpenAI's and vLLM's invalid
+    parameter), or says it does not take json_schema / json_object. Any other error, a transient
+    one that merely mentions a schema included, is not taken as a refusal, so it cannot downgrade
+    the form for good."""
     lowered = text.lower()
-    return "response_format" in lowered or "json_schema" in lowered or "json_object" in lowered or "schema" in lowered
+    if "response_format" in lowered:
+        return True
+    return bool(re.search(r"json_(schema|object)", lowered)) and bool(_REFUSAL.search(lowered))
+
+
+_REFUSAL = re.compile(r"not supported|unsupported|not allowed|invalid|unknown|unrecognized|must be|expected|"
+                      r"input should be")
 
 
 def _reply_text(body: Any, base_url: str) -> str:
