@@ -9,10 +9,11 @@ did it name something in the evidence, the right place, a fix that works, and di
 when nothing was wrong (see `scoring`).
 
 Modules, in the order a run uses them: `repo` (clone a folder or bundle, copy per moment),
-`testrun` (a test command with a JUnit report and coverage contexts), `mutants` (operators on
-covered lines), `selection` (mutants that make 1..20 tests fail), `scenarios` and `commands` (the
-moments and what help each expects), `terminal` (a hooked bash in a pty), `driver` (one moment
-end to end), `scoring`, `report`, `runner` (all moments, in parallel, cleaned up on Ctrl-C).
+`interpreter` (the project's own Python for its tests), `testrun` (a test command with a JUnit
+report and coverage contexts), `mutants` (operators on covered lines), `selection` (mutants that
+make 1..20 tests fail), `scenarios` and `commands` (the moments and what help each expects),
+`terminal` (a hooked bash in a pty), `driver` (one moment end to end), `scoring`, `report`,
+`runner` (all moments, in parallel, cleaned up on Ctrl-C).
 """
 
 FAILURE_CATEGORIES = ("regression_hook", "regression_pty", "missing_module", "typo_command", "push_no_upstream",

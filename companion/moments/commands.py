@@ -23,8 +23,10 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover
     import tomli as tomllib
 
-# (import name, distribution) of real packages a small script might use
-MODULES = [("wcwidth", "wcwidth"), ("tabulate", "tabulate"), ("toml", "toml"), ("dateutil", "python-dateutil"),
+# (import name, distribution) of real packages a small script might use; the first ones are
+# imported under another name than the one to install (right help names the distribution)
+MODULES = [("yaml", "PyYAML"), ("PIL", "Pillow"), ("dateutil", "python-dateutil"), ("sklearn", "scikit-learn"),
+           ("cv2", "opencv-python"), ("wcwidth", "wcwidth"), ("tabulate", "tabulate"), ("toml", "toml"),
            ("simplejson", "simplejson"), ("colorama", "colorama"), ("docopt", "docopt"), ("humanize", "humanize"),
            ("termcolor", "termcolor"), ("xmltodict", "xmltodict"), ("cachetools", "cachetools"), ("arrow", "arrow")]
 TYPO_SOURCES = ["git status", "git log --oneline -5", "git diff --stat", "git branch"]
@@ -40,6 +42,12 @@ def declared_dependencies(base: Path) -> list[str]:
     for group in project.get("optional-dependencies", {}).values():
         specs += list(group)
     return [re.split(r"[\s<>=!~;\[]", s, maxsplit=1)[0] for s in specs if isinstance(s, str)]
+
+
+def distribution_pattern(dist: str) -> str:
+    """A regex for the distribution's name as pip reads it: any case, `-`, `_` and `.` alike."""
+    parts = re.split(r"[-_.]+", dist)
+    return "(?i:" + "[-_.]".join(re.escape(p) for p in parts) + ")"
 
 
 def requirements_files(base: Path) -> list[str]:
@@ -60,20 +68,24 @@ def missing_module(moment_id: str, repo: str, base: Path, importable: Callable[[
     module, dist = (preferred or [rng.choice(choices)])[0]
     script = f"scripts/report_{module}.py"
     setup = [Step("write", path=script, text=f'"""Print a small report."""\nimport {module}\n\nprint({module}.__name__)\n')]
-    d = re.escape(dist)
-    install_dist = rf"\b(pip3?|python3? -m pip|uv pip|pipx?) install\b[^\n`]*\b{d}\b"
+    # the distribution by name (`pip install yaml` is wrong: PyYAML); a sync of the lock file only
+    # when the project declares it
+    d = distribution_pattern(dist)
+    named = rf"(?<![\w.-]){d}(?![\w-])"
+    install_dist = rf"\b(pip3?|python3? -m pip|uv pip|pipx?) install\b[^\n`]*{named}"
+    in_project = dist.lower().replace("-", "_") in declared
     commands: list[str]
     if (base / "uv.lock").is_file():
-        commands = [rf"\buv (add|pip install)\b[^\n`]*\b{d}\b", r"\buv sync\b"]
+        commands = [rf"\buv (add|pip install)\b[^\n`]*{named}", *([r"\buv sync\b"] if in_project else [])]
     elif (base / "poetry.lock").is_file():
-        commands = [rf"\bpoetry add\b[^\n`]*\b{d}\b", r"\bpoetry install\b"]
+        commands = [rf"\bpoetry add\b[^\n`]*{named}", *([r"\bpoetry install\b"] if in_project else [])]
     elif (base / "Pipfile").is_file():
-        commands = [rf"\bpipenv install\b[^\n`]*\b{d}\b", r"\bpipenv (install|sync)\b"]
+        commands = [rf"\bpipenv install\b[^\n`]*{named}", *([r"\bpipenv (install|sync)\b"] if in_project else [])]
     elif requirements_files(base):
         listed = requirements_files(base)[0]
         setup.append(Step("append", path=listed, text=f"{dist}\n"))
         commands = [rf"\bpip3? install\b[^\n`]*-r\s*{re.escape(listed)}", install_dist]
-    elif dist.lower().replace("-", "_") in declared:
+    elif in_project:
         commands = [install_dist, r"\bpip3? install\b[^\n`]*-e\s*['\"]?\.\[\w+\]"]
     else:
         commands = [install_dist]

@@ -25,6 +25,7 @@ import tomli_w
 
 from companion import paths
 from companion.ipc import Client, IpcError
+from companion.moments.interpreter import Interpreter
 from companion.moments.repo import Repo, git, git_env, write_identity
 from companion.moments.scenarios import Moment, Step
 from companion.moments.terminal import CommandTimeout, HookedBash, ShellError
@@ -45,6 +46,7 @@ class Settings:
     step_timeout_s: float  # how long a trigger's step may take
     command_timeout_s: float  # a typed command is interrupted after this
     pty_wrapper: list[str] = field(default_factory=list)  # argv of `companion shell --`, when it exists
+    interpreter: Interpreter | None = None  # the repository's own Python: replaces test_python when set
 
 
 @dataclass
@@ -105,12 +107,16 @@ def socket_path(home: Path, workspace: Path) -> Path:
     return home / "run" / f"{paths.workspace_key(workspace)}.sock"
 
 
-def moment_env(home: Path, user: Path, gitconfig: Path, settings: Settings) -> dict[str, str]:
+def moment_env(home: Path, user: Path, gitconfig: Path, settings: Settings, tests: bool = True) -> dict[str, str]:
+    """The environment of a moment's shell (`tests`: with the PYTHONPATH that makes the tests import
+    the copy) or of its daemon (without it: the daemon is companion, not the project)."""
     env = {k: v for k, v in git_env(gitconfig).items() if not k.startswith("COMPANION_")}
     env.update({"COMPANION_HOME": str(home), "COMPANION_MODELS_DIR": str(settings.models_dir), "HOME": str(user),
                 "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false",
-                "PYTHONDONTWRITEBYTECODE": "1",
-                "PATH": f"{settings.test_python}{os.pathsep}{env.get('PATH', '')}"})
+                "PYTHONDONTWRITEBYTECODE": "1"})
+    if settings.interpreter is not None:
+        return settings.interpreter.apply(env, tests=tests)
+    env["PATH"] = f"{settings.test_python}{os.pathsep}{env.get('PATH', '')}"
     return env
 
 
@@ -147,7 +153,9 @@ class Session:
         self.folder, self.workspace, self.settings, self.reaper = folder, workspace, settings, reaper
         self.home, self.user = folder / "home", folder / "user"
         self.home.mkdir(parents=True, exist_ok=True)
-        self.env = moment_env(self.home, self.user, write_identity(self.user), settings)
+        gitconfig = write_identity(self.user)
+        self.env = moment_env(self.home, self.user, gitconfig, settings)
+        self.daemon_env = moment_env(self.home, self.user, gitconfig, settings, tests=False)
         (self.home / "config.toml").write_text(tomli_w.dumps(settings.config))  # user rules are lists of tables
         self.daemon: subprocess.Popen[bytes] | None = None
         self.client: Client | None = None
@@ -159,7 +167,7 @@ class Session:
         try:
             self.daemon = subprocess.Popen([sys.executable, "-m", "companion", "run", str(self.workspace), "--quiet"],
                                            stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                                           cwd=self.workspace, env=self.env, start_new_session=True)
+                                           cwd=self.workspace, env=self.daemon_env, start_new_session=True)
         finally:
             log.close()
         self.reaper.add(self.daemon.pid)
@@ -167,6 +175,9 @@ class Session:
         from companion.cli.shell_init import hook_script
 
         wrapper = self.settings.pty_wrapper if self.route == "pty" else []
+        if wrapper and wrapper[0] == sys.executable and self.env.get("PYTHONPATH") != self.daemon_env.get("PYTHONPATH"):
+            # the project's copy goes first on the tests' PYTHONPATH; `companion shell` itself ignores it (-E)
+            wrapper = [wrapper[0], "-E", *wrapper[1:]]
         self.shell = HookedBash(hook_script("bash"), self.user, self.workspace, self.env,
                                 timeout=self.settings.command_timeout_s, wrapper=wrapper)
         self.reaper.add(self.shell.process.pid)

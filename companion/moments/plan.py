@@ -14,13 +14,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from companion.moments import commands, scenarios
-from companion.moments.repo import Repo, git
+from companion.moments import commands, scenarios, selection
+from companion.moments.interpreter import Interpreter
+from companion.moments.repo import Repo
 from companion.moments.scenarios import Moment
-from companion.moments.selection import Baseline, Kept, is_test_path
+from companion.moments.selection import Baseline, Kept
 
 CYCLE = ("regression", "routine_tests_pass", "typo_command", "regression", "merge_conflict", "routine_edits",
          "missing_module", "regression", "push_no_upstream", "syntax_error", "routine_commit", "dirty_switch")
+DECOY_SHARE = 0.5  # regressions that also save a harmless comment in another file (the suspect ranking's test)
 NEEDS_TESTS = ("regression", "syntax_error", "routine_tests_pass")
 MOMENTS_PER_CYCLE = len(CYCLE) + CYCLE.count("regression")  # each regression is two moments
 
@@ -37,6 +39,8 @@ class RepoPlan:
     baseline: Baseline
     kept: list[Kept]
     notes: list[str] = field(default_factory=list)
+    interpreter: Interpreter | None = None  # the tests' Python (see interpreter)
+    env: dict[str, str] = field(default_factory=dict)  # the harness's environment with that Python first
 
 
 def source_files(plan: RepoPlan) -> list[str]:
@@ -44,8 +48,7 @@ def source_files(plan: RepoPlan) -> list[str]:
     covered = sorted(plan.baseline.covered)
     if covered:
         return covered
-    listed = git(plan.repo.base, "ls-files", "*.py", check=False).stdout.split()
-    return [p for p in listed if not is_test_path(p)]
+    return selection.source_files(plan.repo.base)
 
 
 def importable_in(base: Path, env: dict[str, str]) -> Callable[[str], bool]:
@@ -78,7 +81,8 @@ def build(plan: RepoPlan, count: int, seed: int, importable: Callable[[str], boo
         slot += 1
         moment_id = f"{name}-{len(moments) + 1:02d}"
         if kind in NEEDS_TESTS and not has_tests:
-            skipped[kind] = plan.baseline.note or "no tests"
+            skipped[kind] = "needs a test run the harness can read; see the note above" if plan.baseline.note \
+                else "no tests"
             continue
         made: list[Moment | None] = []
         if kind == "regression":
@@ -87,9 +91,12 @@ def build(plan: RepoPlan, count: int, seed: int, importable: Callable[[str], boo
                                  else "no mutant made 1 to 20 tests fail")
                 continue
             kept = mutants.pop(0)
-            made.append(scenarios.regression(f"{moment_id}-hook", name, kept, command, "hook", base))
-            if pty:
-                made.append(scenarios.regression(f"{moment_id}-pty", name, kept, command, "pty", base))
+            picker = random.Random(f"{seed}:{name}:{moment_id}:decoy")  # its own draws: the others stay as they were
+            decoy = scenarios.decoy_edit(base, sources, kept.mutant.path, picker) \
+                if picker.random() < DECOY_SHARE else None
+            made.append(scenarios.regression(f"{moment_id}-hook", name, kept, command, "hook", base, decoy))
+            if pty:  # the same slip and the same decoy on both routes
+                made.append(scenarios.regression(f"{moment_id}-pty", name, kept, command, "pty", base, decoy))
             else:
                 skipped["regression_pty"] = "`companion shell` is not available in this version"
         elif kind == "syntax_error":

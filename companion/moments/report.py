@@ -2,8 +2,10 @@
 
 Shares are over the moments where the figure means something: surfaced, grounded and localized
 over failure moments (a proposal that surfaced and names the evidence / the right place), fixed
-over failure moments whose scored proposal was an `edit` (None when there was none), false alarm
-over routine moments. helpful_recall: failure moments with a surfaced, grounded and localized
+over failure moments whose scored proposal was an `edit` (None when there was none), fixed_all
+over every regression moment (an accepted edit that made its failing tests pass; issue 20's "injected
+regressions whose proposed revert or patch makes the failing tests pass"), false alarm over routine
+moments. helpful_recall: failure moments with a surfaced, grounded and localized
 proposal. Moments that could not be driven (an error) are counted apart, not as silence.
 """
 
@@ -16,10 +18,13 @@ from typing import Any, Iterable
 
 from companion.moments import CATEGORIES, FAILURE_CATEGORIES
 from companion.moments.driver import scored_proposal
+from companion.moments.ranking import KEY as RANKING
 from companion.moments.runner import Outcome, Result
 
 THRESHOLDS = {"min_helpful": "helpful_recall", "min_grounded": "grounded", "min_localized": "localized",
-              "min_fixed": "fixed", "max_false_alarm": "false_alarm", "max_latency_p95": "latency_p95_s"}
+              "min_fixed": "fixed", "max_false_alarm": "false_alarm", "max_latency_p95": "latency_p95_s",
+              "max_latency_p50": "latency_p50_s",
+              "min_gate_ranking": RANKING}
 
 
 def _share(flags: list[bool]) -> float | None:
@@ -41,13 +46,14 @@ def figures(results: list[Result]) -> dict[str, Any]:
     routine = [r for r in scored if not r.moment.expect.failure]
     latencies = [r.score.latency_s for r in scored if r.score.surfaced and r.score.latency_s is not None]
     fixes = [bool(r.score.fixed) for r in failures if r.score.fixed is not None]
+    regressions = [r for r in failures if r.moment.category.startswith("regression_")]
     return {
         "n": len(results), "errors": len(results) - len(scored),
         "surfaced": _share([r.score.surfaced for r in failures]) if failures else _share([r.score.surfaced for r in routine]),
         "grounded": _share([r.score.surfaced and r.score.grounded for r in failures]),
         "localized": _share([r.score.surfaced and r.score.localized for r in failures]),
         "helpful": _share([r.score.surfaced and r.score.grounded and r.score.localized for r in failures]),
-        "fixed": _share(fixes), "fix_tried": len(fixes),
+        "fixed": _share(fixes), "fix_tried": len(fixes), "fixed_all": _share([r.score.fixed is True for r in regressions]),
         "false_alarm": _share([r.score.false_alarm for r in routine]),
         "proposed": sum(r.score.proposed for r in scored),
         "latency_p50_s": _percentile(latencies, 50), "latency_p95_s": _percentile(latencies, 95),
@@ -62,16 +68,18 @@ def summary(outcome: Outcome) -> dict[str, Any]:
     for category in CATEGORIES:
         chosen = [r for r in outcome.results if r.moment.category == category]
         if chosen:
-            by_category[category] = figures(chosen)
+            by_category[category] = {**figures(chosen), RANKING: outcome.ranking.get("by_category", {}).get(category)}
     return {
         "moments": len(outcome.results), "repos": outcome.repos, "setup": outcome.setup,
         "backend": agent.get("backend", outcome.config.agent.backend), "model": outcome.model,
         "gate": outcome.moment_config.get("gate", {}).get("kind", outcome.config.gate.kind),
         "rules": outcome.rules, "model_on": outcome.model != "none", "pty_route": outcome.pty,
         "helpful_recall": overall["helpful"], "surfaced": overall["surfaced"], "grounded": overall["grounded"],
-        "localized": overall["localized"], "fixed": overall["fixed"], "false_alarm": overall["false_alarm"],
+        "localized": overall["localized"], "fixed": overall["fixed"],
+        "fixed_all": overall["fixed_all"], "false_alarm": overall["false_alarm"],
         "latency_p50_s": overall["latency_p50_s"], "latency_p95_s": overall["latency_p95_s"],
         "errors": overall["errors"], "seconds": outcome.seconds, "by_category": by_category,
+        RANKING: outcome.ranking.get(RANKING), "gate_ranking": outcome.ranking,
         "failures": {c: by_category[c]["n"] for c in FAILURE_CATEGORIES if c in by_category},
         "details": [detail(r) for r in outcome.results],
     }
@@ -101,14 +109,15 @@ def _cell(value: Any) -> str:
 
 def table(report: dict[str, Any]) -> str:
     """A Markdown table: one row per category, then all moments."""
-    columns = ["n", "surfaced", "grounded", "localized", "fixed", "false_alarm", "latency_p50_s", "latency_p95_s"]
+    columns = ["n", "surfaced", "grounded", "localized", "fixed", "fixed_all", "false_alarm", "latency_p50_s", "latency_p95_s",
+               RANKING]
     header = "| category | " + " | ".join(c.replace("_s", " s").replace("_", " ") for c in columns) + " |"
     lines = [header, "|" + "---|" * (len(columns) + 1)]
     for category, row in report["by_category"].items():
-        values = [_cell(row[c]) if c not in ("latency_p50_s", "latency_p95_s") else
+        values = [_cell(row.get(c)) if c not in ("latency_p50_s", "latency_p95_s") else
                   (f"{row[c]:.1f}" if row[c] is not None else "–") for c in columns]
         lines.append(f"| {category} | " + " | ".join(values) + " |")
-    total = {"n": report["moments"], **{k: report[k] for k in columns[1:]}}
+    total = {"n": report["moments"], **{k: report.get(k) for k in columns[1:]}}
     values = [_cell(total[c]) if c not in ("latency_p50_s", "latency_p95_s") else
               (f"{total[c]:.1f}" if total[c] is not None else "–") for c in columns]
     lines.append("| **all** | " + " | ".join(values) + " |")
@@ -120,7 +129,8 @@ def text(report: dict[str, Any]) -> str:
             f"({report['setup']}: backend {report['backend']}, gate {report['gate']}, rules "
             f"{'on' if report['rules'] else 'off'}, model {'on' if report['model_on'] else 'off'}) in {report['seconds']:.0f} s")
     lines = [head, f"helpful recall {_cell(report['helpful_recall'])}, false alarms {_cell(report['false_alarm'])}, "
-                   f"{report['errors']} moments could not be driven", "", table(report)]
+                   f"{report['errors']} moments could not be driven, the gate ranks the right help above generic "
+                   f"help on {_cell(report.get(RANKING))} of failure moments", "", table(report)]
     for moment in report.get("details", []):
         if moment["error"]:
             lines.append(f"- {moment['id']} ({moment['category']}) could not be driven: {moment['error'][:300]}")

@@ -24,14 +24,16 @@ from typing import Any, Callable
 
 from companion import paths
 from companion.config import Config, load_config
+from companion.moments import interpreter as interpreters
 from companion.moments import plan as planning
+from companion.moments import ranking as gate_ranking
 from companion.moments import testrun
 from companion.moments.driver import MomentRun, Reaper, Settings, drive
 from companion.moments.repo import Repo, RepoError, git_env, write_identity
 from companion.moments.scenarios import Moment
 from companion.moments.scoring import Score, score
-from companion.moments.selection import (Baseline, cache_key, load_cached, run_baseline, save_cached,
-                                         select_mutants)
+from companion.moments.selection import (SELECTION_SAFETY_S, Baseline, SelectionTimeout, cache_key, load_cached,
+                                         run_baseline, save_cached, select_mutants)
 
 SILENT_MODEL = "@SILENT_MODEL@"  # replaced by a scripted backend's reply file: a model that never proposes
 # Config switches of each set-up the report compares; a set-up whose keys this version's config
@@ -57,7 +59,8 @@ class Options:
     step_timeout_s: float = 90.0
     command_timeout_s: float = 120.0
     baseline_timeout_s: float = 600.0
-    selection_budget_s: float = 240.0
+    selection_budget_s: float = SELECTION_SAFETY_S  # a safety: passing it is an error, never a quiet stop
+    python: Path | None = None  # --python: the tests' interpreter for every repository (else detected per repository)
     cache: bool = True
     keep: bool = False
     progress: bool = True
@@ -79,6 +82,7 @@ class Outcome:
     seconds: float
     pty: bool
     moment_config: dict[str, dict[str, Any]] = field(default_factory=dict)  # what every moment's daemon ran with
+    ranking: dict[str, Any] = field(default_factory=dict)  # the gate's ranking of right vs generic help (ranking.py)
 
     @property
     def rules(self) -> bool:
@@ -132,26 +136,41 @@ def pty_wrapper() -> list[str]:
 
 
 def prepare(source: Path, options: Options, root: Path, env: dict[str, str],
-            say: Callable[[str], None]) -> planning.RepoPlan:
-    """Clone, baseline and mutants of one repository (cached per commit, command and seed)."""
+            say: Callable[[str], None], given: interpreters.Interpreter | None = None) -> planning.RepoPlan:
+    """Clone, interpreter, baseline and mutants of one repository (cached per commit, command,
+    interpreter and seed). `given`: the --python interpreter, else the repository's own is found."""
     folder = Path(tempfile.mkdtemp(prefix="repo-", dir=root))
+    interp = interpreters.choose(source, given)  # before the clone: a .venv of the original folder is not copied
     repo = Repo.clone(source, folder, env)
+    interp = interpreters.probe(interpreters.ensure_shim(interp, root / "python"), repo.base, env)
+    repo_env = interp.apply(env)
     per_repo = -(-options.moments // max(1, len(options.repos)))
     needed = planning.mutants_needed(per_repo)
-    cache = paths.cache_dir() / "moments" / f"{cache_key(repo, options.test_command, options.seed, needed)}.json"
+    key = cache_key(repo, options.test_command, options.seed, needed, interp.key())
+    cache = paths.cache_dir() / "moments" / f"{key}.json"
     cached = load_cached(cache) if options.cache else None
+    notes = [f"tests run with {interp.describe()}", *interp.notes]
     if cached is not None:
         baseline, kept = cached
     else:
-        say(f"{repo.name}: running the tests once (baseline, with coverage)")
-        baseline = run_baseline(repo, options.test_command, env, folder, options.baseline_timeout_s)
+        say(f"{repo.name}: running the tests once (baseline, with coverage) with {interp.describe()}")
+        baseline = run_baseline(repo, options.test_command, repo_env, folder, options.baseline_timeout_s,
+                                python=str(interp.python))
         kept = []
-        if baseline.usable and baseline.covered:
-            kept = select_mutants(repo, baseline, options.test_command, env, folder, needed, options.seed,
-                                  timeout=min(options.command_timeout_s, 120.0), budget_s=options.selection_budget_s)
-        if baseline.exit_code is not None:  # a run that timed out is tried again next time
+        complete = baseline.exit_code is not None  # a run that timed out is tried again next time
+        if baseline.usable:
+            timeout = options.command_timeout_s if baseline.whole_runs else min(options.command_timeout_s, 120.0)
+            try:
+                kept = select_mutants(repo, baseline, options.test_command, repo_env, folder, needed, options.seed,
+                                      timeout=timeout, budget_s=options.selection_budget_s)
+            except SelectionTimeout as exc:
+                complete = False
+                notes.append(f"{exc}: no regression moments for this repository, so that what is kept never depends "
+                             "on the machine's speed (raise --selection-timeout, or use a quicker test command)")
+        if complete:
             save_cached(cache, baseline, kept)
-    result = planning.RepoPlan(repo=repo, command=options.test_command, baseline=baseline, kept=kept)
+    result = planning.RepoPlan(repo=repo, command=options.test_command, baseline=baseline, kept=kept, notes=notes,
+                               interpreter=interp, env=repo_env)
     if baseline.failing:
         shown = ", ".join(baseline.failing[:5]) + (" ..." if len(baseline.failing) > 5 else "")
         result.notes.append(f"{len(baseline.failing)} tests fail before any change ({shown}); "
@@ -166,6 +185,7 @@ def run(options: Options, config: Config | None = None, say: Callable[[str], Non
     missing = missing_switches(SETUPS[options.setup], config)
     if missing:
         raise ValueError(f"the {options.setup} set-up needs config keys this version does not have: {', '.join(missing)}")
+    given = interpreters.explicit(options.python) if options.python is not None else None  # a bad one: ValueError
     started = time.monotonic()
     testrun.RUNNING.stopping.clear()
     root = Path(tempfile.mkdtemp(prefix="cm-"))  # short: sockets live below it
@@ -178,18 +198,22 @@ def run(options: Options, config: Config | None = None, say: Callable[[str], Non
         settings = Settings(config=moment_config(config, options, root), test_python=Path(sys.executable).parent,
                             models_dir=paths.models_dir(), idle_s=options.idle_s, step_timeout_s=options.step_timeout_s,
                             command_timeout_s=options.command_timeout_s, pty_wrapper=wrapper)
-        plans, repo_rows = _prepare_all(options, root, env, say)
+        plans, repo_rows = _prepare_all(options, root, env, say, given)
         per_repo = -(-options.moments // max(1, len(plans) or 1))
         moments: list[tuple[Moment, planning.RepoPlan]] = []
         for repo_plan in plans:
-            importable = planning.importable_in(repo_plan.repo.base, env)
+            importable = planning.importable_in(repo_plan.repo.base, repo_plan.env or env)
             for moment in planning.build(repo_plan, per_repo, options.seed, importable, pty=bool(wrapper)):
                 moments.append((moment, repo_plan))
         for row, repo_plan in zip([r for r in repo_rows if r.get("ok")], plans):
             row["notes"] = repo_plan.notes
         results = _drive_all(moments[:options.moments], options, settings, root, reaper)
+        ranked_at = time.monotonic()  # the gate is loaded once, here in the harness, after every daemon stopped
+        ranking = gate_ranking.for_results(results, config, settings.config, say, progress=options.progress)
+        ranking["seconds"] = round(time.monotonic() - ranked_at, 1)
         return Outcome(results=results, repos=repo_rows, config=config, setup=options.setup,
-                       seconds=round(time.monotonic() - started, 1), pty=bool(wrapper), moment_config=settings.config)
+                       seconds=round(time.monotonic() - started, 1), pty=bool(wrapper), moment_config=settings.config,
+                       ranking=ranking)
     except KeyboardInterrupt:
         reaper.kill_all()
         testrun.RUNNING.stop_all()
@@ -207,13 +231,13 @@ def _raise_interrupt(_signum: int, _frame: Any) -> None:
     raise KeyboardInterrupt
 
 
-def _prepare_all(options: Options, root: Path, env: dict[str, str],
-                 say: Callable[[str], None]) -> tuple[list[planning.RepoPlan], list[dict[str, Any]]]:
+def _prepare_all(options: Options, root: Path, env: dict[str, str], say: Callable[[str], None],
+                 given: interpreters.Interpreter | None = None) -> tuple[list[planning.RepoPlan], list[dict[str, Any]]]:
     plans: list[planning.RepoPlan] = []
     rows: list[dict[str, Any]] = []
     pool = ThreadPoolExecutor(max_workers=max(1, options.jobs))
     try:
-        futures = [(source, pool.submit(prepare, source, options, root, env, say)) for source in options.repos]
+        futures = [(source, pool.submit(prepare, source, options, root, env, say, given)) for source in options.repos]
         for source, future in futures:
             try:
                 repo_plan = future.result()
@@ -225,7 +249,8 @@ def _prepare_all(options: Options, root: Path, env: dict[str, str],
             baseline: Baseline = repo_plan.baseline
             rows.append({"source": str(source), "ok": True, "name": repo_plan.repo.name, "commit": repo_plan.repo.commit[:12],
                          "tests": baseline.tests, "baseline_failing": baseline.failing, "baseline_s": baseline.seconds,
-                         "mutants": len(repo_plan.kept)})
+                         "mutants": len(repo_plan.kept), "coverage": baseline.coverage,
+                         "python": str(repo_plan.interpreter.python) if repo_plan.interpreter else sys.executable})
             for note in repo_plan.notes:
                 say(f"{repo_plan.repo.name}: {note}")
     except BaseException:
@@ -271,6 +296,8 @@ def _drive_all(moments: list[tuple[Moment, planning.RepoPlan]], options: Options
 def _one(moment: Moment, repo_plan: planning.RepoPlan, folder: Path, settings: Settings, reaper: Reaper,
          keep: bool) -> MomentRun:
     folder.mkdir(parents=True, exist_ok=True)
+    if repo_plan.interpreter is not None:  # the repository's own Python on the moment's PATH
+        settings = dataclasses.replace(settings, interpreter=repo_plan.interpreter)
     try:
         return drive(moment, repo_plan.repo, folder, settings, reaper)
     finally:

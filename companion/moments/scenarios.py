@@ -87,20 +87,41 @@ def green_first(typed: str) -> list[Step]:
     return [Step("type", text=typed), Step("wait", seconds=1.0)]
 
 
-def regression(moment_id: str, repo: str, kept: Kept, command: str, route: str, base: Path) -> Moment:
-    """The tests pass; the mutant is saved as an editor saves; the same tests then fail in the shell."""
+def decoy_edit(base: Path, sources: list[str], mutated: str, rng: random.Random) -> tuple[str, str] | None:
+    """(path, text): a harmless comment added to another source file than `mutated`, or None."""
+    others = [p for p in sources if p != mutated]
+    if not others:
+        return None
+    path = rng.choice(others)
+    try:
+        text = (base / path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return None
+    return path, harmless_edit(text, rng, 1)
+
+
+def regression(moment_id: str, repo: str, kept: Kept, command: str, route: str, base: Path,
+               decoy: tuple[str, str] | None = None) -> Moment:
+    """The tests pass; the mutant is saved as an editor saves; the same tests then fail in the shell.
+    `decoy` (path, text): a harmless edit to another file, saved after the mutant, so that two files
+    changed since the green run and the suspect ranking has to find the right one (the expected
+    place stays the mutated line)."""
     mutant = kept.mutant
     text = mutant.apply((base / mutant.path).read_text(encoding="utf-8"))
     typed = typed_tests(command, kept.failing)
     evidence = [mutant.path, Path(mutant.path).name, *test_names(kept.failing), typed]
     if mutant.symbol:
         evidence += [mutant.symbol, mutant.symbol.split(".")[-1]]
+    saves = [Step("save", path=mutant.path, text=text), Step("wait", seconds=1.0)]
+    note = f"{mutant.operator} at {mutant.path}:{mutant.line}: {mutant.old.strip()} -> {mutant.new.strip()}"
+    if decoy is not None and decoy[0] != mutant.path:
+        saves += [Step("save", path=decoy[0], text=decoy[1]), Step("wait", seconds=1.0)]
+        note += f"; a comment added to {decoy[0]}"
     return Moment(id=moment_id, repo=repo, category=f"regression_{route}", route=route,
-                  steps=[*green_first(typed), Step("save", path=mutant.path, text=text), Step("wait", seconds=1.0),
-                         Step("type", text=typed, trigger=True)],
+                  steps=[*green_first(typed), *saves, Step("type", text=typed, trigger=True)],
                   expect=Expect(failure=True, file=mutant.path, line=mutant.line, evidence=evidence,
                                 failing=list(kept.failing), mutant=asdict(mutant), rerun=typed),
-                  note=f"{mutant.operator} at {mutant.path}:{mutant.line}: {mutant.old.strip()} -> {mutant.new.strip()}")
+                  note=note)
 
 
 def _block_openers(text: str) -> list[int]:

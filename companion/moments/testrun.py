@@ -119,16 +119,19 @@ def command_line(command: str, select: Iterable[str] = (), extra: Iterable[str] 
 
 
 def run_tests(command: str, cwd: Path, env: dict[str, str], report: Path, timeout: float, select: Iterable[str] = (),
-              extra: Iterable[str] = (), coverage_file: Path | None = None) -> TestReport:
-    """Run `command` (bash syntax) in `cwd` with a JUnit report at `report` (and coverage contexts)."""
+              extra: Iterable[str] = (), coverage_file: Path | None = None, options: Iterable[str] = ()) -> TestReport:
+    """Run `command` (bash syntax) in `cwd` with a JUnit report at `report` (and coverage contexts);
+    `options`: more pytest options, through PYTEST_ADDOPTS like the report's."""
     report.unlink(missing_ok=True)
-    addopts = [env.get("PYTEST_ADDOPTS", ""), f"--junitxml={report}", "-o", "junit_family=xunit1",
-               "-p", "no:cacheprovider"]
+    addopts = [f"--junitxml={report}", "-o", "junit_family=xunit1", "-p", "no:cacheprovider", *options]
     run_env = {**env, "PYTHONDONTWRITEBYTECODE": "1"}
     if coverage_file is not None:
+        coverage_file.unlink(missing_ok=True)  # a file left by an earlier run must not pass for this one's
         addopts += [f"--cov={cwd}", "--cov-context=test", "--cov-report="]
         run_env["COVERAGE_FILE"] = str(coverage_file)
-    run_env["PYTEST_ADDOPTS"] = " ".join(a for a in addopts if a)
+    # pytest splits PYTEST_ADDOPTS as a shell would: each option quoted (paths with spaces, patterns)
+    run_env["PYTEST_ADDOPTS"] = " ".join([*([env["PYTEST_ADDOPTS"]] if env.get("PYTEST_ADDOPTS") else []),
+                                          *(shlex.quote(a) for a in addopts)])
     started = time.monotonic()
     with RUNNING.lock:
         if RUNNING.stopping.is_set():

@@ -20,7 +20,9 @@ from companion.quickfix.projects import (distribution_for, find_up, node_install
                                          python_installer, python_word, requirement_lines)
 
 PY_MISSING = re.compile(r"(?:ModuleNotFoundError|ImportError): No module named '?(?P<name>[\w.]+)'?")
-PY_CANNOT_IMPORT = re.compile(r"ImportError: cannot import name '(?P<name>\w+)' from '(?P<module>[\w.]+)'(?: \((?P<path>[^)]+)\))?")
+PY_CANNOT_IMPORT = re.compile(r"ImportError: cannot import name '(?P<name>\w+)' from (?:partially initialized module )?"
+                              r"'(?P<module>[\w.]+)'(?P<circular> \(most likely due to a circular import\))?"
+                              r"(?: \((?P<path>[^)]+)\))?")
 NODE_MISSING = re.compile(r"(?:Cannot find module|Cannot find package) '(?P<name>[^']+)'")
 
 
@@ -175,20 +177,35 @@ def python_missing(moment: Moment) -> Iterator[Candidate]:
 
 @rule("imports.cannot_import_name")
 def cannot_import_name(moment: Moment) -> Iterator[Candidate]:
-    """ImportError: cannot import name 'X' from 'pkg': open pkg when it is the project's own."""
+    """ImportError: cannot import name 'X' from 'pkg': open pkg when it is the project's own (a
+    circular import said as such); else the installed version (or Python's) lacks the name."""
     match = PY_CANNOT_IMPORT.search(moment.texts)
     if match is None:
         return
     name, module = match.group("name"), match.group("module")
     relative = moment.relative(match.group("path") or "") if match.group("path") else None
     evidence = {"output_lines": [match.group(0)[:300]], "module": module, "name": name}
+    if relative is not None and match.group("circular"):
+        yield Candidate("", f"Open {relative}: a circular import stops `{name}` from being imported", "open",
+                        response=f"`{module}` was still being imported when `{name}` was imported from it: the two "
+                                 f"modules import each other. Move one import into the function that uses it, or "
+                                 f"move `{name}` to a module both can import.", path=relative, line=1,
+                        evidence={**evidence, "circular": True}, confidence=0.65)
+        return
     if relative is not None:
         yield Candidate("", f"Open {relative}: it does not define `{name}`", "open",
                         response=f"`{name}` is imported from `{module}` but {relative} does not define it "
                                  "(renamed, removed, or a circular import).", path=relative, line=1,
                         evidence=evidence, confidence=0.6)
         return
-    dist = distribution_for(module.split(".")[0], moment.workspace)
+    top = module.split(".")[0]
+    if top in sys.stdlib_module_names:
+        yield Candidate("", f"Python's {module} has no `{name}`: check the Python version", "explain",
+                        response=f"`{module}` is part of the standard library and this Python's has no `{name}`: it "
+                                 "may be newer or older than this Python, or a local file shadows the module.",
+                        evidence=evidence, confidence=0.4)
+        return
+    dist = distribution_for(top, moment.workspace)
     yield Candidate("", f"The installed {dist} has no `{name}`: check its version", "explain",
                     response=f"`{module}` is installed but does not provide `{name}`. The project may need another "
                              f"version of {dist} (see its changelog, then `pip install -U {dist}` or the pinned one).",

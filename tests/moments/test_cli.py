@@ -20,7 +20,7 @@ from tests.conftest import run_cli
 from tests.moments.test_scoring import GENERIC
 
 KEYS = {"moments", "repos", "backend", "rules", "model", "helpful_recall", "grounded", "localized", "fixed",
-        "false_alarm", "latency_p50_s", "latency_p95_s", "by_category"}
+        "fixed_all", "false_alarm", "latency_p50_s", "latency_p95_s", "by_category"}
 CATEGORY_KEYS = {"n", "surfaced", "grounded", "localized", "fixed", "false_alarm", "latency_p50_s", "latency_p95_s"}
 
 
@@ -59,6 +59,7 @@ def test_json_report_thresholds_export_and_a_bundle_that_does_not_clone(calc_rep
     broken, calc = report["repos"]
     assert not broken["ok"] and "does not clone" in broken["error"]
     assert calc["ok"] and calc["tests"] == 6 and calc["mutants"] >= 1
+    assert calc["notes"][0].startswith("tests run with ") and calc["python"]  # no .venv there: $VIRTUAL_ENV or ours
     assert set(report["by_category"]) == {"regression_hook", "regression_pty", "routine_tests_pass", "typo_command"}
     details = {d["category"]: d for d in report["details"]}
     assert details["regression_pty"]["evidence"]["output_route"] == "pty"  # `companion shell` kept the output

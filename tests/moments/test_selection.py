@@ -84,3 +84,78 @@ def test_a_bundle_that_does_not_clone_and_a_folder_that_is_no_repository(tmp_pat
         Repo.clone(tmp_path / "plain", tmp_path / "b", env)
     with pytest.raises(RepoError, match="does not exist"):
         Repo.clone(tmp_path / "missing", tmp_path / "c", env)
+
+
+def test_without_pytest_cov_mutants_are_judged_by_the_whole_test_command(calc_repo, tmp_path, env):
+    command = f"{COMMAND} -p no:pytest_cov"  # as if pytest-cov were not installed in the tests' Python
+    repo = Repo.clone(calc_repo, tmp_path / "work", env)
+    baseline = run_baseline(repo, command, env, tmp_path / "work", 120)
+    assert baseline.tests == 6 and not baseline.coverage and baseline.whole_runs and baseline.covered == {}
+    assert "without pytest-cov" in baseline.note and "whole test command" in baseline.note
+    order = candidates(repo, baseline, seed=1)
+    assert order and all(tests == [] for _, tests in order)  # no tests of their own: the whole command judges
+    kept = select_mutants(repo, baseline, command, env, tmp_path / "a", 2, seed=1, timeout=60)
+    assert 1 <= len(kept) <= 2 and all(1 <= len(k.failing) <= 20 for k in kept)
+    again = select_mutants(repo, baseline, command, env, tmp_path / "b", 2, seed=1, timeout=60)
+    assert [k.mutant.key for k in again] == [k.mutant.key for k in kept]  # the same seed, the same mutants
+
+
+def test_selection_stops_after_a_fixed_number_of_candidates_and_errors_out_past_its_safety(calc_repo, tmp_path, env,
+                                                                                             monkeypatch):
+    from companion.moments import selection
+
+    repo = Repo.clone(calc_repo, tmp_path / "work", env)
+    baseline = run_baseline(repo, COMMAND, env, tmp_path / "work", 120)
+    judged: list[str] = []
+    real_judge = selection.judge
+
+    def counting(mutant, *args, **kwargs):
+        judged.append(mutant.key)
+        return real_judge(mutant, *args, **kwargs)
+
+    monkeypatch.setattr(selection, "judge", counting)
+    kept = select_mutants(repo, baseline, COMMAND, env, tmp_path / "a", 50, seed=2, timeout=60, tries=3)
+    assert len(judged) == 3 and len(kept) <= 3  # the cap, not the clock, ends the selection
+    assert selection.max_tries(3, whole_runs=False) > selection.max_tries(3, whole_runs=True)
+    with pytest.raises(selection.SelectionTimeout, match="safety limit"):
+        select_mutants(repo, baseline, COMMAND, env, tmp_path / "b", 3, seed=2, timeout=60, budget_s=0.0)
+
+
+UNITTEST_SUITE = '''import unittest
+
+from calc import add, clamp
+
+
+class CalcTest(unittest.TestCase):
+    def test_add(self):
+        self.assertEqual(add(2, 3), 5)
+
+    def test_clamp(self):
+        self.assertEqual(clamp(-4, 0, 10), 0)
+'''
+
+
+def test_a_unittest_suite_runs_under_pytest_and_a_unittest_command_is_a_clear_error(tmp_path, env):
+    from companion.moments import plan as planning
+
+    # unittest's file names (test*.py), which pytest's default patterns (test_*.py, *_test.py) miss
+    source = make_repo(tmp_path / "ut", {"calc/__init__.py": CALC, "tests/__init__.py": "",
+                                         "tests/tests.py": UNITTEST_SUITE})
+    repo = Repo.clone(source, tmp_path / "work", env)
+    baseline = run_baseline(repo, COMMAND, env, tmp_path / "work", 120)
+    assert baseline.tests == 2 and baseline.failing == [] and baseline.covered, baseline.note
+    assert baseline.pytest_options and "unittest-style files (tests/tests.py)" in baseline.note
+    kept = select_mutants(repo, baseline, COMMAND, env, tmp_path / "a", 1, seed=0, timeout=60)
+    assert kept and kept[0].failing[0].startswith("tests/tests.py::CalcTest::")
+    # the moments type the node ids: pytest collects a file named on its command line whatever its name
+    typed = run_tests(f"{COMMAND} {kept[0].failing[0]}", repo.base, env, tmp_path / "typed.xml", 60)
+    assert typed.passed and typed.tests == 1
+
+    plain = run_baseline(repo, "python -m unittest", env, tmp_path / "work", 120)
+    assert not plain.usable and "only pytest-compatible commands are supported" in plain.note
+    repo_plan = planning.RepoPlan(repo=repo, command="python -m unittest", baseline=plain, kept=[])
+    moments = planning.build(repo_plan, 12, 0, lambda module: False, pty=False)
+    categories = {m.category for m in moments}
+    assert {"typo_command", "merge_conflict", "missing_module"} <= categories  # the other moments still run
+    assert not categories & {"regression_hook", "syntax_error", "routine_tests_pass"}
+    assert any(n.startswith("regression: skipped (needs a test run") for n in repo_plan.notes)

@@ -63,6 +63,44 @@ def test_the_projects_own_module_is_said_to_be_its_own(ws: Path) -> None:
     assert not any("install mypkg" in c.response for c in candidates(ws, command_event(ws, f"{PYTHON} scripts/use.py")))
 
 
+def test_cannot_import_name_from_the_projects_own_module_opens_it(ws: Path) -> None:
+    (ws / "mypkg").mkdir()
+    (ws / "mypkg" / "__init__.py").write_text("def parse(text):\n    return text\n")
+    (ws / "app.py").write_text("from mypkg import parse_all\n")
+    event = command_event(ws, f"{PYTHON} app.py")
+    assert "ImportError: cannot import name 'parse_all' from 'mypkg'" in event.data["evidence"]["output"]["tail"]
+    (best,) = by_rule(candidates(ws, event), "imports.cannot_import_name")
+    assert best.operation == "open" and (best.path, best.line) == ("mypkg/__init__.py", 1)
+    assert "does not define `parse_all`" in best.task
+    assert best.evidence["module"] == "mypkg" and best.evidence["name"] == "parse_all"
+    assert best.evidence["output_lines"][0].startswith("ImportError: cannot import name 'parse_all' from 'mypkg' (")
+
+
+def test_cannot_import_name_in_a_circular_import_says_so(ws: Path) -> None:
+    (ws / "shop").mkdir()
+    (ws / "shop" / "__init__.py").write_text("")
+    (ws / "shop" / "orders.py").write_text("from shop.prices import total\n\n\ndef order():\n    return total()\n")
+    (ws / "shop" / "prices.py").write_text("from shop.orders import order\n\n\ndef total():\n    return 1\n")
+    event = command_event(ws, f"{PYTHON} -c 'import shop.orders'")
+    assert "partially initialized module 'shop.orders'" in event.data["evidence"]["output"]["tail"]
+    (best,) = by_rule(candidates(ws, event), "imports.cannot_import_name")
+    assert best.operation == "open" and best.path == "shop/orders.py" and best.evidence["circular"]
+    assert "circular import" in best.task and "`order`" in best.task
+
+
+def test_cannot_import_name_from_an_installed_package_names_its_distribution(ws: Path) -> None:
+    # `_pytest` is installed by the distribution `pytest` (the import name differs)
+    event = command_event(ws, f"{PYTHON} -c 'from _pytest import no_such_name'")
+    assert "cannot import name 'no_such_name' from '_pytest'" in event.data["evidence"]["output"]["tail"]
+    (best,) = by_rule(candidates(ws, event), "imports.cannot_import_name")
+    assert best.operation == "explain" and best.path is None
+    assert best.task == "The installed pytest has no `no_such_name`: check its version"
+    assert "pip install -U pytest" in best.response
+    stdlib = command_event(ws, f"{PYTHON} -c 'from json import no_such_name'")
+    (told,) = by_rule(candidates(ws, stdlib), "imports.cannot_import_name")
+    assert told.task == "Python's json has no `no_such_name`: check the Python version"
+
+
 @pytest.mark.skipif(shutil.which("node") is None, reason="needs node")
 def test_node_cannot_find_module_installs_with_the_lockfiles_tool(ws: Path) -> None:
     (ws / "index.js").write_text("require('left-pad-not-installed')\n")
