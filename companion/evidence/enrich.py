@@ -130,7 +130,10 @@ class Enricher:
                 names.append((family, family, "tests"))
                 if whole and whole_suite(words):
                     names.append((whole, key, "tests"))
-            self._green(event.ts, names)
+            duration = data.get("duration_s")
+            ended = event.ts + duration if isinstance(duration, (int, float)) and not isinstance(duration, bool) \
+                and 0 <= duration < 7 * 86400 else None  # a shell.command's time is its start
+            self._green(event.ts, names, ended)
             return event
         evidence = thaw(data.get("evidence") or {})
         failing = [str(f.get("test")) for f in evidence.get("failures") or [] if isinstance(f, dict) and f.get("test")]
@@ -156,10 +159,10 @@ class Enricher:
         return result
 
     # -- greens and failures ----------------------------------------------------------------
-    def _green(self, ts: float, names: list[tuple[str, str, str]]) -> None:
+    def _green(self, ts: float, names: list[tuple[str, str, str]], ended: float | None = None) -> None:
         if not self.snapshots.workspace.is_dir():
             return  # the workspace is gone (or its disk): an empty tree is no green moment
-        manifest = self.snapshots.snapshot(ts)
+        manifest = self.snapshots.snapshot(ts, ended)
         for name, key, kind in names:
             self.snapshots.mark_green(name, key, kind, ts, manifest)
         self.stats["greens"] += 1

@@ -12,6 +12,11 @@ copies, in the data folder, private (folders 0700, files 0600):
 - a **manifest** per green moment: path -> blob (or "!reason": secret, binary, too large,
   unreadable, symlink, unread), itself stored as a blob, so many greens of one tree share one.
 
+A file modified after the run (its event came late: the spool is polled) is not read for the
+manifest: its content of the run is the stat cache's copy older than the run, else the previous
+manifest's entry, else its committed version (companion.evidence.committed, entry "git:<blob>",
+its hunks marked `since: "commit"`), else "!unknown" (reported as changed, "no earlier copy").
+
 A green (`Green`) names the manifest of the last successful run of a key (see
 companion.evidence.enrich for the keys). `changes_since(green)` compares that manifest with the
 workspace now and yields the changed files with their old and new text, for the suspects.
@@ -38,6 +43,7 @@ from pathlib import Path
 
 from companion import paths
 from companion.evidence.blobs import BlobStore, private_dir, write_private
+from companion.evidence.committed import committed
 from companion.evidence.text import decode
 from companion.evidence.walk import Ignored, TreeWalk
 from companion.redact import Redactor
@@ -47,7 +53,21 @@ MANIFEST_VERSION = 1
 PRUNE_EVERY = 16  # prune once 1/16 of the bound was written since the last prune
 MAX_MANIFESTS = 64  # distinct tree states kept (greens of older ones are dropped)
 PARTIAL = ""  # the manifest key that says max_files cut the walk short (no path is empty)
-MTIME_SLACK_S = 1.0  # a file modified this long after a green's time was saved after the run
+# A file modified more than this after the end of a green run was saved after the run. The hooks'
+# times are precise (bash and zsh: EPOCHREALTIME, microseconds; fish: /proc/uptime plus an offset
+# taken once, 10 ms; VS Code: Date.now, 1 ms) and file times lag the clock by a tick at most, so
+# 0.2 s only absorbs rounding; a larger slack takes a fast save after the run for its content.
+# Times in whole seconds (bash without EPOCHREALTIME: `%(%s)T`; zsh without zsh/datetime's
+# EPOCHREALTIME) are cut down by up to 1 s: for them the slack is 1 s.
+MTIME_SLACK_S = 0.2
+WHOLE_SECOND_SLACK_S = 1.0
+COMMITTED = "git:"  # a manifest entry "git:<blob>": the committed version, no copy of the run was kept
+UNKNOWN = "!unknown"  # modified after the run, no earlier copy anywhere
+
+
+def mtime_slack(ts: float) -> float:
+    """The slack for a time from a hook (see MTIME_SLACK_S)."""
+    return WHOLE_SECOND_SLACK_S if float(ts).is_integer() else MTIME_SLACK_S
 
 
 def folder_for(workspace: str | os.PathLike[str] | None = None) -> Path:
@@ -86,7 +106,8 @@ class Changed:
     old: str | None
     new: str | None
     saved_ts: float
-    note: str = ""  # "created" | "deleted" | "binary" | "too large" | "secret" | "no earlier copy" | ...
+    note: str = ""  # "created" | "deleted" | "binary" | "too large" | "secret" | "no earlier copy" |
+    # "since the commit" (old is the committed version: no copy of the run was kept) | ...
 
 
 @dataclass
@@ -104,6 +125,11 @@ def _entry_of(ref: str, size: int, mtime_ns: int) -> str:
 
 def _reason(entry: str) -> str:
     return entry[1:].split("@", 1)[0]
+
+
+def _blob(entry: str) -> str:
+    """The blob digest (or "!reason…") of a manifest entry, without its "git:" mark."""
+    return entry[len(COMMITTED):] if entry.startswith(COMMITTED) else entry
 
 
 class Snapshots:
@@ -232,20 +258,24 @@ class Snapshots:
             self._manifests[digest] = files
         return files
 
-    def snapshot(self, ts: float) -> str:
-        """Store the manifest of the workspace as of `ts` (an event's time); return its digest.
+    def snapshot(self, ts: float, until: float | None = None) -> str:
+        """Store the manifest of the workspace as of a run that started at `ts` (an event's time)
+        and ended at `until` (default `ts`); return its digest.
 
-        A file modified after `ts` was saved after the run (its event came late): its content
-        of the run is the stat cache's copy when that is older than `ts`, else the newest earlier
-        manifest's entry, else (unknown) its content now."""
+        A file modified after the run's end (plus mtime_slack) was saved after the run (its event
+        came late): its content now is never taken for the run's. Its content of the run is the
+        stat cache's copy when that is older, else the newest earlier manifest's entry, else its
+        committed version, else unknown ("!unknown": reported as changed, "no earlier copy")."""
         with self._lock:
             self._check_forgotten()
             deadline = time.monotonic() + self.read_budget_s
             newest = max(self.greens.values(), key=lambda g: g.ts, default=None)
             earlier = (self.manifest(newest.manifest) if newest is not None else None) or {}
             found, truncated = self.tree.walk()
-            limit_ns = int((ts + MTIME_SLACK_S) * 1e9)
+            end = until if until is not None and until >= ts else ts
+            limit_ns = int((end + max(mtime_slack(ts), mtime_slack(end))) * 1e9)
             files: dict[str, str] = {}
+            late: dict[str, os.stat_result] = {}
             for path, info in found.items():
                 cached = self._files.get(path)
                 if info.st_mtime_ns <= limit_ns:
@@ -255,7 +285,8 @@ class Snapshots:
                 elif path in earlier:
                     files[path] = earlier[path]
                 else:
-                    files[path] = _entry_of(self.ref(path, info, deadline), info.st_size, info.st_mtime_ns)
+                    late[path] = info
+            files.update(self._before(late, deadline))
             if not truncated:
                 for gone in set(self._files) - set(files):
                     del self._files[gone]
@@ -265,6 +296,22 @@ class Snapshots:
             digest = self.blobs.put(data)
             self._manifests[digest] = files
             return digest
+
+    def _before(self, late: dict[str, os.stat_result], deadline: float) -> dict[str, str]:
+        """Entries of files modified after the run, with no copy older than it: the committed
+        version (redacted, like every blob), else "!unknown". Never the content now."""
+        entries = {path: _entry_of(UNKNOWN, info.st_size, info.st_mtime_ns) for path, info in late.items()}
+        asked = [path for path, info in late.items()
+                 if stat.S_ISREG(info.st_mode) and not self.redactor.is_secret_file(path)]
+        if not asked or time.monotonic() > deadline:
+            return entries
+        found = committed(self.workspace, asked, self.max_file_bytes,
+                          timeout=max(0.1, min(2.0, deadline - time.monotonic())))
+        for path, raw in found.items():
+            text, _bad = decode(raw)
+            if text is not None:
+                entries[path] = COMMITTED + self.blobs.put(self.redactor.redact(text).encode("utf-8", errors="replace"))
+        return entries
 
     def mark_green(self, name: str, key: str, kind: str, ts: float, manifest: str) -> None:
         with self._lock:
@@ -293,7 +340,7 @@ class Snapshots:
                 old_ref = before.get(path)
                 if old_ref is not None and not old_ref.startswith("!"):
                     entry = self._files.get(path)
-                    if entry is not None and entry.ref == old_ref and entry.size == info.st_size \
+                    if entry is not None and entry.ref == _blob(old_ref) and entry.size == info.st_size \
                             and entry.mtime_ns == info.st_mtime_ns:
                         continue  # the stat cache proves it unchanged
                 candidates.append((info.st_mtime_ns / 1e9, path))
@@ -304,10 +351,13 @@ class Snapshots:
                     break
                 new_ref = _entry_of(self.ref(path, now[path], deadline), now[path].st_size, now[path].st_mtime_ns)
                 old_ref = before.get(path)
+                since_commit = old_ref is not None and old_ref.startswith(COMMITTED)
+                if since_commit:
+                    old_ref = _blob(old_ref)
                 if old_ref == new_ref:
                     continue  # same content, or (for files not read) the same size and time
                 if old_ref is None and partial:
-                    if mtime <= green.ts + MTIME_SLACK_S:
+                    if mtime <= green.ts + mtime_slack(green.ts):
                         continue  # beyond the cut of the walk then, and not modified since
                     changed.append(Changed(path, None, self.text(new_ref), mtime, "no earlier copy"))
                 elif old_ref is None:
@@ -316,10 +366,11 @@ class Snapshots:
                     note = _reason(new_ref) if new_ref.startswith("!") else "no earlier copy"
                     changed.append(Changed(path, self.text(old_ref), self.text(new_ref), mtime, note))
                 else:
-                    changed.append(Changed(path, self.text(old_ref), self.text(new_ref), mtime))
+                    changed.append(Changed(path, self.text(old_ref), self.text(new_ref), mtime,
+                                           "since the commit" if since_commit else ""))
             if not truncated:
                 for path in sorted(set(before) - set(now) - {PARTIAL})[: max(0, limit - len(changed))]:
-                    changed.append(Changed(path, self.text(before[path]), None, time.time(), "deleted"))
+                    changed.append(Changed(path, self.text(_blob(before[path])), None, time.time(), "deleted"))
             return changed
 
     # -- bounds -----------------------------------------------------------------------------
@@ -334,7 +385,7 @@ class Snapshots:
                 in_greens: set[str] = set()
                 for green in self.greens.values():
                     in_greens.add(green.manifest)
-                    in_greens.update((self.manifest(green.manifest) or {}).values())
+                    in_greens.update(_blob(e) for e in (self.manifest(green.manifest) or {}).values())
                 live = in_greens | {e.ref for e in self._files.values()}
                 total = 0
                 for digest, size in list(self.blobs.digests()):

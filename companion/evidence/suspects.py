@@ -5,7 +5,8 @@ of context (difflib, as `git diff` shows them), newest file first. A suspect is 
 dict: path, line (the first changed line in the current file), old/new start and count, the
 removed and added lines, the hunk text (usable for a revert) and when the file was saved.
 Files without text on one side (binary, too large, secret, deleted) are listed as changed
-without hunks, so the evidence still names them.
+without hunks, so the evidence still names them. Hunks measured from the committed version
+(the snapshot kept no copy of the run: companion.evidence.snapshots) say `since: "commit"`.
 
 Bounds: MAX_SUSPECTS hunks in all, MAX_PER_FILE per file, MAX_LINES removed/added lines each,
 every listed line cut to MAX_LINE_CHARS. The hunk text is exact, or cut visibly (a last line
@@ -99,5 +100,8 @@ def suspects(changes: Iterable[Changed], limit: int = MAX_SUSPECTS) -> tuple[lis
         if change.note == "created":
             for hunk in hunks:
                 hunk["created"] = True
+        elif change.note == "since the commit":  # no copy of the run was kept: measured from HEAD
+            for hunk in hunks:
+                hunk["since"] = "commit"
         found.extend(hunks)
     return found, unread[:MAX_SUSPECTS]

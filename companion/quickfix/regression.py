@@ -6,6 +6,8 @@ Ranking, strongest first: the failure's traceback names a line inside (or within
 hunk; the traceback or output names the file; the failing test's module matches the file's name
 (`tests/test_parser.py` ↔ `src/pkg/_parser.py`) or imports it (`from tabulate import …` for
 `tabulate/__init__.py`, `import more_itertools` for `more_itertools/recipes.py`); the newest change.
+A hunk that only adds, removes or edits comment lines and blank lines (see `comment_only`) cannot
+have broken the run: it ranks below every hunk that changes code and is never offered as a revert.
 """
 
 from __future__ import annotations
@@ -22,6 +24,16 @@ from companion.quickfix.tracebacks import PATH_LINE, PY_FRAME, last_error_line
 
 HUNK_HEADER = re.compile(r"^@@ -(\d+)(?:,(\d+))? \+(\d+)(?:,(\d+))? @@.*$")
 NEAR_LINES = 3
+COMMENT_PENALTY = 100.0  # a comment-only hunk ranks below any hunk that changes code
+HASH_COMMENTS = {".py", ".pyi", ".sh", ".bash", ".zsh", ".rb", ".toml", ".yaml", ".yml", ".cfg"}
+# C family: `#` is the preprocessor there, never a comment
+SLASH_COMMENTS = {".js", ".jsx", ".mjs", ".cjs", ".ts", ".tsx", ".c", ".h", ".cc", ".cpp", ".cxx", ".hpp", ".hh",
+                  ".java", ".go", ".rs", ".cs", ".kt", ".kts", ".swift"}
+# comments that do something: encoding and magic comments, shebangs, linter and type checker
+# switches, build constraints and compiler directives (Go's `//go:`, `// +build`)
+DIRECTIVE = re.compile(r"^#!|coding[:=]|-\*-|frozen_string_literal|noqa|type:\s*ignore|pragma|pylint:|mypy:|pyright:|"
+                       r"ruff:|fmt:|isort:|shellcheck|eslint|@ts-|prettier-ignore|istanbul|\bc8\b|NOLINT|clang-format|"
+                       r"^//\s*\+build|^//go:|^//line |sourceMappingURL|jshint|tslint|@flow|@jsx", re.IGNORECASE)
 
 
 def _stem(path: str) -> str:
@@ -56,6 +68,65 @@ def _span(suspect: dict[str, Any]) -> tuple[int, int]:
     start = int(suspect.get("new_start") or suspect.get("line") or 0)
     count = int(suspect.get("new_count") or 0)
     return start, start + max(count, 1) - 1
+
+
+def _hash_comment(line: str) -> bool:
+    text = line.strip()
+    return not text or (text.startswith("#") and not DIRECTIVE.search(text))
+
+
+def _slash_side(lines: list[tuple[bool, str]], rust: bool) -> bool:
+    """One side of a hunk, (changed?, line) in order: whether every changed line is blank or a
+    comment (`//`, or a `/* … */` block opened inside the hunk: one opened above it is unknown)."""
+    inside = False
+    for changed, line in lines:
+        text = line.strip()
+        comment = False
+        if inside:
+            comment = True
+            if "*/" in text:
+                inside = False
+                comment = not text.split("*/", 1)[1].strip()  # `*/ int x;` is code
+        elif not text:
+            comment = True
+        elif text.startswith("//"):
+            comment = not (rust and text.startswith(("///", "//!")))  # Rust doc comments hold doctests
+        elif text.startswith("/*"):
+            rest = text[2:]
+            if "*/" in rest:
+                comment = not rest.split("*/", 1)[1].strip()
+            else:
+                inside = comment = True
+        if changed and (not comment or (text and DIRECTIVE.search(text))):
+            return False
+    return True
+
+
+def comment_only(suspect: dict[str, Any]) -> bool:
+    """Whether a suspect hunk only adds, removes or edits comment lines and blank lines, for the
+    file types whose comments are known: `#` (.py, .sh, .rb, .toml, .yaml, .cfg, …) or `//` and
+    `/* */` (.js, .ts, .c, .cpp, .h, .java, .go, .rs, .cs, .kt, .swift, …). Comments that act
+    (DIRECTIVE), Python hunks near a triple-quoted string (the `#` may be inside it) and cut hunks
+    are not."""
+    if suspect.get("truncated"):
+        return False
+    ext = posixpath.splitext(str(suspect.get("path") or ""))[1].lower()
+    if ext not in HASH_COMMENTS and ext not in SLASH_COMMENTS:
+        return False
+    body = str(suspect.get("hunk") or "").splitlines()
+    if body and HUNK_HEADER.match(body[0]):
+        old = [(line[:1] == "-", line[1:]) for line in body[1:] if line[:1] in (" ", "-")]
+        new = [(line[:1] == "+", line[1:]) for line in body[1:] if line[:1] in (" ", "+")]
+    else:
+        old = [(True, str(line)) for line in suspect.get("removed") or []]
+        new = [(True, str(line)) for line in suspect.get("added") or []]
+    if not any(changed for changed, _line in old + new):
+        return False
+    if ext in HASH_COMMENTS:
+        if ext in (".py", ".pyi") and any('"""' in line or "'''" in line for _changed, line in old + new):
+            return False
+        return all(_hash_comment(line) for changed, line in old + new if changed)
+    return _slash_side(old, ext == ".rs") and _slash_side(new, ext == ".rs")
 
 
 MAX_FALLBACK_FILES = 20
@@ -162,6 +233,8 @@ def rank(moment: Moment) -> list[tuple[float, dict[str, Any]]]:
             score += 2.0
         if _stem(path) in test_stems or _imported(_module_of(path), imported):
             score += 1.5  # the failing test's module is named after it, or imports it
+        if comment_only(suspect):
+            score -= COMMENT_PENALTY  # it cannot have broken the run
         if fallback and score - 1.0 / (1 + index) < 1.5:
             continue
         ranked.append((score, suspect))
@@ -225,6 +298,7 @@ def regression(moment: Moment) -> Iterator[Candidate]:
     if not ranked:
         return
     score, suspect = ranked[0]
+    comment = comment_only(suspect)  # ranked first: every suspect only touches comments, nothing to revert
     path = str(suspect["path"]).replace("\\", "/")
     line = int(suspect.get("line") or suspect.get("new_start") or 1)
     failure = moment.failures[0] if moment.failures else None
@@ -241,14 +315,14 @@ def regression(moment: Moment) -> Iterator[Candidate]:
     if green:
         why["green"] = green
     change = _change_text(suspect)
-    sure = score >= 3.0 or len(ranked) == 1
-    diff = revert_diff(suspect)
+    sure = not comment and (score >= 3.0 or len(ranked) == 1)
+    diff = "" if comment else revert_diff(suspect)
     if diff and moment.relative(path) is not None and _checked(moment, diff, path):
         yield Candidate("", f"Revert the change to {path} line {line} that broke {broke}", "edit", response=diff,
                         path=path, line=line, evidence=why, confidence=0.85 if sure else 0.7)
     since = "the last commit" if suspect.get("since") == "commit" else "the last passing run"
-    detail = f"{path}:{line} changed since {since}: {change}"
+    detail = f"{path}:{line} changed since {since}: {change}" + (" (only comments)" if comment else "")
     title = f"changed since {broke} last passed" if since == "the last passing run" else "changed since the last commit"
     yield Candidate("", f"Open {path}:{line}, {title}", "open",
                     response=f"{detail}\n{message}".strip(), path=path, line=line, evidence=why,
-                    confidence=0.8 if sure else 0.62)
+                    confidence=0.5 if comment else 0.8 if sure else 0.62)

@@ -187,3 +187,85 @@ def test_the_daemon_primes_the_copies_in_the_background(workspace: Path, daemon_
     state = folder_for(workspace) / "state.json"
     wait_for(lambda: state.exists() and len(json.loads(state.read_text())["files"]) == 20, timeout=30)
     assert all(not ref.startswith("!") for _size, _mtime, ref in json.loads(state.read_text())["files"].values())
+
+
+STRINGS = ('"""String helpers."""\n\n\n'
+           "def slugify(text):\n    return '-'.join(text.lower().split())\n\n\n"
+           "def shout(text):\n    return text.upper() + '!'\n")
+UTIL = "# util: small helpers\n\n\ndef double(n):\n    return n * 2\n"
+STRINGS_TEST = ("from pkg.strings import shout, slugify\nfrom pkg.util import double\n\n\n"
+                "def test_slugify():\n    assert slugify('Hello World') == 'hello-world'\n\n\n"
+                "def test_shout():\n    assert shout('hi') == 'HI!'\n\n\n"
+                "def test_double():\n    assert double(2) == 4\n")
+
+
+def _spool_command(root: Path, command: str, exit_code: int, start: float, end: float, n: int) -> None:
+    """The bash hook's record of a finished command (EPOCHREALTIME start and end), appended to the spool."""
+    from companion.shell import spool
+
+    line = "\t".join(["c2", "bash", "4242-late", f"{start:.6f}", f"{end:.6f}", "", str(exit_code), str(root),
+                      f"4242-late-{n}", "", command])
+    with open(spool.spool_dir() / spool.SPOOL_NAME, "ab") as handle:
+        handle.write(line.encode() + b"\n")
+
+
+@pytest.mark.parametrize("with_git", [True, False], ids=["git", "no-git"])
+def test_a_green_read_late_never_takes_a_file_saved_after_the_run(tmp_path: Path, daemon_factory, monkeypatch,
+                                                                  with_git: bool) -> None:
+    """The green run's record reaches the pipeline after the user saved the regression (A), before
+    a comment edit (B): the first green of a fresh daemon, no copy of A kept yet. A's change must
+    be a suspect (from the committed copy), never taken for the content of the run (it was: B was
+    the only suspect, and the regression rule offered to revert the comment)."""
+    from companion.evidence import enrich
+
+    monkeypatch.setattr(enrich, "PRIME_DELAY_S", 3600.0)  # the daemon has not read the tree yet
+    root = (tmp_path / "project").resolve()
+    (root / "src" / "pkg").mkdir(parents=True)
+    (root / "src" / "pkg" / "__init__.py").write_text("")
+    (root / "src" / "pkg" / "strings.py").write_text(STRINGS)
+    (root / "src" / "pkg" / "util.py").write_text(UTIL)
+    (root / "tests").mkdir()
+    (root / "tests" / "test_strings.py").write_text(STRINGS_TEST)
+    (root / "pytest.ini").write_text("[pytest]\npythonpath = src\n")
+    (root / ".gitignore").write_text("__pycache__/\n.pytest_cache/\n")
+    if with_git:
+        git(root, "init", "-q")
+        git(root, "add", "-A")
+        git(root, "commit", "-qm", "project")
+        before = _git_state(root)
+    config = Config()
+    config.watch.debounce_ms = 60
+    daemon = daemon_factory(root, config=config, services=False)
+    wait_for(lambda: next(w for w in daemon.watchers if w.name == "file").ready.is_set())
+    command = "python -m pytest -q tests"
+
+    start = time.time()
+    code, _took = _pytest(root)
+    end = time.time()
+    assert code == 0
+    while time.time() < end + 0.5:  # a fast user: the regression saved half a second after the run
+        time.sleep(0.05)
+    strings, util = root / "src" / "pkg" / "strings.py", root / "src" / "pkg" / "util.py"
+    _save(daemon, strings, STRINGS.replace("+ '!'", "+ '?'"))
+    _spool_command(root, command, 0, start, end, 1)  # read only now: the poll came late
+    wait_for(lambda: _latest(daemon, "shell.command"), timeout=15)
+    _save(daemon, util, UTIL.replace("# util: small helpers", "# util: small helpers (tidied)"))
+
+    start = time.time()
+    code, _took = _pytest(root)
+    end = time.time()
+    assert code == 1
+    _spool_command(root, command, 1, start, end, 2)
+    wait_for(lambda: len(daemon.store.events(workspace=str(daemon.workspace), kinds=["shell.command"])) == 2,
+             timeout=15)
+    evidence = thaw(_latest(daemon, "shell.command").data)["evidence"]
+    assert evidence["green"]["key"] == command
+    if with_git:  # the committed copy is the content of the run: both changes are suspects, with hunks
+        assert sorted((s["path"], s["line"]) for s in evidence["suspects"]) == [
+            ("src/pkg/strings.py", 9), ("src/pkg/util.py", 1)]
+        [regression] = [s for s in evidence["suspects"] if s["path"] == "src/pkg/strings.py"]
+        assert regression["removed"] == ["    return text.upper() + '!'"] and regression["since"] == "commit"
+        assert _git_state(root) == before  # index, refs and stash untouched
+    else:  # no copy of A older than the run anywhere: named as changed, never taken as green
+        assert [(s["path"], s["line"]) for s in evidence["suspects"]] == [("src/pkg/util.py", 1)]
+        assert {f["path"]: f["note"] for f in evidence["changed_files"]} == {"src/pkg/strings.py": "no earlier copy"}

@@ -255,3 +255,97 @@ def test_a_walk_cut_short_still_covers_the_saved_files_and_invents_no_creations(
     # a file the partial manifest does not know is not called created: its earlier content is unknown
     assert changes["a_new.txt"].old is None and changes["a_new.txt"].note == "no earlier copy"
     assert set(changes) == {"f25.txt", "a_new.txt"}
+
+
+def test_a_late_first_green_never_takes_the_content_now(tmp_path: Path) -> None:
+    """No copy older than the run anywhere (a fresh daemon, not a repository): the file saved after
+    the run is recorded as unknown and reported as changed ("no earlier copy"), never as green."""
+    ws = tmp_path / "ws"
+    ws.mkdir()
+    (ws / "a.py").write_text("x = 1\n")
+    (ws / "b.py").write_text("y = 1\n")
+    old = time.time() - 100
+    for name in ("a.py", "b.py"):
+        os.utime(ws / name, (old, old))
+    snap = _snapshots(tmp_path)
+    start = time.time() - 3
+    (ws / "a.py").write_text("x = 2\n")  # saved after the run whose event comes now
+    snap.mark_green("cmd:late", "late", "command", start, snap.snapshot(start, start + 1.5))
+    assert snap.manifest(snap.greens["cmd:late"].manifest)["a.py"].startswith("!unknown@")
+    _later(ws / "b.py", "y = 2\n")
+    changes = {c.path: c for c in snap.changes_since(snap.greens["cmd:late"])}
+    assert (changes["a.py"].old, changes["a.py"].new, changes["a.py"].note) == (None, "x = 2\n", "no earlier copy")
+    assert (changes["b.py"].old, changes["b.py"].new) == ("y = 1\n", "y = 2\n")
+
+
+def test_a_late_first_green_takes_the_committed_version_read_only(tmp_path: Path) -> None:
+    import hashlib
+
+    from tests.conftest import git
+
+    ws = tmp_path / "ws"
+    (ws / "sub").mkdir(parents=True)
+    (ws / "sub" / "a.py").write_text(f"x = 1\nTOKEN = '{TOKEN}'\n")
+    (ws / ".env").write_text("KEY=1\n")
+    (ws / "untracked.py").write_text("u = 1\n")
+    git(ws, "init", "-q")
+    git(ws, "add", "sub/a.py", ".env")
+    git(ws, "commit", "-qm", "one")
+    state = (hashlib.sha256((ws / ".git" / "index").read_bytes()).hexdigest(), git(ws, "for-each-ref"))
+    snap = Snapshots(ws / "sub", tmp_path / "evidence", Redactor())  # the workspace: a folder of the repository
+    start = time.time() - 3
+    (ws / "sub" / "a.py").write_text(f"x = 2\nTOKEN = '{TOKEN}'\n")
+    snap.mark_green("cmd:late", "late", "command", start, snap.snapshot(start, start + 1.0))
+    [change] = snap.changes_since(snap.greens["cmd:late"])
+    assert (change.path, change.old, change.new, change.note) == (  # redacted like every copy
+        "a.py", "x = 1\nTOKEN = [REDACTED:github-token]\n", "x = 2\nTOKEN = [REDACTED:github-token]\n",
+        "since the commit")
+    [hunk], _unread = suspects([change])
+    assert hunk["since"] == "commit" and hunk["removed"] == ["x = 1"] and hunk["added"] == ["x = 2"]
+    # the whole repository: the secret file and an untracked file saved late are not read from git
+    snap = Snapshots(ws, tmp_path / "evidence2", Redactor())
+    start = time.time() - 3
+    for name in (".env", "untracked.py"):
+        _later(ws / name, "changed = 1\n")
+    manifest = snap.manifest(snap.snapshot(start, start + 1.0))
+    assert manifest[".env"].startswith("!unknown@") and manifest["untracked.py"].startswith("!unknown@")
+    assert manifest["sub/a.py"].startswith("git:")
+    assert (hashlib.sha256((ws / ".git" / "index").read_bytes()).hexdigest(), git(ws, "for-each-ref")) == state
+
+
+def test_the_slack_after_the_run_is_short_unless_the_times_are_whole_seconds(tmp_path: Path) -> None:
+    """Files written during the run (up to its end) are its content; a save half a second after
+    the end is not (the hooks' times are precise), unless the times are whole seconds."""
+    from companion.evidence.snapshots import mtime_slack
+
+    assert mtime_slack(1712345678.25) == 0.2 and mtime_slack(1712345678.0) == 1.0
+    ws = tmp_path / "ws"
+    ws.mkdir()
+    for name in ("built.txt", "saved.txt"):
+        (ws / name).write_text("before\n")
+    old = time.time() - 100
+    for name in ("built.txt", "saved.txt"):
+        os.utime(ws / name, (old, old))
+    snap = _snapshots(tmp_path)
+    assert snap.prime() == 2
+    start = time.time() - 10.25
+    (ws / "built.txt").write_text("written by the run\n")
+    os.utime(ws / "built.txt", (start + 4, start + 4))
+    (ws / "saved.txt").write_text("saved after the run\n")
+    os.utime(ws / "saved.txt", (start + 5.5, start + 5.5))
+    manifest = snap.manifest(snap.snapshot(start, start + 5))
+    assert snap.text(manifest["built.txt"]) == "written by the run\n"
+    assert snap.text(manifest["saved.txt"]) == "before\n"
+    whole = float(int(start))  # whole-second times: saved.txt may be the run's (up to 1 s cut off)
+    os.utime(ws / "saved.txt", (whole + 5.9, whole + 5.9))
+    manifest = snap.manifest(snap.snapshot(whole, whole + 5))
+    assert snap.text(manifest["saved.txt"]) == "saved after the run\n"
+
+
+def test_committed_copies_without_git_or_outside_a_repository(tmp_path: Path, monkeypatch) -> None:
+    from companion.evidence.committed import committed
+
+    (tmp_path / "a.py").write_text("x = 1\n")
+    assert committed(tmp_path, ["a.py"], 1000) == {}  # no repository (tmp_path is outside any)
+    monkeypatch.setenv("PATH", str(tmp_path / "nowhere"))
+    assert committed(tmp_path, ["a.py"], 1000) == {}  # no git at all

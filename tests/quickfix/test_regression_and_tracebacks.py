@@ -164,3 +164,78 @@ def test_without_a_green_run_the_uncommitted_change_the_failure_points_at_is_the
     parser.write_text(PARSER)
     event = with_evidence(command_event(project, f"{PYTHON} -c 'raise SystemExit(1)'"))
     assert not by_rule(candidates(project, event), "regression.revert")  # README.md is no suspect of that
+
+
+C_SOURCE = """\
+#include <stdio.h>
+#define LIMIT 10
+
+/* Count up to the limit. */
+int count(int *p) {
+    // start at zero
+    *p = 0;
+    return LIMIT;
+}
+"""
+
+
+@pytest.mark.parametrize(("path", "old", "new", "expected"), [
+    ("src/pkg/_parser.py", PARSER, PARSER.replace("ESCAPES = {", "# the escapes pytest checks\nESCAPES = {"), True),
+    ("src/pkg/_parser.py", PARSER, PARSER.replace("\n\ndef unescape", "\n\n\ndef unescape"), True),  # a blank line
+    ("src/pkg/_parser.py", PARSER, PARSER.replace("ESCAPES = {", "ESCAPES = {  # noqa: E501"), False),  # code line
+    ("src/pkg/_parser.py", PARSER, PARSER.replace("ESCAPES = {", "# noqa\nESCAPES = {"), False),  # a directive
+    ("src/pkg/_parser.py", PARSER, PARSER.replace('"\\\\n": "\\u000a"', '"\\\\n": "\\u0009"'), False),
+    ("src/pkg/_parser.py", PARSER, PARSER.replace("def unescape(text):\n", 'def unescape(text):\n    """# not a comment."""\n'),
+     False),  # a docstring is no comment
+    ("tools/run.sh", "#!/bin/sh\necho hi\n", "#!/bin/bash\necho hi\n", False),  # the shebang acts
+    ("conf.yaml", "a: 1\nb: 2\n", "a: 1\n# b is the second\nb: 2\n", True),
+    ("README.md", "# Title\ntext\n", "# New title\ntext\n", False),  # no known comments in Markdown
+    ("notes.txt", "a\nb\n", "a\n\nb\n", False),
+    ("src/count.c", C_SOURCE, C_SOURCE.replace("// start at zero", "// start at zero, always"), True),
+    ("src/count.c", C_SOURCE, C_SOURCE.replace("/* Count up to the limit. */",
+                                               "/*\n * Count up to the limit,\n * which is LIMIT.\n */"), True),
+    ("src/count.c", C_SOURCE, C_SOURCE.replace("#define LIMIT 10", "#define LIMIT 11"), False),  # `#` is code in C
+    ("src/count.c", C_SOURCE, C_SOURCE.replace("*p = 0;", "*p = 1;"), False),  # a `*` line is no comment
+    ("src/count.c", C_SOURCE, C_SOURCE.replace("/* Count up to the limit. */", "/* Count */ static int n;"), False),
+    ("web/app.ts", "const a = 1;\nexport { a };\n", "// eslint-disable-next-line\nconst a = 1;\nexport { a };\n", False),
+    ("web/app.ts", "const a = 1;\nexport { a };\n", "// the answer\nconst a = 1;\nexport { a };\n", True),
+    ("main.go", "package main\n\nfunc main() {}\n", "//go:build linux\n\npackage main\n\nfunc main() {}\n", False),
+    ("src/lib.rs", "pub fn f() {}\n", "/// ```\n/// assert!(false);\n/// ```\npub fn f() {}\n", False),  # doctests
+    ("src/lib.rs", "pub fn f() {}\n", "// helper\npub fn f() {}\n", True),
+])
+def test_comment_only_hunks_are_told_from_code_by_file_type(path: str, old: str, new: str, expected: bool) -> None:
+    from companion.quickfix.regression import comment_only
+
+    [hunk] = suspects_between(path, old, new)
+    assert comment_only(hunk) is expected
+
+
+def test_a_comment_only_hunk_ranks_below_the_code_change_and_is_never_reverted(project: Path) -> None:
+    """The user broke `_parser.py`, then added a comment next to the failing assertion (the newest
+    change, inside the traceback's lines, in the failing test's own file): the code change is the
+    suspect; a failure with only the comment changed gets no revert."""
+    from companion.quickfix import Moment
+    from companion.quickfix.regression import rank
+
+    run = f"PYTHONPATH=src {PYTHON} -m pytest -q -p no:cacheprovider tests --junitxml=report.xml -o junit_family=xunit1"
+    assert sh(project, run).returncode == 0  # green
+    parser, test = project / "src" / "pkg" / "_parser.py", project / "tests" / "test_parser.py"
+    broken = PARSER.replace('"\\\\n": "\\u000a"', '"\\\\n": "\\u0009"')
+    commented = TEST.replace('    assert unescape("a\\\\nb")', '    # a linefeed\n    assert unescape("a\\\\nb")')
+    parser.write_text(broken)
+    test.write_text(commented)
+    suspects = suspects_between("tests/test_parser.py", TEST, commented, 3.0) + \
+        suspects_between("src/pkg/_parser.py", PARSER, broken, 2.0)
+    event = command_event(project, run)
+    failures = junit_failures(project / "report.xml")
+    event = with_evidence(event, failures=failures, failure_count=len(failures), suspects=suspects,
+                          green={"ts": 1.0, "key": run, "kind": "command"})
+    ranked = rank(Moment("failed_command", event, project))
+    assert [s["path"] for _score, s in ranked] == ["src/pkg/_parser.py", "tests/test_parser.py"]
+    best = candidates(project, event)[0]
+    assert best.rule == "regression.revert" and best.operation == "edit" and best.path == "src/pkg/_parser.py"
+
+    event = with_evidence(event, suspects=suspects[:1])  # only the comment changed since it passed
+    found = by_rule(candidates(project, event), "regression.revert")
+    assert [(c.operation, c.path, c.confidence) for c in found] == [("open", "tests/test_parser.py", 0.5)]
+    assert "(only comments)" in found[0].response
