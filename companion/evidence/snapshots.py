@@ -345,6 +345,7 @@ class Snapshots:
                         continue  # the stat cache proves it unchanged
                 candidates.append((info.st_mtime_ns / 1e9, path))
             changed: list[Changed] = []
+            unread: list[Changed] = []  # changed since the green, which had no copy of them (its walk ran out of time)
             deadline = time.monotonic() + self.read_budget_s
             for mtime, path in sorted(candidates, reverse=True):
                 if len(changed) >= limit:
@@ -362,16 +363,38 @@ class Snapshots:
                     changed.append(Changed(path, None, self.text(new_ref), mtime, "no earlier copy"))
                 elif old_ref is None:
                     changed.append(Changed(path, "", self.text(new_ref), mtime, "created"))
+                elif old_ref.startswith(("!unread", UNKNOWN)) and not new_ref.startswith("!"):
+                    if mtime <= green.ts + mtime_slack(green.ts):
+                        continue  # not read then, but not modified since: the same content
+                    unread.append(Changed(path, None, self.text(new_ref), mtime, "no earlier copy"))
                 elif new_ref.startswith("!") or old_ref.startswith("!"):
                     note = _reason(new_ref) if new_ref.startswith("!") else "no earlier copy"
                     changed.append(Changed(path, self.text(old_ref), self.text(new_ref), mtime, note))
                 else:
                     changed.append(Changed(path, self.text(old_ref), self.text(new_ref), mtime,
                                            "since the commit" if since_commit else ""))
+            changed += self._from_commit(unread)
+            changed.sort(key=lambda c: -c.saved_ts)
             if not truncated:
                 for path in sorted(set(before) - set(now) - {PARTIAL})[: max(0, limit - len(changed))]:
                     changed.append(Changed(path, self.text(_blob(before[path])), None, time.time(), "deleted"))
             return changed
+
+    def _from_commit(self, unread: list[Changed]) -> list[Changed]:
+        """Files the green's walk did not read (its read budget ran out) and changed since: their
+        committed version (redacted) stands in for the content of the run, as for a green that
+        came too late (`_before`); without one they stay "no earlier copy"."""
+        if not unread:
+            return []
+        found = committed(self.workspace, [c.path for c in unread], self.max_file_bytes)
+        out = []
+        for change in unread:
+            text, _bad = decode(found[change.path]) if change.path in found else (None, False)
+            if text is None:
+                out.append(change)
+            else:
+                out.append(Changed(change.path, self.redactor.redact(text), change.new, change.saved_ts, "since the commit"))
+        return out
 
     # -- bounds -----------------------------------------------------------------------------
     def prune(self, force: bool = False) -> dict[str, int]:

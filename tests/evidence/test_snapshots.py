@@ -349,3 +349,31 @@ def test_committed_copies_without_git_or_outside_a_repository(tmp_path: Path, mo
     assert committed(tmp_path, ["a.py"], 1000) == {}  # no repository (tmp_path is outside any)
     monkeypatch.setenv("PATH", str(tmp_path / "nowhere"))
     assert committed(tmp_path, ["a.py"], 1000) == {}  # no git at all
+
+
+def test_a_file_the_green_walk_had_no_time_to_read_is_measured_from_the_commit(tmp_path: Path) -> None:
+    """A green walk whose read budget ran out keeps no copy of some files ("!unread"); one of them
+    changed since must still be a suspect (its committed version stands in), and an untouched one
+    is no change at all."""
+    from tests.conftest import git
+
+    ws = tmp_path / "ws"
+    ws.mkdir()
+    (ws / "big.py").write_text("def f(x):\n    return x + 1\n")
+    (ws / "same.py").write_text("y = 1\n")
+    git(ws, "init", "-q")
+    git(ws, "add", "-A")
+    git(ws, "commit", "-qm", "one")
+    snap = _snapshots(tmp_path, read_budget_s=0.0)  # the green's walk reads nothing in time
+    start = time.time() - 3
+    for name in ("big.py", "same.py"):  # saved well before the run
+        os.utime(ws / name, (start - 10, start - 10))
+    snap.mark_green("cmd:t", "t", "command", start, snap.snapshot(start, start + 1.0))
+    manifest = snap.manifest(snap.greens["cmd:t"].manifest)
+    assert manifest["big.py"].startswith("!unread@") and manifest["same.py"].startswith("!unread@")
+    _later(ws / "big.py", "def f(x):\n    return x - 1\n")
+    snap.read_budget_s = 2.0
+    [change] = snap.changes_since(snap.greens["cmd:t"])
+    assert (change.path, change.note) == ("big.py", "since the commit")
+    [hunk], _unread = suspects([change])
+    assert hunk["since"] == "commit" and hunk["removed"] == ["    return x + 1"] and hunk["added"] == ["    return x - 1"]

@@ -119,3 +119,14 @@ test('a setting that does not exist on disk: the message names it', async () => 
     const note = await failsWith('missing-path', { 'companion.path': '/nowhere/companion' }, /was not found/);
     assert.match(note, /\/nowhere\/companion/);
 });
+
+test('companion on PATH and no setting: the extension finds it there', async () => {
+    // One code-server on this user-data folder at a time: the first one (companion not on PATH) goes.
+    process.kill(-server.process.pid, 'SIGTERM');
+    await until(() => server.process.exitCode !== null || server.process.signalCode !== null, 30000, 'the first code-server exits');
+    server = await new CodeServer(world, { pathWithCompanion: true }).start();
+    const { bench, lsp } = await activateWith('on-path', {});
+    assert.ok(lsp.argv.includes(world.companion), `started from PATH: ${lsp.argv.join(' ')}`);
+    assert.deepEqual(lsp.argv.slice(-2), ['lsp', '--stdio']);
+    await closeAll(bench);
+});
