@@ -72,8 +72,10 @@ def export_paths(value: str) -> list[Path]:
     return [Path(p.strip()) for p in value.split(",") if p.strip()]
 
 
-def training_rows(export: Sequence[dict[str, Any]], augment: bool = True) -> list[MomentRow]:
-    """Reward rows from export rows (distinct history and task; the first label of a pair wins)."""
+def training_rows(export: Sequence[dict[str, Any]], augment: bool = True, silence: bool = True) -> list[MomentRow]:
+    """Reward rows from export rows (distinct history and task; the first label of a pair wins).
+    `augment`: the generic tasks judged wrong at failure moments; with `silence` too, a silence row
+    per moment (wrong at a failure, right at a routine moment)."""
     from companion.gate.reward_data import parse_row
     from companion.moments.ranking import export_observations
 
@@ -98,7 +100,8 @@ def training_rows(export: Sequence[dict[str, Any]], augment: bool = True) -> lis
             add(obs, str(raw["pred_task"]), bool(raw.get("valid")), repo, name)
         if augment:
             failure = bool(moment.get("failure"))
-            add(obs, None, not failure, repo, name)  # silence: wrong at a failure, right at a routine moment
+            if silence:
+                add(obs, None, not failure, repo, name)  # silence: wrong at a failure, right at a routine moment
             if failure:
                 for task in TRAIN_GENERIC:
                     add(obs, task, False, repo, name)
@@ -108,6 +111,18 @@ def training_rows(export: Sequence[dict[str, Any]], augment: bool = True) -> lis
 def repo_of(rows: Sequence[RewardRow], moment_rows: Sequence[MomentRow]) -> list[str]:
     """Per row of `rows + [m.row for m in moment_rows]`: its repository ("" for ProactiveBench's)."""
     return [""] * len(rows) + [m.repo for m in moment_rows]
+
+
+def row_weights(base: Sequence[RewardRow], moment_rows: Sequence[MomentRow], weight: float) -> np.ndarray:
+    """Loss weights: ProactiveBench's rows keep the category-balanced weights they have alone, and
+    the moments' rows are balanced among themselves, times `weight` (balancing the two together
+    would let a hundred moment rows of one category halve ProactiveBench's weight of it)."""
+    from training.reward.train import category_weights
+
+    parts = [category_weights(base)]
+    if moment_rows:
+        parts.append(category_weights([m.row for m in moment_rows]) * weight)
+    return np.concatenate(parts).astype(np.float32)
 
 
 def with_heads(gate: Any, heads: dict[str, dict[str, np.ndarray]]) -> Any:
@@ -120,8 +135,8 @@ def with_heads(gate: Any, heads: dict[str, dict[str, np.ndarray]]) -> Any:
     return other
 
 
-def evaluate(cfg: Any, export: Sequence[dict[str, Any]], augment: bool = True, moments_weight: float = 3.0,
-             cv: bool = True, progress: bool = True) -> dict[str, Any]:
+def evaluate(cfg: Any, export: Sequence[dict[str, Any]], augment: bool = True, moments_weight: float = 1.0,
+             cv: bool = True, progress: bool = True, silence: bool = True) -> dict[str, Any]:
     """Per held-out repository: the ranking figure of the shipped gate and of heads trained without
     that repository; then ProactiveBench's trace-fold CV with and without the moments."""
     import torch
@@ -136,19 +151,20 @@ def evaluate(cfg: Any, export: Sequence[dict[str, Any]], augment: bool = True, m
     train.seed_everything(cfg.seed)
     started = time.time()
     base = train.load_rows(cfg)
-    moment_rows = training_rows(export, augment)
+    moment_rows = training_rows(export, augment, silence)
     rows = base + [m.row for m in moment_rows]
     repos = repo_of(base, moment_rows)
     vectors = train.embeddings_for(rows, cfg)
     prep = train.prepare(rows, vectors)
-    prep.weights[len(base):] *= moments_weight
+    prep.weights = row_weights(base, moment_rows, moments_weight)
     prep.extra["repos"] = repos
     cases = ranking.cases_from_export(export)
     held_out = sorted({m.repo for m in moment_rows} | {c.repo for c in cases})
     shipped = RewardGate(SHIPPED_DIR, memory=True)
     report: dict[str, Any] = {"rows": {"proactivebench": len(base), "moments": len(moment_rows),
                                        "accepted": sum(m.row.valid and m.row.task is not None for m in moment_rows)},
-                              "augment": augment, "moments_weight": moments_weight, "by_repo": {}}
+                              "augment": augment, "silence_rows": augment and silence, "moments_weight": moments_weight,
+                              "by_repo": {}}
     pooled: dict[str, list[Any]] = {"shipped": [], "trained": []}
     for repo in tqdm(held_out, desc="repositories held out", unit="repo", disable=not progress):
         deadline.check(f"holding out {repo}")
@@ -188,7 +204,7 @@ def proactivebench_cv(cfg: Any, base: Sequence[RewardRow], prep: Any, deadline: 
     out = {}
     for name, oof in (("without_moments", alone), ("with_moments", mixed[:n])):
         balanced = train.figures(base, oof)["balanced"]
-        out[name] = {k: balanced[k] for k in ("accuracy", "f1")}
+        out[name] = {k: balanced[k] for k in ("accuracy", "f1", "per_category")}
     return out
 
 
@@ -197,8 +213,10 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--moments", required=True, help="moments export JSONL (comma-separated for several)")
-    parser.add_argument("--moments-weight", type=float, default=3.0, help="loss weight of a moment row (a base row: 1)")
+    parser.add_argument("--moments-weight", type=float, default=1.0,
+                        help="loss weight of the moments' rows, balanced among themselves (ProactiveBench's: 1)")
     parser.add_argument("--no-augment", action="store_true", help="the export's rows only (no silence or generic rows)")
+    parser.add_argument("--no-silence", action="store_true", help="no silence rows (the silence head stays as it is)")
     parser.add_argument("--no-cv", action="store_true", help="skip ProactiveBench's CV with and without the moments")
     parser.add_argument("--budget-s", type=float, default=1800.0, help="stop after this many seconds (0: no limit)")
     parser.add_argument("--epochs", type=int, default=train.RewardTrainConfig.epochs)
@@ -207,7 +225,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     cfg = train.RewardTrainConfig(write=False, memory=False, budget_s=args.budget_s, epochs=args.epochs,
                                   threads=args.threads)
     report = evaluate(cfg, read_export(export_paths(args.moments)), augment=not args.no_augment,
-                      moments_weight=args.moments_weight, cv=not args.no_cv)
+                      moments_weight=args.moments_weight, cv=not args.no_cv, silence=not args.no_silence)
     print(json.dumps(report, indent=2))
     return report
 

