@@ -5,6 +5,8 @@ the same reply as a run without the cache."""
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from companion.agent.backends import JSON_PREFIX, chatml, common_prefix_length
@@ -113,3 +115,33 @@ def test_llama_cpp_reads_only_the_new_part_of_a_step() -> None:
         assert backend.last_stats["cached_tokens"] == 0
     finally:
         backend.close()
+
+
+@pytest.mark.usefixtures("needs_llama_cpp")
+def test_closing_llama_cpp_during_a_generation_waits_for_it_instead_of_freeing_under_it() -> None:
+    """A daemon stopped while the model thinks: freeing the context mid-decode used to kill the
+    process (a segfault in llama_decode, seen in CI). The generation ends at its next token."""
+    import threading
+
+    from companion.agent.backends import BackendUnavailable, GenerationTimeout
+    from companion.agent.backends.llama_cpp import LlamaCppBackend
+
+    backend = LlamaCppBackend(threads=1)
+    outcome: list[object] = []
+
+    def think() -> None:
+        try:
+            outcome.append(backend.generate(build_messages([FAILED, SAVED], evidence=EVIDENCE), max_new_tokens=400))
+        except (GenerationTimeout, BackendUnavailable) as exc:
+            outcome.append(exc)
+
+    thread = threading.Thread(target=think)
+    thread.start()
+    deadline = time.monotonic() + 60
+    while not backend._lock.locked() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    backend.close()  # while the generation holds the model
+    thread.join(60)
+    assert not thread.is_alive() and backend.llm is None and len(outcome) == 1
+    with pytest.raises(BackendUnavailable):
+        backend.generate(build_messages([FAILED]), max_new_tokens=4)

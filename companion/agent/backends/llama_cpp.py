@@ -12,6 +12,7 @@ its own observations and evidence. `last_stats["cached_tokens"]` says how many i
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
 import time
@@ -39,6 +40,10 @@ def default_threads() -> int:
     """llama.cpp's own default: half the logical CPUs (its threads spin; more than the free cores is
     much slower). The benchmark gives llama.cpp's server the same number."""
     return max(1, (os.cpu_count() or 2) // 2)
+
+
+log = logging.getLogger(__name__)
+CLOSE_WAIT_S = 60.0  # a prompt's evaluation on a loaded machine; the step's own deadline bounds it too
 
 
 class LlamaCppBackend:
@@ -73,7 +78,8 @@ class LlamaCppBackend:
         self.temperature = temperature
         template = str(self.llm.metadata.get("tokenizer.chat_template", ""))
         self._chatml = "<|im_start|>" in template or not template
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()  # one generation at a time, and never one while the model is freed
+        self._closing = threading.Event()
         self.last_stats: dict[str, float] = {}
 
     def prompt_text(self, messages: Sequence[Message]) -> str:
@@ -83,6 +89,7 @@ class LlamaCppBackend:
         if not self._chatml:  # a GGUF with another template: let llama.cpp apply it, no prefill
             return self._chat(messages, max_new_tokens, deadline)
         with self._lock:
+            self._check_open()
             prompt = self.llm.tokenize(self.prompt_text(messages).encode(), add_bos=False, special=True)
             stops = {self.llm.token_eos(), *self.llm.tokenize(b"<|im_end|>", add_bos=False, special=True)}
             cached = common_prefix_length(self.llm._input_ids.tolist(), prompt) if self.llm.n_tokens else 0
@@ -99,6 +106,8 @@ class LlamaCppBackend:
                 count += 1
                 if deadline is not None and time.monotonic() > deadline:
                     raise GenerationTimeout("the model did not finish before its deadline")
+                if self._closing.is_set():
+                    raise GenerationTimeout("the model is being closed")
                 if count >= max_new_tokens or json_object_closed(text):
                     break
             self.last_stats = {"prompt_tokens": float(len(prompt)), "cached_tokens": float(cached),
@@ -108,20 +117,38 @@ class LlamaCppBackend:
 
     def _chat(self, messages: Sequence[Message], max_new_tokens: int, deadline: float | None) -> str:
         with self._lock:
+            self._check_open()
             text = ""
             for chunk in self.llm.create_chat_completion(messages=list(messages), max_tokens=max_new_tokens,
                                                          temperature=self.temperature, stream=True):
                 text += chunk["choices"][0]["delta"].get("content", "") or ""
                 if deadline is not None and time.monotonic() > deadline:
                     raise GenerationTimeout("the model did not finish before its deadline")
+                if self._closing.is_set():
+                    raise GenerationTimeout("the model is being closed")
                 if json_object_closed(text):
                     break
             return text
 
+    def _check_open(self) -> None:
+        if self.llm is None or self._closing.is_set():
+            raise BackendUnavailable("the llama.cpp model was closed")
+
     def close(self) -> None:
-        llm, self.llm = self.llm, None
-        if llm is not None:
-            llm.close()
+        """Free the model, but never under a generation running on another thread: freeing the
+        context mid-decode crashes the process (seen when a daemon stopped during a step). The
+        generation stops at its next token; its prompt's evaluation is waited for, up to CLOSE_WAIT_S,
+        and past that the model is left to the process's exit rather than freed under it."""
+        self._closing.set()
+        if not self._lock.acquire(timeout=CLOSE_WAIT_S):
+            log.warning("the llama.cpp model is still busy after %.0f s; not freed before exit", CLOSE_WAIT_S)
+            return
+        try:
+            llm, self.llm = self.llm, None
+            if llm is not None:
+                llm.close()
+        finally:
+            self._lock.release()
 
 
 def create(agent: Any) -> LlamaCppBackend:
