@@ -46,7 +46,7 @@ def test_json_report_thresholds_export_and_a_bundle_that_does_not_clone(calc_rep
     bad.write_bytes(b"garbage")
     export = tmp_path / "labelled.jsonl"
     result = run_cli("eval", "moments", "--repo", str(bad), "--repo", str(calc_repo), "--moments", "4", "--json",
-                     "--jobs", "2", "--export", str(export), "--min-helpful", "0.99", "--setup", "model_only",
+                     "--jobs", "1", "--export", str(export), "--min-helpful", "0.99", "--setup", "model_only",
                      *scripted(tmp_path),
                      cwd=tmp_path, timeout=800)
     assert result.returncode == 1, result.stderr  # helpful recall misses the threshold
