@@ -54,6 +54,7 @@ def settings_for(reply: dict, tmp_path: Path) -> Settings:
                     step_timeout_s=60.0, command_timeout_s=60.0)
 
 
+@pytest.mark.timeout(900)  # a daemon, a shell and two test runs: minutes on a loaded machine (the daemon alone may take 300 s)
 def test_a_known_good_edit_is_surfaced_grounded_localized_and_fixes_the_tests(prepared, tmp_path):
     repo, kept = prepared
     mutant = kept.mutant
@@ -77,6 +78,7 @@ def test_a_known_good_edit_is_surfaced_grounded_localized_and_fixes_the_tests(pr
     assert row["label"] == "accepted" and row["valid"] and row["obs"] and row["pred_task"] == good["task"]
 
 
+@pytest.mark.timeout(900)  # a daemon, a shell and two test runs: minutes on a loaded machine (the daemon alone may take 300 s)
 def test_a_generic_proposal_is_neither_grounded_nor_localized(prepared, tmp_path):
     repo, kept = prepared
     moment = scenarios.regression("calc-02-hook", repo.name, kept, COMMAND, "hook", repo.base)
