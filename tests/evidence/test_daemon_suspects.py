@@ -64,6 +64,21 @@ def _git_state(root: Path) -> tuple[str, str, str]:
     index = hashlib.sha256((root / ".git" / "index").read_bytes()).hexdigest()
     return index, git(root, "for-each-ref"), git(root, "stash", "list")
 
+def _committed_and_watched(root: Path, daemon_factory, with_git: bool):
+    """The project committed (with git) and a daemon watching it: (daemon, git state before or None)."""
+    (root / ".gitignore").write_text("__pycache__/\n.pytest_cache/\n")
+    before = None
+    if with_git:
+        git(root, "init", "-q")
+        git(root, "add", "-A")
+        git(root, "commit", "-qm", "project")
+        before = _git_state(root)
+    config = Config()
+    config.watch.debounce_ms = 60
+    daemon = daemon_factory(root, config=config, services=False)
+    wait_for(lambda: next(w for w in daemon.watchers if w.name == "file").ready.is_set())
+    return daemon, before
+
 
 def _latest(daemon, kind: str):
     events = daemon.store.events(workspace=str(daemon.workspace), kinds=[kind])
@@ -75,16 +90,7 @@ def test_failure_names_the_line_changed_since_the_last_passing_run(tmp_path: Pat
     root = (tmp_path / "project").resolve()
     root.mkdir()
     _project(root)
-    if with_git:
-        git(root, "init", "-q")
-        (root / ".gitignore").write_text("__pycache__/\n.pytest_cache/\n")
-        git(root, "add", "-A")
-        git(root, "commit", "-qm", "project")
-        before = _git_state(root)
-    config = Config()
-    config.watch.debounce_ms = 60
-    daemon = daemon_factory(root, config=config, services=False)
-    wait_for(lambda: next(w for w in daemon.watchers if w.name == "file").ready.is_set())
+    daemon, before = _committed_and_watched(root, daemon_factory, with_git)
 
     code, took = _pytest(root)
     assert code == 0
@@ -227,16 +233,7 @@ def test_a_green_read_late_never_takes_a_file_saved_after_the_run(tmp_path: Path
     (root / "tests").mkdir()
     (root / "tests" / "test_strings.py").write_text(STRINGS_TEST)
     (root / "pytest.ini").write_text("[pytest]\npythonpath = src\n")
-    (root / ".gitignore").write_text("__pycache__/\n.pytest_cache/\n")
-    if with_git:
-        git(root, "init", "-q")
-        git(root, "add", "-A")
-        git(root, "commit", "-qm", "project")
-        before = _git_state(root)
-    config = Config()
-    config.watch.debounce_ms = 60
-    daemon = daemon_factory(root, config=config, services=False)
-    wait_for(lambda: next(w for w in daemon.watchers if w.name == "file").ready.is_set())
+    daemon, before = _committed_and_watched(root, daemon_factory, with_git)
     command = "python -m pytest -q tests"
 
     start = time.time()
