@@ -83,21 +83,8 @@ def measure(kind: str, tokens: int) -> dict:
         started = time.perf_counter()
         backend = LlamaCppBackend(MODEL or None, threads=THREADS)
         result["load_s"] = time.perf_counter() - started
-        llm = backend.llm
-        prompt = llm.tokenize(backend.prompt_text(messages).encode(), add_bos=False, special=True)
-        n_prompt = len(prompt)
-        llm.reset()
-        llm.eval(prompt)  # warm-up
-        llm.reset()
-        started = time.perf_counter()
-        llm.eval(prompt)
-        prefill = time.perf_counter() - started
-        started = time.perf_counter()
-        for _ in range(tokens):
-            token = llm.sample(temp=0.0)
-            llm.eval([token])
+        n_prompt, prefill, total = backend.on_model_thread(raw_rates, backend, messages, tokens)
         generated = tokens
-        total = prefill + time.perf_counter() - started
         result["model"] = f"{backend.model_name} (llama.cpp)"
     decode = max(total - prefill, 1e-9)
     result.update({"prompt_tokens": int(n_prompt), "prompt_tok_s": n_prompt / prefill, "generated_tokens": int(generated),
@@ -105,6 +92,24 @@ def measure(kind: str, tokens: int) -> dict:
     result.update(agent_steps(backend))
     result["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     return result
+
+
+def raw_rates(backend, messages, tokens: int) -> tuple[int, float, float]:  # noqa: ANN001 - LlamaCppBackend
+    """llama.cpp's prompt and generation rates without the agent: (prompt tokens, prefill s, total s).
+    Runs on the backend's model thread, as its steps do (llama_cpp.py: one OpenMP team)."""
+    llm = backend.llm
+    prompt = llm.tokenize(backend.prompt_text(messages).encode(), add_bos=False, special=True)
+    llm.reset()
+    llm.eval(prompt)  # warm-up
+    llm.reset()
+    started = time.perf_counter()
+    llm.eval(prompt)
+    prefill = time.perf_counter() - started
+    started = time.perf_counter()
+    for _ in range(tokens):
+        token = llm.sample(temp=0.0)
+        llm.eval([token])
+    return len(prompt), prefill, prefill + time.perf_counter() - started
 
 
 def agent_steps(backend) -> dict:  # noqa: ANN001 - any Backend

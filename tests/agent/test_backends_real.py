@@ -92,3 +92,43 @@ def test_llama_cpp_falls_back_to_transformers_when_absent(monkeypatch: pytest.Mo
     assert backend.name == "transformers" and "llama-cpp-python is not installed" in backend.note
     with pytest.raises(BackendUnavailable):
         load_backend(Config(), "nonsense")
+
+
+@pytest.mark.parametrize("text, settled", [
+    ('{"purpose": "a", "thoughts": "b", "proactive_task": null,', True),  # no task: nothing after it is read
+    ('{"purpose": "a", "proactive_task": null', False),  # "null" may still be the start of more
+    ('{"thoughts": "quote \\"proactive_task\\": null, here"', False),  # a key inside a string is escaped
+    ('{"proactive_task": "Fix it", "response": "x", "operation": "open", "path": "a.py", "line": 61,', True),
+    ('{"proactive_task": "Fix it", "line": 6', False),  # the number may go on
+    ('{"proactive_task": "Fix it", "response": "}"', False),
+    ('{"proactive_task": "Fix it"}', True),
+])
+def test_a_reply_is_settled_once_it_says_no_task_or_writes_its_last_key(text: str, settled: bool) -> None:
+    from companion.agent.backends import reply_settled
+    from companion.agent.parse import parse_reply
+
+    assert reply_settled(text) is settled
+    if settled:
+        reply = parse_reply(text)  # the object without its closing brace still parses
+        assert reply.problem is None and (reply.task is None) == ('"proactive_task": null' in text)
+
+
+@pytest.mark.slow
+@pytest.mark.usefixtures("needs_llama_cpp")
+def test_llama_cpp_stops_generating_once_the_reply_is_settled() -> None:
+    """The shipped adapter's reply to a routine moment: generation ends at its last needed token,
+    well before the step's token cap, and the reply parses."""
+    from companion.agent.backends import reply_settled
+
+    config = Config()
+    config.agent.timeout_s = 600.0
+    config.agent.max_new_tokens = 200
+    backend = load_backend(config, "llama_cpp")
+    agent = Agent.from_config(backend, config)
+    try:
+        result = agent.step([{"time": "2026-03-02 10:14:20", "event": "The user saved `notes.md` (12 lines, 1 changed)."}])
+    finally:
+        agent.close()
+    assert result.reply.problem is None and reply_settled(result.reply.raw)
+    assert result.stats["generated_tokens"] < 200
+    assert not reply_settled(result.reply.raw[:-1])  # it stopped at the first settled token, not later

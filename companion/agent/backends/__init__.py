@@ -9,6 +9,8 @@ calls it from its own worker thread with a deadline, so the daemon never waits o
 
 from __future__ import annotations
 
+import re
+
 import importlib
 import os
 import time
@@ -74,6 +76,22 @@ def time_left(deadline: float | None, server: str) -> float | None:
     if left is not None and left <= 0:
         raise GenerationTimeout(f"no time left for the {server} request")
     return left
+
+
+# A reply is settled before its object closes when it says "no task" (nothing after the task is
+# read then) or when its last key has a complete value: the reply's keys come in the prompt's order
+# (companion/agent/prompt.py REPLY_KEYS), and a small model that reaches "line" often goes on with
+# the keys again instead of closing the object. Generating stops there; the parser reads the object
+# without its closing brace. A key inside a string value is escaped (\"line\"), so it never matches.
+_NO_TASK = re.compile(r'(?<!\\)"proactive_task"\s*:\s*null\s*[,}\n]')
+_LAST_KEY = re.compile(r'(?<!\\)"line"\s*:\s*(?:null|-?\d+|"[^"\\]*")\s*[,}\n]')
+
+
+def reply_settled(text: str) -> bool:
+    """True once the reply says all it will say: its JSON object is complete, it has said
+    `"proactive_task": null`, or its last key ("line") has a complete value. The engine's step
+    time is mostly generated tokens, and these stops save a third to a half of them."""
+    return json_object_closed(text) or bool(_NO_TASK.search(text)) or bool(_LAST_KEY.search(text))
 
 
 def json_object_closed(text: str) -> bool:

@@ -8,6 +8,15 @@ Prefix reuse: `Llama.generate(reset=True)` keeps the KV cache of the longest com
 with the previous prompt, and the agent's prompts start with the same system rules and few-shot
 turns (companion/agent/prompt.py keeps everything that changes after them), so a step reads only
 its own observations and evidence. `last_stats["cached_tokens"]` says how many it reused.
+
+One thread drives the model (`on_model_thread`): llama.cpp's CPU threads are an OpenMP team that
+belongs to the thread that calls it, and a second calling thread gets a second team that competes
+with the first. Measured on the 2-core build machine with 2 threads: 68 generated tok/s from one
+thread, 30 tok/s once another thread had called the model too.
+
+Threads: all CPUs up to 4 (`default_threads`). On the idle 2-core machine, warm agent steps of a
+~930-token prompt (36 generated tokens): 0.79 s with 2 threads (68 tok/s generated, 260 ms to the
+first token) against 1.31 s with 1 (43 tok/s, 470 ms); `benchmarks/bench_agent_backend.py --threads N`.
 """
 
 from __future__ import annotations
@@ -16,11 +25,12 @@ import logging
 import os
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence, TypeVar
 
 from companion.agent.backends import (JSON_PREFIX, BackendUnavailable, GenerationTimeout, Message, chatml,
-                                      common_prefix_length, json_object_closed)
+                                      common_prefix_length, reply_settled)
 
 
 def available() -> bool:
@@ -36,10 +46,16 @@ def available() -> bool:
     return True
 
 
+MAX_DEFAULT_THREADS = 4  # a 135M–1B model is bound by memory bandwidth past a few threads
+
+
 def default_threads() -> int:
-    """llama.cpp's own default: half the logical CPUs (its threads spin; more than the free cores is
-    much slower). The benchmark gives llama.cpp's server the same number."""
-    return max(1, (os.cpu_count() or 2) // 2)
+    """Every CPU, up to MAX_DEFAULT_THREADS: on the 2-core machine 2 threads made a warm step 40 %
+    shorter than 1 (module docstring). The benchmark gives llama.cpp's server the same number."""
+    return max(1, min(os.cpu_count() or 1, MAX_DEFAULT_THREADS))
+
+
+Result = TypeVar("Result")
 
 
 log = logging.getLogger(__name__)
@@ -79,13 +95,32 @@ class LlamaCppBackend:
         template = str(self.llm.metadata.get("tokenizer.chat_template", ""))
         self._chatml = "<|im_start|>" in template or not template
         self._lock = threading.Lock()  # one generation at a time, and never one while the model is freed
+        self._driver_ident: int | None = None
+        self._driver = ThreadPoolExecutor(max_workers=1, thread_name_prefix="llama-cpp", initializer=self._driver_started)
         self._closing = threading.Event()
         self.last_stats: dict[str, float] = {}
 
     def prompt_text(self, messages: Sequence[Message]) -> str:
         return chatml(messages, JSON_PREFIX)
 
+    def _driver_started(self) -> None:
+        self._driver_ident = threading.get_ident()
+
+    def on_model_thread(self, work: Callable[..., Result], *args: Any) -> Result:
+        """Run `work(*args)` on the one thread that drives llama.cpp (module docstring: its OpenMP
+        team belongs to the calling thread). Exceptions come back to the caller."""
+        if threading.get_ident() == self._driver_ident:
+            return work(*args)
+        try:
+            future = self._driver.submit(work, *args)
+        except RuntimeError:  # the driver was shut down by close()
+            raise BackendUnavailable("the llama.cpp model was closed") from None
+        return future.result()
+
     def generate(self, messages: Sequence[Message], max_new_tokens: int, deadline: float | None = None) -> str:
+        return self.on_model_thread(self._generate, messages, max_new_tokens, deadline)
+
+    def _generate(self, messages: Sequence[Message], max_new_tokens: int, deadline: float | None) -> str:
         if not self._chatml:  # a GGUF with another template: let llama.cpp apply it, no prefill
             return self._chat(messages, max_new_tokens, deadline)
         with self._lock:
@@ -108,7 +143,7 @@ class LlamaCppBackend:
                     raise GenerationTimeout("the model did not finish before its deadline")
                 if self._closing.is_set():
                     raise GenerationTimeout("the model is being closed")
-                if count >= max_new_tokens or json_object_closed(text):
+                if count >= max_new_tokens or reply_settled(text):
                     break
             self.last_stats = {"prompt_tokens": float(len(prompt)), "cached_tokens": float(cached),
                                "generated_tokens": float(count),
@@ -126,7 +161,7 @@ class LlamaCppBackend:
                     raise GenerationTimeout("the model did not finish before its deadline")
                 if self._closing.is_set():
                     raise GenerationTimeout("the model is being closed")
-                if json_object_closed(text):
+                if reply_settled(text):
                     break
             return text
 
@@ -149,6 +184,7 @@ class LlamaCppBackend:
                 llm.close()
         finally:
             self._lock.release()
+            self._driver.shutdown(wait=False)
 
 
 def create(agent: Any) -> LlamaCppBackend:

@@ -2,8 +2,9 @@
 
 The model is the cached folder converted once from the packaged GGUF (companion.agent.smollm), so
 loading takes well under the 3 s target after the first time. Decoding is greedy, the reply is
-prefilled with the start of the JSON format, and generation stops as soon as the JSON object is
-closed or the deadline passes (a StoppingCriteria), so a hung or rambling model costs little.
+prefilled with the start of the JSON format, and generation stops as soon as the reply is settled
+(its JSON object closed, "no task" said, or its last key written: backends.reply_settled) or the
+deadline passes (a StoppingCriteria), so a hung or rambling model costs little.
 
 Prefix reuse: consecutive agent prompts share their start (the system rules and the few-shot
 turns, most of a ~900-token prompt), so the backend keeps the KV cache (`past_key_values`) of the
@@ -18,11 +19,11 @@ import time
 from pathlib import Path
 from typing import Any, Sequence
 
-from companion.agent.backends import JSON_PREFIX, GenerationTimeout, Message, common_prefix_length, json_object_closed
+from companion.agent.backends import JSON_PREFIX, GenerationTimeout, Message, common_prefix_length, reply_settled
 
 
 class _Stop:
-    """Stop when the deadline passes or the reply's JSON object is complete."""
+    """Stop when the deadline passes or the reply is settled."""
 
     def __init__(self, tokenizer: Any, prompt_length: int, deadline: float | None) -> None:
         self.tokenizer = tokenizer
@@ -40,7 +41,7 @@ class _Stop:
             self.timed_out = True
             return torch.ones(input_ids.shape[0], dtype=torch.bool)
         text = JSON_PREFIX + self.tokenizer.decode(input_ids[0, self.prompt_length:], skip_special_tokens=True)
-        return torch.full((input_ids.shape[0],), json_object_closed(text), dtype=torch.bool)
+        return torch.full((input_ids.shape[0],), reply_settled(text), dtype=torch.bool)
 
 
 # A shorter common prefix is not worth keeping a cache for (and a cache must leave one token to run).
