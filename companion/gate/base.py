@@ -18,6 +18,18 @@ Observation = dict[str, str]
 # Interruption level 1 (only the surest proposals) … 5 (anything plausible), as probabilities
 # of acceptance. A gate may calibrate its own table (see `thresholds`).
 DEFAULT_THRESHOLDS = {1: 0.9, 2: 0.75, 3: 0.5, 4: 0.35, 5: 0.2}
+# The observation that carries a quick-fix candidate's evidence (companion/quickfix/why.py writes it,
+# last, after the workspace's events): it marks a coding moment with evidence, which the reward
+# gate judges with its coding heads (companion/gate/reward.py).
+EVIDENCE_PREFIX = "Evidence: "
+
+
+def has_evidence(observations: Sequence[Observation | str]) -> bool:
+    """Whether the last observation (a dict, or its sentence alone) is a candidate's evidence line."""
+    if not observations:
+        return False
+    last = observations[-1]
+    return str(last if isinstance(last, str) else last.get("event", "")).startswith(EVIDENCE_PREFIX)
 
 
 class Gate(Protocol):

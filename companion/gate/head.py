@@ -1,7 +1,7 @@
 """The gate's trained part: two small ensembles of one-hidden-layer MLPs, run in numpy.
 
-The shipped file holds, for each head ("silence" for null tasks, "task" for proposals), the
-stacked weights of E members: w1 (E, in, hidden), b1 (E, hidden), w2 (E, hidden), b2 (E,). The
+The shipped file holds, for each head ("silence" for null tasks, "task" for proposals, and the
+optional coding heads of the same two kinds), the stacked weights of E members: w1 (E, in, hidden), b1 (E, hidden), w2 (E, hidden), b2 (E,). The
 score is the mean of the members' probabilities. Two optional logistic heads ("memory_silence",
 "memory_task": w (in,), b (1,)) weigh what the judgement memory recalls (companion/gate/memory.py)
 together with those scores. Training (torch) lives in training/reward/;
@@ -19,6 +19,10 @@ import numpy as np
 
 
 HEADS = ("silence", "task")
+# Optional heads for coding moments with evidence (the candidate's `Evidence: …` line last): trained
+# on the moments benchmark's labelled candidates (training/reward/moments.py), they tell right help
+# from generic help where ProactiveBench's heads see only that something needs help.
+CODING_HEADS = {"silence": "coding_silence", "task": "coding_task"}
 MEMORY_HEADS = ("memory_silence", "memory_task")  # optional: logistic heads over the judgement memory
 WEIGHTS_FILE = "gate_heads.safetensors"
 CARD_FILE = "card.json"
@@ -95,6 +99,17 @@ def save_heads(folder: str | Path, heads: dict[str, dict[str, np.ndarray]], card
     return folder
 
 
+def read_tensors(folder: str | Path) -> dict[str, dict[str, np.ndarray]]:
+    """The weights file of `folder` as {head: {name: array}} (what `save_heads` takes)."""
+    from safetensors.numpy import load_file
+
+    heads: dict[str, dict[str, np.ndarray]] = {}
+    for key, value in load_file(str(Path(folder) / WEIGHTS_FILE)).items():
+        head, name = key.rsplit(".", 1)
+        heads.setdefault(head, {})[name] = value
+    return heads
+
+
 def load_heads(folder: str | Path) -> tuple[dict[str, Any], dict[str, Any]]:
     from safetensors.numpy import load_file
 
@@ -109,6 +124,9 @@ def load_heads(folder: str | Path) -> tuple[dict[str, Any], dict[str, Any]]:
             heads[head] = MlpEnsemble(*(tensors[f"{head}.{n}"] for n in ("w1", "b1", "w2", "b2")))
         except KeyError as exc:
             raise ValueError(f"{weights} lacks the {head} head ({exc})") from None
+    for head in CODING_HEADS.values():  # weights trained without coding moments lack them
+        if f"{head}.w1" in tensors:
+            heads[head] = MlpEnsemble(*(tensors[f"{head}.{n}"] for n in ("w1", "b1", "w2", "b2")))
     for head in MEMORY_HEADS:  # weights trained before the memory existed simply lack them
         if f"{head}.w" in tensors:
             heads[head] = LogisticHead(tensors[f"{head}.w"], tensors[f"{head}.b"])

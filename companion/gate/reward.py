@@ -28,9 +28,9 @@ import numpy as np
 
 from companion import paths
 from companion.gate import features
-from companion.gate.base import DEFAULT_THRESHOLDS, Observation
+from companion.gate.base import DEFAULT_THRESHOLDS, Observation, has_evidence
 from companion.gate.encoder import SentenceEncoder
-from companion.gate.head import MEMORY_HEADS, WEIGHTS_FILE, load_heads
+from companion.gate.head import CODING_HEADS, MEMORY_HEADS, WEIGHTS_FILE, load_heads
 from companion.gate.memory import RECENT as MEMORY_RECENT
 from companion.gate.memory import JudgementMemory, head_input, logit
 from companion.gate.preference import Answer, PreferenceRecall
@@ -155,21 +155,20 @@ class RewardGate:
     def score_batch(self, pairs: Sequence[tuple[Sequence[Observation], str | None]]) -> list[float]:
         pairs = [(obs, _clean_task(task)) for obs, task in pairs]
         vectors = self._vectors(pairs)
-        silence_rows, task_rows, silence_at, task_at = [], [], [], []
+        by_head: dict[str, tuple[list[np.ndarray], list[int]]] = {}
         for i, (observations, task) in enumerate(pairs):
             recent = [_event_text(o) for o in list(observations)[-MAX_OBSERVATIONS:]] or [""]
             events = np.stack([vectors[t] if t in vectors else self.encoder.embed([t])[0] for t in recent])
-            if task is None:
-                silence_rows.append(features.silence_features(events))
-                silence_at.append(i)
-            else:
-                task_rows.append(features.task_features(events, vectors[task], len(task.split())))
-                task_at.append(i)
+            kind = "silence" if task is None else "task"
+            row = features.silence_features(events) if task is None else \
+                features.task_features(events, vectors[task], len(task.split()))
+            rows, at = by_head.setdefault(self.head_for(observations, kind), ([], []))
+            rows.append(row)
+            at.append(i)
         scores = [0.0] * len(pairs)
-        for head, rows, at in (("silence", silence_rows, silence_at), ("task", task_rows, task_at)):
-            if rows:
-                for i, p in zip(at, self.heads[head].probability(np.stack(rows))):
-                    scores[i] = float(p)
+        for head, (rows, at) in by_head.items():
+            for i, p in zip(at, self.heads[head].probability(np.stack(rows))):
+                scores[i] = float(p)
         memory = self.judgement_memory()
         if memory is not None:
             for i, (observations, task) in enumerate(pairs):
@@ -182,6 +181,14 @@ class RewardGate:
                     event = vectors[last] if last in vectors else self.encoder.embed([last])[0]
                     scores[i] = preference.adjust(scores[i], vectors[task], event)
         return scores
+
+    def head_for(self, observations: Sequence[Observation], kind: str) -> str:
+        """The head that judges a pair: the coding head of its kind ("silence" or "task") when the
+        observations end with a candidate's evidence and the weights have coding heads, else the
+        ProactiveBench head. ProactiveBench's moments never carry that line, so its figures are the
+        same with or without coding heads."""
+        coding = CODING_HEADS[kind]
+        return coding if coding in self.heads and has_evidence(observations) else kind
 
     def _recall(self, memory: JudgementMemory, observations: Sequence[Observation], task: str | None,
                 content: float, vectors: dict[str, np.ndarray]) -> float:

@@ -157,9 +157,11 @@ def cases_from_results(results: Iterable[Any]) -> list[Case]:
 def export_observations(row: dict[str, Any]) -> list[Observation]:
     """An export row's observations with its proposal's evidence line, as the gate saw it (the
     export keeps the events alone; a row that has the line already keeps it once)."""
+    from companion.gate.base import has_evidence
+
     observations = [dict(o) for o in row.get("obs") or []]
     proposal = row.get("proposal") or {}
-    if observations and observations[-1].get("event", "").startswith("Evidence: "):
+    if has_evidence(observations):
         return observations
     line = evidence_line(proposal, float(proposal.get("ts", 0.0)))
     return observations + ([line] if line is not None else [])

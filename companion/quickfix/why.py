@@ -62,6 +62,7 @@ def evidence_observation(evidence: Mapping[str, Any] | None, rule: str | None, t
     """The why as one more observation, for the gate: at run time it judges a candidate on it, and the
     training rows of answered rule proposals carry the same line, so the gate learns which rules (and
     which evidence) this user welcomes."""
+    from companion.gate.base import EVIDENCE_PREFIX
     from companion.render import observation_time
 
-    return {"time": observation_time(ts), "event": f"Evidence: {why_text(evidence, rule) or fallback[:200]}"}
+    return {"time": observation_time(ts), "event": f"{EVIDENCE_PREFIX}{why_text(evidence, rule) or fallback[:200]}"}

@@ -72,3 +72,50 @@ def test_a_tiny_run_with_moments_holds_each_repository_out(tmp_path) -> None:
     assert card["cv"]["group_by"] == "repo" and card["cv"]["folds"] == 2  # one fold per repository
     assert 0.0 <= card["cv_proactivebench"]["accuracy"] <= 1.0
     assert len(card["oof"]) == card["data"]["rows"] and not any(p != p for p in card["oof"])  # every row scored once
+
+
+def test_coding_heads_judge_evidence_pairs_and_leave_proactivebench_alone(tmp_path, export) -> None:
+    """Coding heads trained on the recorded moments, written beside a copy of the shipped weights:
+    a pair that ends with a candidate's evidence line is judged by them, every other pair exactly as
+    without them; the held-out figures and the rebuild command land in the card; a retrain on
+    ProactiveBench keeps them."""
+    import json
+    import shutil
+
+    from companion.gate.head import CODING_HEADS, load_heads
+    from companion.gate.reward import SHIPPED_DIR, RewardGate
+    from training.reward.train import RewardTrainConfig, carry_coding_heads
+
+    folder = tmp_path / "weights"
+    shutil.copytree(SHIPPED_DIR, folder)
+    for name in ("gate_heads.safetensors", "card.json"):  # start from weights without coding heads
+        (folder / name).unlink()
+    from companion.gate.head import read_tensors, save_heads
+
+    plain = {k: v for k, v in read_tensors(SHIPPED_DIR).items() if k not in CODING_HEADS.values()}
+    save_heads(folder, plain, {k: v for k, v in json.loads((SHIPPED_DIR / "card.json").read_text()).items()
+                               if k != "coding_heads"})
+    cfg = RewardTrainConfig(embeddings=str(tmp_path / "emb.npz"), members=1, epochs=30, hidden=8, write=False, memory=False)
+    report = moments.evaluate_coding(cfg, export, progress=False)
+    assert set(report["by_repo"]) == {"toolz", "python-tabulate"}
+    for name in ("coding_heads", "proactivebench_heads"):
+        assert 0.0 <= report[name]["gate_right_above_generic"] <= 1.0
+    moments.write_coding(cfg, export, folder, [str(STREAM)], {"coding_heads": report["coding_heads"]})
+    heads, card = load_heads(folder)
+    assert set(CODING_HEADS.values()) <= set(heads)
+    assert card["coding_heads"]["repos"] == ["python-tabulate", "toolz"]
+    assert "training.reward.moments --coding" in card["coding_heads"]["rebuild"]
+
+    with_coding, without = RewardGate(folder, memory=False), RewardGate(folder, memory=False)
+    without.heads = {k: v for k, v in without.heads.items() if k not in CODING_HEADS.values()}
+    history = [{"time": "Mon 10:00", "event": "The user ran pytest; it failed (exit 1)."}]
+    evidence = history + [{"time": "Mon 10:00", "event": "Evidence: tests/test_a.py::test_x failed: assert 1 == 2"}]
+    office = [(history, "Fix the failing test"), (history, None), (history[:0], "Open the file")]
+    assert with_coding.score_batch(office) == without.score_batch(office)  # no evidence line: ProactiveBench's heads
+    assert with_coding.head_for(evidence, "task") == "coding_task" and with_coding.head_for(history, "task") == "task"
+    assert with_coding.score_batch([(evidence, "Fix it")]) != without.score_batch([(evidence, "Fix it")])
+
+    retrained = {k: v for k, v in plain.items()}
+    retrained_card: dict = {}
+    carry_coding_heads(folder, retrained, retrained_card)  # a retrain keeps the shipped coding heads
+    assert set(CODING_HEADS.values()) <= set(retrained) and retrained_card["coding_heads"]["repos"]

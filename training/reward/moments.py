@@ -13,7 +13,17 @@ nothing of the moment: the issue's "generic ones count as rejected"), and every 
 silence row judged right. The generic tasks here are other words than the benchmark's fixed probe
 (companion/moments/ranking.py GENERIC_TASKS), so the figure does not reward learning its phrases.
 
-`evaluate` trains the heads once per repository with that repository's moments held out
+Two ways to learn from them:
+
+- **coding heads** (`--coding`, what ships): heads of their own for pairs that end with a
+  candidate's evidence line (companion/gate/head.py CODING_HEADS), trained on the moments' rows
+  alone. The gate routes only those pairs to them (companion/gate/reward.py `head_for`), so
+  ProactiveBench's figures, thresholds and judgement memory stay exactly as they are.
+  `evaluate_coding` holds each repository out in turn and ranks its failure moments; `--write
+  DIR` (`shipped`: companion/gate/weights) adds the heads trained on every repository to a
+  weights folder and records the held-out figures in its card.
+- **mixed** (the default without `--coding`): the moments' rows added to ProactiveBench's in the
+  same two heads. `evaluate` trains the heads once per repository with that repository's moments held out
 (ProactiveBench and the other repositories' moments in), scores the held-out repository's failure
 moments with the ranking of companion/moments/ranking.py (the shipped gate's judgement memory and
 thresholds around the new heads), and compares with the shipped gate; then ProactiveBench's CV
@@ -135,6 +145,105 @@ def with_heads(gate: Any, heads: dict[str, dict[str, np.ndarray]]) -> Any:
     return other
 
 
+def without_coding(gate: Any) -> Any:
+    """A copy of a reward gate that judges every pair with ProactiveBench's heads."""
+    from companion.gate.head import CODING_HEADS
+
+    other = copy.copy(gate)
+    other.heads = {k: v for k, v in gate.heads.items() if k not in CODING_HEADS.values()}
+    return other
+
+
+def coding_prepared(cfg: Any, moment_rows: Sequence[MomentRow]) -> Any:
+    """Features of the moments' rows alone, category-balanced among themselves."""
+    from training.reward import train
+
+    rows = [m.row for m in moment_rows]
+    prep = train.prepare(rows, train.embeddings_for(rows, cfg))
+    prep.extra["repos"] = [m.repo for m in moment_rows]
+    return prep
+
+
+def fit_coding(prep: Any, cfg: Any, subset: np.ndarray | None = None, deadline: Deadline = NO_LIMIT,
+               progress: bool = False) -> dict[str, dict[str, np.ndarray]]:
+    """The two coding heads, trained on the rows in `subset` (None: all)."""
+    from companion.gate.head import CODING_HEADS
+    from training.reward import train
+
+    return {CODING_HEADS[head]: params for head, params in train.fit(prep, cfg, subset, deadline, progress).items()}
+
+
+def evaluate_coding(cfg: Any, export: Sequence[dict[str, Any]], augment: bool = True, silence: bool = True,
+                    progress: bool = True) -> dict[str, Any]:
+    """Per held-out repository: the ranking figure of ProactiveBench's heads alone and of the gate
+    with coding heads trained on the other repositories' moments (judgement memory, memory heads
+    and thresholds as shipped around both)."""
+    import torch
+    from tqdm import tqdm
+
+    from companion.gate.reward import SHIPPED_DIR, RewardGate
+    from companion.moments import ranking
+    from training.reward import train
+
+    deadline = Deadline(cfg.budget_s)
+    torch.set_num_threads(max(1, cfg.threads))
+    train.seed_everything(cfg.seed)
+    started = time.time()
+    moment_rows = training_rows(export, augment, silence)
+    prep = coding_prepared(cfg, moment_rows)
+    repos = np.array(prep.extra["repos"])
+    cases = ranking.cases_from_export(export)
+    baseline = without_coding(RewardGate(SHIPPED_DIR, memory=True))
+    report: dict[str, Any] = {"rows": len(moment_rows), "accepted": sum(m.row.valid and m.row.task is not None
+                                                                           for m in moment_rows),
+                              "repos": sorted(set(repos.tolist())), "augment": augment,
+                              "silence_rows": augment and silence, "by_repo": {}}
+    pooled: dict[str, list[Any]] = {"proactivebench_heads": [], "coding_heads": []}
+    for repo in tqdm(sorted({c.repo for c in cases}), desc="repositories held out", unit="repo", disable=not progress):
+        deadline.check(f"holding out {repo}")
+        held = repos == repo
+        if held.all():
+            continue  # nothing left to train on
+        gates = {"proactivebench_heads": baseline, "coding_heads": with_heads(baseline, fit_coding(prep, cfg, ~held, deadline))}
+        part = {}
+        for name, gate in gates.items():
+            ranked = ranking.rank(gate, [c for c in cases if c.repo == repo])
+            pooled[name].extend(ranked)
+            figures = ranking.figures(ranked)
+            part[name] = {k: figures[k] for k in (ranking.KEY, "ranked", "failure_moments", "without_right_candidate")}
+        report["by_repo"][repo] = part
+    for name, ranked in pooled.items():
+        figures = ranking.figures(ranked)
+        report[name] = {k: figures[k] for k in (ranking.KEY, "ranked", "failure_moments", "without_right_candidate",
+                                                 "by_category", "beaten_by")}
+    report["seconds"] = round(time.time() - started, 1)
+    return report
+
+
+def write_coding(cfg: Any, export: Sequence[dict[str, Any]], folder: str | Path, sources: Sequence[str],
+                 held_out: dict[str, Any] | None, augment: bool = True, silence: bool = True) -> Path:
+    """Add coding heads trained on every repository's moments to the weights in `folder` (its other
+    heads untouched) and record the data and the held-out figures in its card."""
+    from companion.gate.head import CARD_FILE, read_tensors, save_heads
+    from training.reward import train
+
+    train.seed_everything(cfg.seed)
+    moment_rows = training_rows(export, augment, silence)
+    prep = coding_prepared(cfg, moment_rows)
+    heads = read_tensors(folder)
+    heads.update(fit_coding(prep, cfg, progress=True))
+    card = json.loads((Path(folder) / CARD_FILE).read_text())
+    card["coding_heads"] = {"data": [Path(s).name for s in sources], "rows": len(moment_rows),
+                            "repos": sorted({m.repo for m in moment_rows}), "augment": augment,
+                            "silence_rows": augment and silence,
+                            "config": {k: getattr(cfg, k) for k in ("hidden", "dropout", "weight_decay", "lr",
+                                                                     "epochs", "members", "seed")},
+                            "held_out_ranking": held_out,
+                            "rebuild": "python -m training.reward.moments --coding --write shipped --moments "
+                                       + ",".join(f"benchmarks/data/{Path(s).name}" for s in sources)}
+    return save_heads(folder, heads, card)
+
+
 def evaluate(cfg: Any, export: Sequence[dict[str, Any]], augment: bool = True, moments_weight: float = 1.0,
              cv: bool = True, progress: bool = True, silence: bool = True) -> dict[str, Any]:
     """Per held-out repository: the ranking figure of the shipped gate and of heads trained without
@@ -221,10 +330,29 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--budget-s", type=float, default=1800.0, help="stop after this many seconds (0: no limit)")
     parser.add_argument("--epochs", type=int, default=train.RewardTrainConfig.epochs)
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--coding", action="store_true",
+                        help="coding heads of their own (what ships) instead of mixing the moments into ProactiveBench's")
+    parser.add_argument("--write", metavar="DIR",
+                        help="with --coding: add the heads trained on every repository to this weights folder "
+                             "('shipped': companion/gate/weights)")
     args = parser.parse_args(argv)
     cfg = train.RewardTrainConfig(write=False, memory=False, budget_s=args.budget_s, epochs=args.epochs,
                                   threads=args.threads)
-    report = evaluate(cfg, read_export(export_paths(args.moments)), augment=not args.no_augment,
+    sources = export_paths(args.moments)
+    if args.coding:
+        from companion.gate.reward import SHIPPED_DIR
+
+        export = read_export(sources)
+        report = evaluate_coding(cfg, export, augment=not args.no_augment, silence=not args.no_silence)
+        print(json.dumps(report, indent=2))
+        if args.write:
+            folder = SHIPPED_DIR if args.write == "shipped" else Path(args.write)
+            held_out = {k: report[k] for k in ("coding_heads", "proactivebench_heads", "by_repo")}
+            print(f"coding heads written to {write_coding(cfg, export, folder, [str(s) for s in sources], held_out, not args.no_augment, not args.no_silence)}")
+        return report
+    if args.write:
+        parser.error("--write needs --coding")
+    report = evaluate(cfg, read_export(sources), augment=not args.no_augment,
                       moments_weight=args.moments_weight, cv=not args.no_cv, silence=not args.no_silence)
     print(json.dumps(report, indent=2))
     return report

@@ -31,7 +31,7 @@ import numpy as np
 
 from companion.gate import features
 from companion.gate.reward_data import CATEGORIES, RewardRow, read_rows
-from companion.gate.head import save_heads
+from companion.gate.head import WEIGHTS_FILE, save_heads
 from companion.gate.metrics import score_judgements
 from companion import paths
 from companion.gate import base_set, reward
@@ -383,8 +383,27 @@ def main(cfg: RewardTrainConfig, extra_rows: Sequence[RewardRow] = ()) -> dict[s
     card["trained_s"] = round(time.time() - started, 1)
     card["rebuild"] = "python -m training.reward.train"
     if cfg.write:
+        carry_coding_heads(SHIPPED_DIR, heads, card)
         save_heads(cfg.out_dir, heads, {k: v for k, v in card.items() if k != "oof"})
     return card
+
+
+def carry_coding_heads(source: Path, heads: dict[str, dict[str, np.ndarray]], card: dict[str, Any]) -> None:
+    """Keep the coding heads of `source` (the shipped weights) in heads retrained on ProactiveBench
+    (a rebuild, or the user's retrain): they are trained on the moments benchmark apart
+    (`python -m training.reward.moments --coding --write`), and the user's answers to rule proposals
+    reach them through the judgement memory and the preference recall, which judge on top."""
+    from companion.gate.head import CARD_FILE, CODING_HEADS, read_tensors
+
+    if not (source / WEIGHTS_FILE).is_file():
+        return
+    shipped = read_tensors(source)
+    for head in CODING_HEADS.values():
+        if head in shipped and head not in heads:
+            heads[head] = shipped[head]
+    source_card = source / CARD_FILE
+    if any(head in heads for head in CODING_HEADS.values()) and source_card.is_file():
+        card.setdefault("coding_heads", json.loads(source_card.read_text()).get("coding_heads"))
 
 
 def judged_held_out(rows: Sequence[RewardRow], results: Sequence[tuple[np.ndarray, np.ndarray]],
