@@ -102,12 +102,53 @@ def _slash_side(lines: list[tuple[bool, str]], rust: bool) -> bool:
     return True
 
 
-def comment_only(suspect: dict[str, Any]) -> bool:
+def python_comment_lines(source: str) -> set[int]:
+    """The 1-based lines of Python `source` that hold only a comment or nothing (by Python's own
+    tokenizer, so a `#` inside a string is not a comment); empty when it does not tokenize."""
+    import io
+    import tokenize
+
+    code: set[int] = set()
+    comments: set[int] = set()
+    skip = (tokenize.NL, tokenize.NEWLINE, tokenize.INDENT, tokenize.DEDENT, tokenize.ENDMARKER)
+    try:
+        for token in tokenize.generate_tokens(io.StringIO(source).readline):
+            if token.type == tokenize.COMMENT:
+                comments.add(token.start[0])
+            elif token.type not in skip:
+                code.update(range(token.start[0], token.end[0] + 1))
+    except (tokenize.TokenError, SyntaxError, ValueError):
+        return set()
+    return comments - code
+
+
+def _added_python_comments(body: list[str], source: str) -> bool:
+    """Whether a hunk that only adds lines adds comment or blank lines of the saved file `source`
+    (its new side, numbered from the hunk header; the file must still hold them there)."""
+    header = HUNK_HEADER.match(body[0])
+    if header is None or any(line[:1] == "-" for line in body[1:]):
+        return False
+    lines = source.splitlines()
+    quiet = python_comment_lines(source)
+    number = int(header.group(3))
+    for line in body[1:]:
+        if line[:1] not in (" ", "+"):
+            continue
+        if line[:1] == "+":
+            text = line[1:]
+            if number > len(lines) or lines[number - 1] != text or (text.strip() and number not in quiet):
+                return False
+        number += 1
+    return True
+
+
+def comment_only(suspect: dict[str, Any], source: str | None = None) -> bool:
     """Whether a suspect hunk only adds, removes or edits comment lines and blank lines, for the
     file types whose comments are known: `#` (.py, .sh, .rb, .toml, .yaml, .cfg, …) or `//` and
     `/* */` (.js, .ts, .c, .cpp, .h, .java, .go, .rs, .cs, .kt, .swift, …). Comments that act
-    (DIRECTIVE), Python hunks near a triple-quoted string (the `#` may be inside it) and cut hunks
-    are not."""
+    (DIRECTIVE) and cut hunks are not. A Python hunk near a triple-quoted string (the `#` may be
+    inside it) is one only when it merely adds lines and Python's tokenizer, run on the saved file
+    (`source`), finds each a comment."""
     if suspect.get("truncated"):
         return False
     ext = posixpath.splitext(str(suspect.get("path") or ""))[1].lower()
@@ -124,7 +165,10 @@ def comment_only(suspect: dict[str, Any]) -> bool:
         return False
     if ext in HASH_COMMENTS:
         if ext in (".py", ".pyi") and any('"""' in line or "'''" in line for _changed, line in old + new):
-            return False
+            if source is None or not (body and HUNK_HEADER.match(body[0])) or DIRECTIVE.search("\n".join(
+                    line for changed, line in new if changed)):
+                return False
+            return _added_python_comments(body, source)
         return all(_hash_comment(line) for changed, line in old + new if changed)
     return _slash_side(old, ext == ".rs") and _slash_side(new, ext == ".rs")
 
@@ -209,6 +253,25 @@ def _imported(module: str, imported: set[str]) -> bool:
                                 for name in imported)
 
 
+MAX_SOURCE_BYTES = 1_000_000
+
+
+def _python_source(moment: Moment, path: str) -> str | None:
+    """The saved text of a Python suspect file (for `comment_only`'s tokenizer), or None."""
+    if posixpath.splitext(path)[1].lower() not in (".py", ".pyi"):
+        return None
+    relative = moment.relative(path, moment.workspace)
+    if relative is None:
+        return None
+    target = moment.workspace / relative
+    try:
+        if target.stat().st_size > MAX_SOURCE_BYTES:
+            return None
+        return target.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return None
+
+
 def rank(moment: Moment) -> list[tuple[float, dict[str, Any]]]:
     """(score, suspect), best first. Without suspects in the evidence, the uncommitted changes stand
     in — but only those the failure points at (its traceback or output names the file, or the
@@ -233,7 +296,7 @@ def rank(moment: Moment) -> list[tuple[float, dict[str, Any]]]:
             score += 2.0
         if _stem(path) in test_stems or _imported(_module_of(path), imported):
             score += 1.5  # the failing test's module is named after it, or imports it
-        if comment_only(suspect):
+        if comment_only(suspect, _python_source(moment, path)):
             score -= COMMENT_PENALTY  # it cannot have broken the run
         if fallback and score - 1.0 / (1 + index) < 1.5:
             continue
@@ -298,7 +361,8 @@ def regression(moment: Moment) -> Iterator[Candidate]:
     if not ranked:
         return
     score, suspect = ranked[0]
-    comment = comment_only(suspect)  # ranked first: every suspect only touches comments, nothing to revert
+    # ranked first and comment-only: every suspect only touches comments, nothing to revert
+    comment = comment_only(suspect, _python_source(moment, str(suspect["path"])))
     path = str(suspect["path"]).replace("\\", "/")
     line = int(suspect.get("line") or suspect.get("new_start") or 1)
     failure = moment.failures[0] if moment.failures else None

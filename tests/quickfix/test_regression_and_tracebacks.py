@@ -239,3 +239,24 @@ def test_a_comment_only_hunk_ranks_below_the_code_change_and_is_never_reverted(p
     found = by_rule(candidates(project, event), "regression.revert")
     assert [(c.operation, c.path, c.confidence) for c in found] == [("open", "tests/test_parser.py", 0.5)]
     assert "(only comments)" in found[0].response
+
+
+def test_a_comment_added_beside_a_docstring_is_comment_only_by_pythons_tokenizer() -> None:
+    """A decoy comment added above a function with a docstring (idna's intranges.py in the moments
+    benchmark): the hunk holds triple quotes, so the text alone cannot tell; the saved file's tokens
+    can. A `#` line added inside a docstring stays code."""
+    from companion.quickfix.regression import comment_only
+
+    source = ('def f():\n    return 1\n\n\n# Kept small on purpose (1).\ndef g(x):\n    """Doc with # hash.\n'
+              '    # not a comment\n    """\n    return x\n')
+    hunk = ('@@ -2,6 +2,7 @@\n     return 1\n \n \n+# Kept small on purpose (1).\n def g(x):\n'
+            '     """Doc with # hash.\n     # not a comment')
+    decoy = {"path": "pkg/a.py", "line": 5, "added": ["# Kept small on purpose (1)."], "removed": [], "hunk": hunk}
+    assert not comment_only(decoy)  # without the file: unknown, so not comment-only
+    assert comment_only(decoy, source)
+    inside = {"path": "pkg/a.py", "line": 3, "added": ["    # inside"], "removed": [],
+              "hunk": '@@ -1,4 +1,5 @@\n def g(x):\n     """Doc\n+    # inside\n     """\n     return x'}
+    assert not comment_only(inside, 'def g(x):\n    """Doc\n    # inside\n    """\n    return x\n')
+    stale = dict(decoy, hunk=hunk.replace("(1)", "(2)"))  # the file no longer holds that line there
+    assert not comment_only(stale, source)
+    assert not comment_only(decoy, "def broken(:\n")  # a file that does not tokenize: unknown
