@@ -139,8 +139,7 @@ def test_llama_cpp_stops_generating_once_the_reply_is_settled() -> None:
 def test_llama_cpp_is_driven_from_one_thread_whoever_calls_it() -> None:
     """llama.cpp's OpenMP team belongs to the thread that calls it; a second calling thread made a
     second team and halved generation (68 → 30 tok/s with 2 threads). Every call runs on the
-    backend's own thread, and the library's threads wait passively unless the user says otherwise."""
-    import os
+    backend's own thread."""
     import threading
 
     backend = load_backend(untuned(), "llama_cpp")
@@ -154,6 +153,37 @@ def test_llama_cpp_is_driven_from_one_thread_whoever_calls_it() -> None:
         other.join(60)
         assert len(idents) == 2 and idents[0] == idents[1] != threading.get_ident()
         assert backend.on_model_thread(lambda: backend.on_model_thread(threading.get_ident)) == idents[0]  # no deadlock
-        assert os.environ.get("OMP_WAIT_POLICY")  # set before libgomp loaded (companion's default: PASSIVE)
+
     finally:
         backend.close()
+
+
+def test_the_step_uses_every_thread_only_while_the_cores_are_spare() -> None:
+    """Two real busy processes hold the cores: OtherLoad sees them (not this process's own work),
+    and the step falls back to one thread; idle, it keeps them all."""
+    import subprocess
+    import sys
+
+    from companion.agent.backends.llama_cpp import OtherLoad, step_threads
+
+    assert step_threads(2, 0.2, cpus=2) == 2  # idle: both cores
+    assert step_threads(2, 1.2, cpus=2) == 1  # another process holds a core: spinning threads would collapse
+    assert step_threads(4, 3.0, cpus=8) == 4 and step_threads(4, 6.0, cpus=8) == 1
+    assert step_threads(2, None, cpus=2) == 2 and step_threads(1, 9.0, cpus=2) == 1
+    load = OtherLoad()
+    deadline = time.monotonic() + 0.5
+    while time.monotonic() < deadline:  # this process's own work does not count
+        pass
+    own = load.cores()
+    busy = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(2)]
+    try:
+        time.sleep(1.0)
+        load.cores()
+        time.sleep(1.0)
+        others = load.cores()
+    finally:
+        for process in busy:
+            process.kill()
+            process.wait()
+    assert own is not None and others is not None
+    assert own < others and others > 1.0  # the two loops kept well over a core busy

@@ -14,9 +14,15 @@ belongs to the thread that calls it, and a second calling thread gets a second t
 with the first. Measured on the 2-core build machine with 2 threads: 68 generated tok/s from one
 thread, 30 tok/s once another thread had called the model too.
 
-Threads: all CPUs up to 4 (`default_threads`). On the idle 2-core machine, warm agent steps of a
-~930-token prompt (36 generated tokens): 0.79 s with 2 threads (68 tok/s generated, 260 ms to the
-first token) against 1.31 s with 1 (43 tok/s, 470 ms); `benchmarks/bench_agent_backend.py --threads N`.
+Threads (`[agent] threads = 0`, the default): all CPUs up to 4 while the machine is quiet, one
+while it is busy, chosen before every step from what other processes used since the last one (`OtherLoad`,
+`step_threads`). The
+team's threads spin at every barrier, so on busy cores each waits for one the scheduler put aside.
+Measured on the 2-core machine, warm agent steps of a ~930-token prompt (36 generated tokens),
+`benchmarks/bench_agent_backend.py --threads N`: idle, 0.77 s with 2 threads (68 tok/s generated)
+against 1.35 s with 1 (40 tok/s); at load 4.5, 8.2 s with 2 against about 2 s with 1. Letting the
+threads sleep instead of spin (OMP_WAIT_POLICY=PASSIVE) helped under load (1.7 s) but cost the idle
+machine half its speed (1.58 s, 28 tok/s), so it is not used. A set `threads` is kept as it is.
 """
 
 from __future__ import annotations
@@ -33,18 +39,10 @@ from companion.agent.backends import (JSON_PREFIX, BackendUnavailable, Generatio
                                       common_prefix_length, reply_settled)
 
 
-# llama.cpp's CPU threads are an OpenMP team; by default they spin at every barrier, which on a busy
-# machine (a build, the tests) leaves each waiting for a thread the scheduler put aside: measured on
-# the 2-core machine at load 4.5, a warm step took 8.2 s with 2 spinning threads and 1.7 s with 2
-# passive ones. Set before libgomp loads with the library; the user's own setting wins.
-OMP_WAIT_POLICY = "PASSIVE"
-
-
 def available() -> bool:
     """True when llama-cpp-python is installed and its shared library loads."""
     import importlib.util
 
-    os.environ.setdefault("OMP_WAIT_POLICY", OMP_WAIT_POLICY)
     if importlib.util.find_spec("llama_cpp") is None:
         return False
     try:
@@ -58,9 +56,52 @@ MAX_DEFAULT_THREADS = 4  # a 135M–1B model is bound by memory bandwidth past a
 
 
 def default_threads() -> int:
-    """Every CPU, up to MAX_DEFAULT_THREADS: on the 2-core machine 2 threads made a warm step 40 %
-    shorter than 1 (module docstring). The benchmark gives llama.cpp's server the same number."""
+    """Every CPU, up to MAX_DEFAULT_THREADS: on the idle 2-core machine 2 threads made a warm step
+    40 % shorter than 1 (module docstring). The benchmark gives llama.cpp's server the same number."""
     return max(1, min(os.cpu_count() or 1, MAX_DEFAULT_THREADS))
+
+
+class OtherLoad:
+    """How many cores other processes kept busy since the last look: the machine's busy time
+    (/proc/stat) less this process's own CPU time, over the wall time between. The load average
+    cannot tell: the model's own spinning threads raise it by their number while they run."""
+
+    def __init__(self) -> None:
+        self.last = self._sample()
+
+    @staticmethod
+    def _sample() -> tuple[float, float, float] | None:
+        try:
+            with open("/proc/stat", encoding="ascii") as stat:
+                fields = [float(x) for x in stat.readline().split()[1:]]
+        except (OSError, ValueError):
+            return None
+        if len(fields) < 5:
+            return None
+        busy = (sum(fields[:8]) - fields[3] - fields[4]) / os.sysconf("SC_CLK_TCK")  # all but idle and iowait
+        own = sum(os.times()[:2])
+        return time.monotonic(), busy, own
+
+    def cores(self) -> float | None:
+        """Cores busy with other work since the previous call (None where /proc/stat is not)."""
+        now = self._sample()
+        if now is None or self.last is None:
+            return None
+        then, self.last = self.last, now
+        elapsed = now[0] - then[0]
+        if elapsed < 0.05:
+            return None
+        return max(0.0, (now[1] - then[1]) - (now[2] - then[2])) / elapsed
+
+
+def step_threads(threads: int, other_cores: float | None, cpus: int | None = None) -> int:
+    """`threads` while that many cores are spare, else 1: llama.cpp's spinning threads collapse on
+    busy cores (module docstring). Unknown load (no /proc/stat, or a step right after the last one)
+    keeps `threads`."""
+    cpus = cpus or os.cpu_count() or 1
+    if threads <= 1 or other_cores is None:
+        return threads
+    return threads if cpus - other_cores >= threads - 0.5 else 1
 
 
 Result = TypeVar("Result")
@@ -86,6 +127,7 @@ class LlamaCppBackend:
         if not path.is_file():
             raise BackendUnavailable(f"the GGUF model {path} does not exist")
         started = time.monotonic()
+        self.adaptive = not threads  # `[agent] threads = 0`: chosen before each step (step_threads)
         threads = threads or default_threads()
         # a LoRA adapter (companion train agent, or the shipped default) runs as a GGUF LoRA on top
         self.adapter = Path(adapter) if adapter is not None else None  # the agent then uses its training prompt
@@ -97,6 +139,8 @@ class LlamaCppBackend:
         self.llm = Llama(model_path=str(path), n_ctx=n_ctx, n_threads=threads, n_threads_batch=threads, verbose=False,
                          lora_path=lora)
         self.threads = threads
+        self._threads_now = threads
+        self._other_load = OtherLoad()
         self.load_s = time.monotonic() - started
         self.model_name = path.name + (f"+{self.adapter.name}" if self.adapter is not None else "")
         self.temperature = temperature
@@ -133,6 +177,7 @@ class LlamaCppBackend:
             return self._chat(messages, max_new_tokens, deadline)
         with self._lock:
             self._check_open()
+            self._set_threads()
             prompt = self.llm.tokenize(self.prompt_text(messages).encode(), add_bos=False, special=True)
             stops = {self.llm.token_eos(), *self.llm.tokenize(b"<|im_end|>", add_bos=False, special=True)}
             cached = common_prefix_length(self.llm._input_ids.tolist(), prompt) if self.llm.n_tokens else 0
@@ -154,6 +199,7 @@ class LlamaCppBackend:
                 if count >= max_new_tokens or reply_settled(text):
                     break
             self.last_stats = {"prompt_tokens": float(len(prompt)), "cached_tokens": float(cached),
+                               "threads": float(self._threads_now),
                                "generated_tokens": float(count),
                                "seconds": time.monotonic() - started, "first_token_s": first_token_s}
             return text
@@ -161,6 +207,7 @@ class LlamaCppBackend:
     def _chat(self, messages: Sequence[Message], max_new_tokens: int, deadline: float | None) -> str:
         with self._lock:
             self._check_open()
+            self._set_threads()
             text = ""
             for chunk in self.llm.create_chat_completion(messages=list(messages), max_tokens=max_new_tokens,
                                                          temperature=self.temperature, stream=True):
@@ -172,6 +219,16 @@ class LlamaCppBackend:
                 if reply_settled(text):
                     break
             return text
+
+    def _set_threads(self) -> None:
+        """This step's thread count (under the lock: the model is open)."""
+        if not self.adaptive:
+            return
+        other = self._other_load.cores()
+        threads = step_threads(self.threads, other) if other is not None else self._threads_now
+        if threads != self._threads_now:
+            self.llm._ctx.set_n_threads(threads, threads)
+            self._threads_now = threads
 
     def _check_open(self) -> None:
         if self.llm is None or self._closing.is_set():
