@@ -97,7 +97,7 @@ class AgentConfig:
     keep_alive: str = "5m"
     max_new_tokens: int = 256
     temperature: float = 0.0
-    threads: int = 0  # CPU threads for in-process backends; 0: all cores (transformers), half (llama_cpp)
+    threads: int = 0  # CPU threads for in-process backends; 0: all cores (transformers), all up to 4 while spare, else 1 (llama_cpp)
     dtype: str = "float32"  # transformers backend: float32 | bfloat16
     max_observation_tokens: int = 600  # budget for the observations in one prompt (newest kept)
     few_shot: bool = True  # show two worked examples to the model before the real step
