@@ -74,6 +74,26 @@ def load_gate(config: Any, store: Store | None = None, workspace: Path | None = 
         return None, f"the reward gate could not be loaded ({exc}); proposals are not gated"
 
 
+def surfacing_score(confidence: float, gate_score: float | None,
+                    user_view: tuple[float, float] | None = None) -> float | None:
+    """A rule's candidate is judged on two estimates: the rule's confidence (how surely the evidence
+    points to this help) and the gate's (whether this user accepts help here). Either may vouch for
+    it (noisy-OR): the shipped gate, trained on ProactiveBench, scores `git status` for `gti status`
+    near 0, and must not hide what the evidence makes plain; a trained gate raises good help further.
+    The user's own answers on alike help (`user_view`: the share of accepts and how far to trust
+    it, from the reward gate's preference recall) overrule both as far as they go: one rejection
+    of the same help brings a 0.95 down to 0.36, under level 3's threshold, so help this user
+    keeps rejecting goes quiet however plain the evidence. The learning harness decides with the
+    same function (training/learning/replay.py `decide`)."""
+    if gate_score is None:
+        return None
+    score = 1.0 - (1.0 - confidence) * (1.0 - gate_score)
+    if user_view is not None:
+        accepted, trust = user_view
+        score = (1.0 - trust) * score + trust * accepted
+    return score
+
+
 def candidate_observation(candidate: Candidate, ts: float) -> dict[str, str]:
     """The candidate's evidence as one more observation, so the gate judges the help, not only the situation."""
     return evidence_observation(candidate.evidence, candidate.rule, ts, candidate.response)
@@ -165,23 +185,28 @@ class Proposer:
         threshold = self.threshold()
         return score is None or threshold is None or score >= threshold
 
-    @staticmethod
-    def surfacing_score(candidate: Candidate, gate_score: float | None) -> float | None:
-        """A rule's candidate is judged on two estimates: the rule's confidence (how surely the evidence
-        points to this help) and the gate's (whether this user accepts help here). Either may vouch for
-        it (noisy-OR): the shipped gate, trained on ProactiveBench, scores `git status` for `gti status`
-        near 0, and must not hide what the evidence makes plain; a trained gate raises good help further."""
-        if gate_score is None:
+    def _user_view(self, ctx: StepContext, candidate: Candidate) -> tuple[float, float] | None:
+        """The user's answers on help alike to `candidate` (None for gates that keep none)."""
+        view = getattr(self.gate, "user_view", None)
+        if view is None:
             return None
-        return 1.0 - (1.0 - candidate.confidence) * (1.0 - gate_score)
+        ts = ctx.trigger.event.ts if ctx.trigger.event is not None else time.time()
+        try:
+            return view([(ctx.observations + [candidate_observation(candidate, ts)], candidate.task)])[0]
+        except Exception:  # the user's answers are a refinement: never lose the rules' help over them
+            log.exception("the gate could not recall the user's answers on alike help")
+            return None
 
     def _proposal(self, ctx: StepContext, best: Candidate, gate_score: float | None, ranked: Sequence[Candidate],
                   keep: Proposal | None = None) -> Proposal:
-        score = self.surfacing_score(best, gate_score)
+        user_view = self._user_view(ctx, best) if gate_score is not None else None
+        score = surfacing_score(best.confidence, gate_score, user_view)
         passed = self._passes(score)
         evidence = dict(best.evidence)
         if gate_score is not None:
             evidence["gate_score"] = round(gate_score, 4)
+        if user_view is not None and user_view[1] > 0:
+            evidence["user_answers"] = {"accepted_share": round(user_view[0], 3), "trust": round(user_view[1], 3)}
         others = [c for c in ranked if c is not best][:MAX_ALTERNATIVES]
         if others:
             evidence["alternatives"] = [{k: c.to_dict()[k] for k in ("rule", "task", "operation", "response", "path", "line")}

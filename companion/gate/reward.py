@@ -177,10 +177,25 @@ class RewardGate:
         if preference is not None and preference.count:
             for i, (observations, task) in enumerate(pairs):
                 if task is not None:
-                    last = _event_text(list(observations)[-1]) if observations else " "
-                    event = vectors[last] if last in vectors else self.encoder.embed([last])[0]
-                    scores[i] = preference.adjust(scores[i], vectors[task], event)
+                    scores[i] = preference.adjust(scores[i], vectors[task], self._last_event(observations, vectors))
         return scores
+
+    def _last_event(self, observations: Sequence[Observation], vectors: dict[str, np.ndarray]) -> np.ndarray:
+        last = _event_text(list(observations)[-1]) if observations else " "
+        return vectors[last] if last in vectors else self.encoder.embed([last])[0]
+
+    def user_view(self, pairs: Sequence[tuple[Sequence[Observation], str | None]]) -> list[tuple[float, float]]:
+        """Per pair: (the share of the user's answers on alike proposals that were accepts, how far
+        to trust it, in [0, 1)); (0.5, 0.0) where the user answered nothing alike. The engine lets it
+        overrule a rule's confidence (companion/engine/proposer.py `surfacing_score`), so help this
+        user keeps rejecting goes quiet even when the evidence makes it plain."""
+        preference = self.preference()
+        if preference is None or not preference.count:
+            return [(0.5, 0.0)] * len(pairs)
+        pairs = [(obs, _clean_task(task)) for obs, task in pairs]
+        vectors = self._vectors(pairs)
+        return [preference.recall(vectors[task], self._last_event(observations, vectors)) if task is not None
+                else (0.5, 0.0) for observations, task in pairs]
 
     def head_for(self, observations: Sequence[Observation], kind: str) -> str:
         """The head that judges a pair: the coding head of its kind ("silence" or "task") when the

@@ -168,3 +168,45 @@ def test_the_users_own_answers_count_from_the_first_one(tmp_path) -> None:
     assert memory.context(events, gate.encoder.embed(events), accepted["pred_task"],
                           gate.encoder.embed([accepted["pred_task"]])[0]) is not None
     store.close()
+
+
+def test_one_rejection_of_a_rules_help_quiets_alike_help_however_sure_the_rule(tmp_path) -> None:
+    """A real store where the user rejected the rules' `git status` fix once: the engine's surfacing
+    score for the same help at the next typo falls under level 3's threshold, though the rule's
+    confidence alone (noisy-OR with the gate) would clear it; unrelated help is untouched, and an
+    accept brings it back."""
+    from companion.engine.proposer import surfacing_score
+    from companion.events import Event
+    from companion.proposals import Outcome, Proposal
+
+    store = Store(tmp_path / "store.db")
+    workspace = "/tmp/ws-rules"
+    gate = RewardGate(store=store, workspace=workspace)
+    typo = [{"time": "Mon 10:00", "event": "The user ran `gti status` in `.`; it failed (exit 127) after 0.0 s."},
+            {"time": "Mon 10:00", "event": "Evidence: output: bash: gti: command not found; rule: commands.not_found"}]
+    task, other = "Run `git status` instead of `gti status`", "Install the missing package requests"
+
+    def answer(outcome: str, ts: float) -> None:
+        events = [Event("companion", "companion.replayed", {"sentence": o["event"]}, workspace, ts=ts + i)
+                  for i, o in enumerate(typo)]
+        store.add_events(events)
+        proposal = Proposal(task=task, operation="run_command", rule="commands.not_found", surfaced=True, status="open",
+                            event_ids=[e.id for e in events], workspace=workspace, ts=ts + 5)
+        store.save_proposal(proposal)
+        store.record_outcome(Outcome(proposal.id, outcome, answer_s=2.0, via="test", ts=ts + 7))
+        gate.forget_cache()
+
+    threshold = gate.thresholds()[3]
+    before = surfacing_score(0.85, gate.score(typo, task), gate.user_view([(typo, task)])[0])
+    assert before >= threshold and gate.user_view([(typo, task)]) == [(0.5, 0.0)]
+    answer("rejected", 1_800_000_000.0)
+    [(accepted, trust)] = gate.user_view([(typo, task)])
+    assert accepted == 0.0 and trust > 0.5
+    assert surfacing_score(0.85, gate.score(typo, task), (accepted, trust)) < threshold  # quiet after one rejection
+    [(_, unrelated_trust)] = gate.user_view([(typo, other)])
+    assert unrelated_trust < trust  # help unlike it keeps the rule's say
+    answer("accepted", 1_800_000_100.0)
+    answer("accepted", 1_800_000_200.0)
+    [(accepted, trust)] = gate.user_view([(typo, task)])
+    assert surfacing_score(0.85, gate.score(typo, task), (accepted, trust)) >= threshold  # the user changed their mind
+    store.close()

@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
+from companion.engine.proposer import surfacing_score
 from companion.events import Event
 from companion.gate.reward import SHIPPED_DIR, RewardGate
 from companion.gate.reward_data import RewardRow
@@ -138,9 +139,19 @@ class Session:
 
 
 def decide(gate: RewardGate, candidates: Sequence[Candidate], level: int) -> list[bool]:
+    """Surfaced or not, as the engine decides: a rule's candidate on its confidence, the gate and
+    the user's answers on alike help (companion/engine/proposer.py `surfacing_score`), the model's
+    own on the gate alone."""
     threshold = gate.thresholds()[level]
-    scores = gate.score_batch([(c.gate_observations(), c.task) for c in candidates])
-    return [s >= threshold for s in scores]
+    pairs = [(c.gate_observations(), c.task) for c in candidates]
+    scores = gate.score_batch(pairs)
+    views = gate.user_view(pairs)
+    decided = []
+    for candidate, score, view in zip(candidates, scores, views):
+        if candidate.rule and candidate.confidence is not None:
+            score = surfacing_score(candidate.confidence, score, view)
+        decided.append(score >= threshold)
+    return decided
 
 
 def split_moments(candidates: Sequence[Candidate], cfg: LearningConfig) -> tuple[list[Candidate], list[Candidate]]:

@@ -46,6 +46,7 @@ class Candidate:
     votes: tuple[bool, ...] = field(default=())  # ProactiveBench: each annotator's verdict
     evidence: dict[str, Any] = field(default_factory=dict, hash=False, compare=False)  # the rule's "why"
     response: str = ""
+    confidence: float | None = None  # the rule's confidence (the engine's surfacing score reads it)
 
     def gate_observations(self) -> list[dict[str, str]]:
         """What the gate judges it on, as the engine does (companion/engine/proposer.py): a rule's
@@ -104,7 +105,15 @@ def _from_export(row: dict[str, Any]) -> Candidate | None:
     evidence = proposal.get("evidence") if isinstance(proposal.get("evidence"), dict) else {}
     return Candidate(str(moment.get("id", "")), obs, task.strip(), str(moment.get("category", "unknown")),
                      proposal.get("rule"), proposal.get("operation"), bool(row.get("grounded")),
-                     bool(moment.get("failure")), evidence=evidence, response=str(proposal.get("response") or ""))
+                     bool(moment.get("failure")), evidence=evidence, response=str(proposal.get("response") or ""),
+                     confidence=_number(proposal.get("confidence")))
+
+
+def _number(value: Any) -> float | None:
+    try:
+        return None if value is None else float(value)
+    except (TypeError, ValueError):
+        return None
 
 
 def from_reward_rows(rows: Iterable[RewardRow]) -> list[Candidate]:
