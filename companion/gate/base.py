@@ -12,6 +12,7 @@ Observations are ProactiveBench-style dicts {"time": str, "event": str}, oldest 
 
 from __future__ import annotations
 
+import re
 from typing import Protocol, Sequence
 
 Observation = dict[str, str]
@@ -22,6 +23,19 @@ DEFAULT_THRESHOLDS = {1: 0.9, 2: 0.75, 3: 0.5, 4: 0.35, 5: 0.2}
 # last, after the workspace's events): it marks a coding moment with evidence, which the reward
 # gate judges with its coding heads (companion/gate/reward.py).
 EVIDENCE_PREFIX = "Evidence: "
+
+
+_RULE = re.compile(r"(?:^|; )rule: ([\w.\-]+)\s*$")
+
+
+def evidence_rule(observations: Sequence[Observation | str]) -> str | None:
+    """The quick-fix rule named at the end of a candidate's evidence line (quickfix/why.py writes
+    "…; rule: NAME"), or None: the kind of help, for the user's answers on alike help."""
+    if not has_evidence(observations):
+        return None
+    last = observations[-1]
+    found = _RULE.search(str(last if isinstance(last, str) else last.get("event", ""))[len(EVIDENCE_PREFIX):])
+    return found.group(1) if found else None
 
 
 def has_evidence(observations: Sequence[Observation | str]) -> bool:

@@ -28,7 +28,7 @@ import numpy as np
 
 from companion import paths
 from companion.gate import features
-from companion.gate.base import DEFAULT_THRESHOLDS, Observation, has_evidence
+from companion.gate.base import DEFAULT_THRESHOLDS, Observation, evidence_rule, has_evidence
 from companion.gate.encoder import SentenceEncoder
 from companion.gate.head import CODING_HEADS, MEMORY_HEADS, WEIGHTS_FILE, load_heads
 from companion.gate.memory import RECENT as MEMORY_RECENT
@@ -123,7 +123,8 @@ class RewardGate:
                                      if t is not None and t not in vectors))
         if missing:
             vectors.update(zip(missing, self.encoder.embed(missing)))
-        answers = [Answer(vectors[r.task], vectors[r.obs[-1]["event"]], r.valid) for r, _ in answered if r.task is not None]
+        answers = [Answer(vectors[r.task], vectors[r.obs[-1]["event"]], r.valid, evidence_rule(r.obs))
+                   for r, _ in answered if r.task is not None]
         return JudgementMemory(rows, vectors), PreferenceRecall(answers)
 
     def _user_rows(self) -> list[tuple[Any, str]]:
@@ -177,7 +178,8 @@ class RewardGate:
         if preference is not None and preference.count:
             for i, (observations, task) in enumerate(pairs):
                 if task is not None:
-                    scores[i] = preference.adjust(scores[i], vectors[task], self._last_event(observations, vectors))
+                    scores[i] = preference.adjust(scores[i], vectors[task], self._last_event(observations, vectors),
+                                                  evidence_rule(observations))
         return scores
 
     def _last_event(self, observations: Sequence[Observation], vectors: dict[str, np.ndarray]) -> np.ndarray:
@@ -194,8 +196,8 @@ class RewardGate:
             return [(0.5, 0.0)] * len(pairs)
         pairs = [(obs, _clean_task(task)) for obs, task in pairs]
         vectors = self._vectors(pairs)
-        return [preference.recall(vectors[task], self._last_event(observations, vectors)) if task is not None
-                else (0.5, 0.0) for observations, task in pairs]
+        return [preference.recall(vectors[task], self._last_event(observations, vectors), evidence_rule(observations))
+                if task is not None else (0.5, 0.0) for observations, task in pairs]
 
     def head_for(self, observations: Sequence[Observation], kind: str) -> str:
         """The head that judges a pair: the coding head of its kind ("silence" or "task") when the

@@ -210,3 +210,21 @@ def test_one_rejection_of_a_rules_help_quiets_alike_help_however_sure_the_rule(t
     [(accepted, trust)] = gate.user_view([(typo, task)])
     assert surfacing_score(0.85, gate.score(typo, task), (accepted, trust)) >= threshold  # the user changed their mind
     store.close()
+
+
+def test_help_from_the_same_rule_is_alike_whatever_its_words() -> None:
+    """The user rejected a revert of one file; the revert of another file (other words, another
+    moment) is the same kind of help: the recall trusts that rejection for it, and not for help of
+    another rule or of the model with the same unrelated words."""
+    from companion.gate.base import evidence_rule
+    from companion.gate.preference import Answer, PreferenceRecall
+
+    basis = np.eye(4, dtype=np.float32)
+    rejected = Answer(basis[0], basis[1], accepted=False, rule="regression.revert")
+    recall = PreferenceRecall([rejected])
+    accepted, trust = recall.recall(basis[2], basis[3], "regression.revert")
+    assert accepted == 0.0 and trust > 0.4
+    assert recall.recall(basis[2], basis[3], "imports.python_missing") == (0.5, 0.0)
+    assert recall.recall(basis[2], basis[3], None) == (0.5, 0.0)
+    line = [{"time": "t", "event": "Evidence: tests/a.py::test_x failed: assert 1 == 2; rule: regression.revert"}]
+    assert evidence_rule(line) == "regression.revert" and evidence_rule([{"time": "t", "event": "saved a.py"}]) is None

@@ -60,8 +60,11 @@ class Candidate:
 
     @property
     def help_kind(self) -> str:
-        """The kind of help: the moment's kind and who offered it (a rule, or the model)."""
-        return f"{self.kind}:{self.rule or 'model'}"
+        """The kind of help: the moment's kind and who offered it (a rule, or the model). The route
+        that captured the failure (the moments benchmark's `regression_hook` / `regression_pty`)
+        is no kind a user tells apart: a regression is a regression."""
+        kind = self.kind.removesuffix("_hook").removesuffix("_pty") if self.kind.startswith("regression_") else self.kind
+        return f"{kind}:{self.rule or 'model'}"
 
     @property
     def edit_burst(self) -> bool:
