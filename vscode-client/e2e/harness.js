@@ -215,8 +215,12 @@ class CodeServer {
             '--install-extension', VSIX], { stdio: 'ignore', env: world.env, timeout: 120000 });
     }
 
+    // Written whole and renamed into place: code-server watches the file, and a window opened while
+    // a plain write had only truncated it got the defaults (companion.path unset, "not found on PATH").
     writeSettings(settings) {
-        fs.writeFileSync(path.join(this.world.userData, 'User', 'settings.json'), JSON.stringify({
+        const target = path.join(this.world.userData, 'User', 'settings.json');
+        const partial = `${target}.${process.pid}.tmp`;
+        fs.writeFileSync(partial, JSON.stringify({
             'security.workspace.trust.enabled': false,
             'workbench.startupEditor': 'none',
             'workbench.tips.enabled': false,
@@ -231,6 +235,7 @@ class CodeServer {
             'files.autoSave': 'off',
             ...settings,
         }, null, 2));
+        fs.renameSync(partial, target);
     }
 
     async start() {
