@@ -23,7 +23,7 @@ after(async () => {
 const connected = (status) => status && /lightbulb/.test(status.label) && status;
 
 async function activateWith(name, settings) {
-    server.writeSettings(settings);
+    await server.applySettings(settings);
     const bench = await Workbench.open(server, `activation-${name}`);
     try {
         const status = await until(async () => connected(await bench.companionStatus()), 90000, `companion connected (${name})`,
@@ -39,7 +39,7 @@ async function activateWith(name, settings) {
 }
 
 async function failsWith(name, settings, pattern) {
-    server.writeSettings(settings);
+    await server.applySettings(settings);
     const bench = await Workbench.open(server, `activation-${name}`);
     try {
         const note = await until(async () => (await bench.allNotifications()).find((n) => pattern.test(n)), 60000,

@@ -6,6 +6,7 @@
 // COMPANION_PYTHON: the Python that has companion (CI: the project's .venv); the suite fails
 // without it. E2E_ARTIFACTS: where screenshots and logs are kept (default e2e/artifacts).
 'use strict';
+const SETTINGS_SETTLE_MS = 1500;  // code-server's settings watcher, on a busy 2-core machine
 const { spawn, spawnSync, execFileSync } = require('child_process');
 const fs = require('fs');
 const net = require('net');
@@ -236,6 +237,13 @@ class CodeServer {
             ...settings,
         }, null, 2));
         fs.renameSync(partial, target);
+    }
+
+    // For a running code-server: the new settings, then time for its file watcher to read them
+    // before a window opens (there is no event to wait for from outside).
+    async applySettings(settings) {
+        this.writeSettings(settings);
+        await new Promise((resolve) => setTimeout(resolve, SETTINGS_SETTLE_MS));
     }
 
     async start() {
