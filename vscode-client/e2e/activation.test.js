@@ -23,7 +23,7 @@ after(async () => {
 const connected = (status) => status && /lightbulb/.test(status.label) && status;
 
 async function activateWith(name, settings) {
-    await server.applySettings(settings);
+    server = await server.restartWith(settings);
     const bench = await Workbench.open(server, `activation-${name}`);
     try {
         const status = await until(async () => connected(await bench.companionStatus()), 90000, `companion connected (${name})`,
@@ -39,7 +39,7 @@ async function activateWith(name, settings) {
 }
 
 async function failsWith(name, settings, pattern) {
-    await server.applySettings(settings);
+    server = await server.restartWith(settings);
     const bench = await Workbench.open(server, `activation-${name}`);
     try {
         const note = await until(async () => (await bench.allNotifications()).find((n) => pattern.test(n)), 60000,
@@ -121,10 +121,8 @@ test('a setting that does not exist on disk: the message names it', async () => 
 });
 
 test('companion on PATH and no setting: the extension finds it there', async () => {
-    // One code-server on this user-data folder at a time: the first one (companion not on PATH) goes.
-    process.kill(-server.process.pid, 'SIGTERM');
-    await until(() => server.process.exitCode !== null || server.process.signalCode !== null, 30000, 'the first code-server exits');
-    server = await new CodeServer(world, { pathWithCompanion: true }).start();
+    // From here code-server starts with companion on PATH (activateWith restarts it).
+    server.pathWithCompanion = true;
     // The same window without companion on PATH ended in "not found on PATH" (the first test), so
     // connecting here with no setting at all is the PATH lookup at work (world.companion, a wrapper
     // that execs `python -m companion`).

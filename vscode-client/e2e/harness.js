@@ -6,7 +6,6 @@
 // COMPANION_PYTHON: the Python that has companion (CI: the project's .venv); the suite fails
 // without it. E2E_ARTIFACTS: where screenshots and logs are kept (default e2e/artifacts).
 'use strict';
-const SETTINGS_SETTLE_MS = 1500;  // code-server's settings watcher, on a busy 2-core machine
 const { spawn, spawnSync, execFileSync } = require('child_process');
 const fs = require('fs');
 const net = require('net');
@@ -239,16 +238,21 @@ class CodeServer {
         fs.renameSync(partial, target);
     }
 
-    // For a running code-server: the new settings, then time for its file watcher to read them
-    // before a window opens (there is no event to wait for from outside).
-    async applySettings(settings) {
-        this.writeSettings(settings);
-        await new Promise((resolve) => setTimeout(resolve, SETTINGS_SETTLE_MS));
+    // code-server hands a new window the user settings it holds, and a file changed under a running
+    // one was seen late or not at all (windows opened with companion.path unset, "not found on
+    // PATH", in CI). A restart reads the file for certain: the activation tests restart per setting.
+    async restartWith(settings) {
+        process.kill(-this.process.pid, 'SIGTERM');
+        await until(() => this.process.exitCode !== null || this.process.signalCode !== null, 30000, 'code-server exits');
+        this.settings = settings;
+        return this.start({ install: false });
     }
 
-    async start() {
+    async start({ install = true } = {}) {
         const dir = codeServerDir();
-        CodeServer.installExtension(dir, this.world);
+        if (install) {
+            CodeServer.installExtension(dir, this.world);
+        }
         this.writeSettings(this.settings);
         this.port = await freePort();
         const env = { ...this.world.env, ...this.extraEnv };
