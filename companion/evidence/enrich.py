@@ -21,9 +21,11 @@ import os
 import threading
 import time
 from pathlib import Path
+from collections.abc import Mapping
 from typing import Any, Callable
 
 from companion.events import Event, thaw
+from companion.evidence.failures import MAX_PASSED
 from companion.evidence.keys import all_key, command_key, looks_around, runner_family, split_command, whole_suite
 from companion.evidence.snapshots import Green, Snapshots
 from companion.evidence.suspects import suspects
@@ -114,6 +116,7 @@ class Enricher:
                 self.snapshots.forget_ignores()
 
     def _command(self, event: Event) -> Event:
+        passed, event = _take_passed(event)
         data = event.data
         exit_code = data.get("exit_code")
         if not isinstance(exit_code, int) or isinstance(exit_code, bool) or exit_code == INTERRUPTED:
@@ -130,6 +133,7 @@ class Enricher:
                 names.append((family, family, "tests"))
                 if whole and whole_suite(words):
                     names.append((whole, key, "tests"))
+            names += [(f"test:{t}", t, "tests") for t in passed]  # the last passing run of each test id
             duration = data.get("duration_s")
             ended = event.ts + duration if isinstance(duration, (int, float)) and not isinstance(duration, bool) \
                 and 0 <= duration < 7 * 86400 else None  # a shell.command's time is its start
@@ -189,3 +193,16 @@ class Enricher:
             evidence["changed_files"] = unread
         data["evidence"] = evidence
         return event.with_data(data)
+
+
+def _take_passed(event: Event) -> tuple[list[str], Event]:
+    """The test ids a command's JUnit report says passed (`evidence.passed`, companion/shell/capture.py),
+    and the event without them: they are greens to mark, not something to store with every run."""
+    evidence = event.data.get("evidence")
+    if not isinstance(evidence, Mapping) or "passed" not in evidence:
+        return [], event
+    data = thaw(event.data)
+    passed = [str(t) for t in data["evidence"].pop("passed") or [] if t][:MAX_PASSED]
+    if not data["evidence"]:
+        del data["evidence"]
+    return passed, event.with_data(data)

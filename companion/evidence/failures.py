@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 MAX_FAILURES = 20
+MAX_PASSED = 2000  # passing test ids a run hands the daemon for its greens (never stored with the event)
 MAX_REPORT_BYTES = 50_000_000
 TRACEBACK_LINES = 30
 MESSAGE_CHARS = 500
@@ -41,6 +42,7 @@ class ReportError(ValueError):
 class JUnitReport:
     failing: set[str] = field(default_factory=set)  # ids `classname::name`, as the test-results watcher keys them
     passing: set[str] = field(default_factory=set)
+    passed_nodes: list[str] = field(default_factory=list)  # the first MAX_PASSED passing ids as pytest's node ids
     failures: list[dict[str, Any]] = field(default_factory=list)  # first MAX_FAILURES, with details
     failure_count: int = 0
 
@@ -131,6 +133,8 @@ def read_junit(path: Path, root: Path | None = None) -> JUnitReport:
                     report.failures.append(_junit_failure(element, problem, root))
             elif not any(child.tag == "skipped" for child in element):
                 report.passing.add(test)
+                if len(report.passed_nodes) < MAX_PASSED:  # named as the failures are (failure_item's `test`)
+                    report.passed_nodes.append(node_id(group, name, element.get("file"), root))
             element.clear()
     except (OSError, ElementTree.ParseError) as exc:
         raise ReportError(f"{path}: {exc}") from None
@@ -202,6 +206,16 @@ def _sections(text: str) -> dict[str, str]:
             name = error.group("name")
         found.setdefault(name, text[match.end():end])
     return found
+
+
+def report_evidence(report: JUnitReport) -> dict[str, Any]:
+    """A JUnit report's part of a command's evidence: its failures, and the ids that passed (at
+    most MAX_PASSED, sorted) under `passed`, which the evidence stage takes as greens of those
+    test ids and removes before the event is stored (companion/evidence/enrich.py)."""
+    evidence = failures_evidence(report.failures, report.failure_count)
+    if report.passed_nodes:
+        evidence["passed"] = sorted(report.passed_nodes)
+    return evidence
 
 
 def failures_evidence(failures: list[dict[str, Any]], count: int) -> dict[str, Any]:

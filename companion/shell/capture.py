@@ -9,7 +9,8 @@ flags). From those the daemon that takes the record reads, in this order:
   may have moved on if the daemon reads late, so it is only read for recent records);
 - the failures: `pytest-RID.xml` (the JUnit report the hook asked pytest for, named by the record's
   `junit` flag), or else the user's own `--junitxml` file named on the command line or in their
-  `PYTEST_ADDOPTS` (the record's `addopts` flag), or else pytest's short test summary in the output.
+  `PYTEST_ADDOPTS` (the record's `addopts` flag), or else pytest's short test summary in the output;
+  a report also gives the ids that passed (`passed`), the greens of those test ids.
 
 Per-command spool files are deleted once read, whatever the settings say: nothing raw stays at rest.
 Nothing here raises on bad files; a command's event never waits on its evidence for long.
@@ -61,12 +62,12 @@ def gather(record: CommandRecord, directory: Path, root: Path, mode: str, pytest
     rid = report_id(record)
     if rid:
         report = _take_report(command_file(directory, REPORT_PREFIX, rid, ".xml"), root, use=pytest_report)
-    if report is None and record.exit_code not in (0, None):
+    if report is None and record.exit_code is not None:
         report = _user_report(record, root)
-    if report is None and output is not None and mode != "off":
-        report = failure_parsers.parse_short_summary(output["tail"], root)
     if report is not None:
-        evidence.update(failure_parsers.failures_evidence(*report))
+        evidence.update(failure_parsers.report_evidence(report))
+    elif output is not None and mode != "off":
+        evidence.update(failure_parsers.failures_evidence(*failure_parsers.parse_short_summary(output["tail"], root)))
     return evidence
 
 
@@ -146,15 +147,14 @@ def tmux_output(socket: str, pane: str, command: str) -> dict[str, Any] | None:
     return evidence
 
 
-def _take_report(path: Path, root: Path, use: bool) -> tuple[list[dict[str, Any]], int] | None:
+def _take_report(path: Path, root: Path, use: bool) -> failure_parsers.JUnitReport | None:
     """Read and delete the JUnit report pytest wrote into the spool for this command."""
     if not path.exists():
         return None
     try:
         if not use:
             return None
-        report = failure_parsers.read_junit(path, root)
-        return report.failures, report.failure_count
+        return failure_parsers.read_junit(path, root)
     except failure_parsers.ReportError:
         return None
     finally:
@@ -180,7 +180,7 @@ def junit_paths(command: str) -> list[str]:
     return found
 
 
-def _user_report(record: CommandRecord, root: Path) -> tuple[list[dict[str, Any]], int] | None:
+def _user_report(record: CommandRecord, root: Path) -> failure_parsers.JUnitReport | None:
     """The user's own `--junitxml` report, when the command wrote it (it is theirs: never deleted).
 
     pytest reads PYTEST_ADDOPTS before the command line and the last `--junitxml` wins, so the
@@ -197,8 +197,7 @@ def _user_report(record: CommandRecord, root: Path) -> tuple[list[dict[str, Any]
         if not fresh:
             continue
         try:
-            report = failure_parsers.read_junit(path, root)
+            return failure_parsers.read_junit(path, root)
         except failure_parsers.ReportError:
             return None
-        return report.failures, report.failure_count
     return None

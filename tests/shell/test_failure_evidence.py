@@ -194,3 +194,30 @@ def test_a_junitxml_in_the_users_pytest_addopts_is_read_and_the_hook_adds_none(s
     assert b"AssertionError" in (workspace / "my reports" / "mine.xml").read_bytes()  # theirs: kept
     assert f"[{addopts}]" in sh.run('echo "[$PYTEST_ADDOPTS]"').replace("\r", "").split("\n")  # as they set it
     assert leftovers() == [] and reports() == {}
+
+
+def test_the_tests_a_passing_run_reports_become_greens_of_their_own_and_are_not_stored(workspace, daemon_factory,
+                                                                                      open_shell):
+    """A narrow passing run (`pytest tests/test_calc.py`) is the last passing run of each test it ran:
+    when `python -m pytest -x tests` (another command, never green) then fails one of them, the
+    suspects are measured from that narrow run, named by the test's id; the ids are not stored."""
+    (workspace / "tests").mkdir()
+    (workspace / "calc.py").write_text("def add(a, b):\n    return a + b\n\n\ndef sub(a, b):\n    return a - b\n")
+    (workspace / "tests" / "test_calc.py").write_text(
+        "from calc import add, sub\n\n\ndef test_add():\n    assert add(2, 3) == 5\n\n\ndef test_sub():\n"
+        "    assert sub(5, 3) == 2\n")
+    (workspace / "conftest.py").write_text("")
+    daemon = daemon_factory(workspace)
+    sh = open_shell("bash", workspace, timeout=60)
+    assert "2 passed" in sh.run(f"{PYTEST} tests/test_calc.py")
+    wait_for(lambda: shell_events(daemon.store, workspace), timeout=20)
+    [green] = shell_events(daemon.store, workspace)
+    assert "passed" not in (green.get("evidence") or {})  # greens to mark, not data to keep
+    (workspace / "calc.py").write_text("def add(a, b):\n    return a - b\n\n\ndef sub(a, b):\n    return a - b\n")
+    shown = sh.run(f"{PYTEST} -x tests")
+    assert "1 failed" in shown
+    wait_for(lambda: len(shell_events(daemon.store, workspace)) >= 2, timeout=20)
+    evidence = by_command(shell_events(daemon.store, workspace))[f"{PYTEST} -x tests"]["evidence"]
+    assert evidence["failures"][0]["test"] == "tests/test_calc.py::test_add"
+    assert evidence["green"]["key"] == "tests/test_calc.py::test_add" and evidence["green"]["kind"] == "tests"
+    assert [(s["path"], s["line"], s["added"]) for s in evidence["suspects"]] == [("calc.py", 2, ["    return a - b"])]
