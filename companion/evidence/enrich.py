@@ -20,8 +20,8 @@ import logging
 import os
 import threading
 import time
-from pathlib import Path
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any, Callable
 
 from companion.events import Event, thaw

@@ -42,7 +42,7 @@ class ReportError(ValueError):
 class JUnitReport:
     failing: set[str] = field(default_factory=set)  # ids `classname::name`, as the test-results watcher keys them
     passing: set[str] = field(default_factory=set)
-    passed_nodes: list[str] = field(default_factory=list)  # the first MAX_PASSED passing ids as pytest's node ids
+    passed_cases: list[tuple[str, str, str | None]] = field(default_factory=list)  # first MAX_PASSED: classname, name, file
     failures: list[dict[str, Any]] = field(default_factory=list)  # first MAX_FAILURES, with details
     failure_count: int = 0
 
@@ -133,8 +133,8 @@ def read_junit(path: Path, root: Path | None = None) -> JUnitReport:
                     report.failures.append(_junit_failure(element, problem, root))
             elif not any(child.tag == "skipped" for child in element):
                 report.passing.add(test)
-                if len(report.passed_nodes) < MAX_PASSED:  # named as the failures are (failure_item's `test`)
-                    report.passed_nodes.append(node_id(group, name, element.get("file"), root))
+                if len(report.passed_cases) < MAX_PASSED:  # named only when a command's evidence wants them
+                    report.passed_cases.append((group, name, element.get("file")))
             element.clear()
     except (OSError, ElementTree.ParseError) as exc:
         raise ReportError(f"{path}: {exc}") from None
@@ -208,13 +208,14 @@ def _sections(text: str) -> dict[str, str]:
     return found
 
 
-def report_evidence(report: JUnitReport) -> dict[str, Any]:
+def report_evidence(report: JUnitReport, root: Path | None = None) -> dict[str, Any]:
     """A JUnit report's part of a command's evidence: its failures, and the ids that passed (at
-    most MAX_PASSED, sorted) under `passed`, which the evidence stage takes as greens of those
-    test ids and removes before the event is stored (companion/evidence/enrich.py)."""
+    most MAX_PASSED, sorted, named as the failures are) under `passed`, which the evidence stage
+    takes as greens of those test ids and removes before the event is stored
+    (companion/evidence/enrich.py)."""
     evidence = failures_evidence(report.failures, report.failure_count)
-    if report.passed_nodes:
-        evidence["passed"] = sorted(report.passed_nodes)
+    if report.passed_cases:
+        evidence["passed"] = sorted(node_id(group, name, file, root) for group, name, file in report.passed_cases)
     return evidence
 
 

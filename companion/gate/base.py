@@ -28,22 +28,25 @@ EVIDENCE_PREFIX = "Evidence: "
 _RULE = re.compile(r"(?:^|; )rule: ([\w.\-]+)\s*$")
 
 
+def _last_text(observations: Sequence[Observation | str]) -> str:
+    if not observations:
+        return ""
+    last = observations[-1]
+    return str(last if isinstance(last, str) else last.get("event", ""))
+
+
+def has_evidence(observations: Sequence[Observation | str]) -> bool:
+    """Whether the last observation (a dict, or its sentence alone) is a candidate's evidence line."""
+    return _last_text(observations).startswith(EVIDENCE_PREFIX)
+
+
 def evidence_rule(observations: Sequence[Observation | str]) -> str | None:
     """The quick-fix rule named at the end of a candidate's evidence line (quickfix/why.py writes
     "…; rule: NAME"), or None: the kind of help, for the user's answers on alike help."""
     if not has_evidence(observations):
         return None
-    last = observations[-1]
-    found = _RULE.search(str(last if isinstance(last, str) else last.get("event", ""))[len(EVIDENCE_PREFIX):])
+    found = _RULE.search(_last_text(observations)[len(EVIDENCE_PREFIX):])
     return found.group(1) if found else None
-
-
-def has_evidence(observations: Sequence[Observation | str]) -> bool:
-    """Whether the last observation (a dict, or its sentence alone) is a candidate's evidence line."""
-    if not observations:
-        return False
-    last = observations[-1]
-    return str(last if isinstance(last, str) else last.get("event", "")).startswith(EVIDENCE_PREFIX)
 
 
 class Gate(Protocol):

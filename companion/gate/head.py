@@ -1,7 +1,8 @@
 """The gate's trained part: two small ensembles of one-hidden-layer MLPs, run in numpy.
 
 The shipped file holds, for each head ("silence" for null tasks, "task" for proposals, and the
-optional coding heads of the same two kinds), the stacked weights of E members: w1 (E, in, hidden), b1 (E, hidden), w2 (E, hidden), b2 (E,). The
+optional coding heads of the same two kinds), the stacked weights of E members: w1 (E, in,
+hidden), b1 (E, hidden), w2 (E, hidden), b2 (E,). The
 score is the mean of the members' probabilities. Two optional logistic heads ("memory_silence",
 "memory_task": w (in,), b (1,)) weigh what the judgement memory recalls (companion/gate/memory.py)
 together with those scores. Training (torch) lives in training/reward/;
@@ -118,15 +119,18 @@ def load_heads(folder: str | Path) -> tuple[dict[str, Any], dict[str, Any]]:
     if not weights.is_file():
         raise FileNotFoundError(f"no gate weights in {folder} (expected {WEIGHTS_FILE})")
     tensors = load_file(str(weights))
+    def ensemble(head: str) -> MlpEnsemble:
+        return MlpEnsemble(*(tensors[f"{head}.{n}"] for n in ("w1", "b1", "w2", "b2")))
+
     heads = {}
     for head in HEADS:
         try:
-            heads[head] = MlpEnsemble(*(tensors[f"{head}.{n}"] for n in ("w1", "b1", "w2", "b2")))
+            heads[head] = ensemble(head)
         except KeyError as exc:
             raise ValueError(f"{weights} lacks the {head} head ({exc})") from None
     for head in CODING_HEADS.values():  # weights trained without coding moments lack them
         if f"{head}.w1" in tensors:
-            heads[head] = MlpEnsemble(*(tensors[f"{head}.{n}"] for n in ("w1", "b1", "w2", "b2")))
+            heads[head] = ensemble(head)
     for head in MEMORY_HEADS:  # weights trained before the memory existed simply lack them
         if f"{head}.w" in tensors:
             heads[head] = LogisticHead(tensors[f"{head}.w"], tensors[f"{head}.b"])

@@ -65,7 +65,7 @@ def gather(record: CommandRecord, directory: Path, root: Path, mode: str, pytest
     if report is None and record.exit_code is not None:
         report = _user_report(record, root)
     if report is not None:
-        evidence.update(failure_parsers.report_evidence(report))
+        evidence.update(failure_parsers.report_evidence(report, root))
     elif output is not None and mode != "off":
         evidence.update(failure_parsers.failures_evidence(*failure_parsers.parse_short_summary(output["tail"], root)))
     return evidence

@@ -9,10 +9,9 @@ calls it from its own worker thread with a deadline, so the daemon never waits o
 
 from __future__ import annotations
 
-import re
-
 import importlib
 import os
+import re
 import time
 from typing import Any, Protocol, Sequence
 

@@ -15,9 +15,9 @@ with the first. Measured on the 2-core build machine with 2 threads: 68 generate
 thread, 30 tok/s once another thread had called the model too.
 
 Threads (`[agent] threads = 0`, the default): all CPUs up to 4 while the machine is quiet, one
-while it is busy, chosen before every step from what other processes used since the last one (`OtherLoad`,
-`step_threads`). The
-team's threads spin at every barrier, so on busy cores each waits for one the scheduler put aside.
+while it is busy, chosen before every step from what other processes used since the last one
+(`OtherLoad`, `step_threads`). The team's threads spin at every barrier, so on busy cores each
+waits for one the scheduler put aside.
 Measured on the 2-core machine, warm agent steps of a ~930-token prompt (36 generated tokens),
 `benchmarks/bench_agent_backend.py --threads N`: idle, 0.77 s with 2 threads (68 tok/s generated)
 against 1.35 s with 1 (40 tok/s); at load 4.5, 8.2 s with 2 against about 2 s with 1. Letting the
