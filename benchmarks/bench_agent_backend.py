@@ -1,8 +1,13 @@
 """Agent backends side by side on the same model: load time, prompt tokens/s, generated tokens/s,
 peak RSS, and real agent steps (prompt with few-shot -> parsed reply), cold and with a warm prefix.
 
-    python benchmarks/bench_agent_backend.py [--tokens 64] [--json] [--only transformers,llama_cpp,openai]
-                                             [--threads N] [--model GGUF]
+    python benchmarks/bench_agent_backend.py [--tokens 64] [--json] [--threads N] [--model GGUF]
+                                             [--only transformers,transformers-bf16,llama_cpp,llama_cpp-adapter,openai]
+
+`llama_cpp` is the packaged model as llama.cpp runs it (the Q8_0 copy of companion/agent/gguf_merge.py),
+`llama_cpp-adapter` the daemon's default: the shipped (or active) LoRA adapter folded into that file,
+with the prompt the adapter was trained on. `--model` runs a GGUF as it is (the packaged Q4_1 file,
+for the figures before the Q8_0 copy).
 
 `openai` is the same GGUF behind llama.cpp's OpenAI-compatible server (`python -m llama_cpp.server`)
 on a loopback port, through companion's `openai` backend: the in-process figures plus HTTP.
@@ -13,7 +18,7 @@ to its first generated token.
 
 Each backend runs in its own subprocess (a fair peak RSS, no shared caches). transformers runs the
 float32 folder converted from the packaged GGUF (and bfloat16 for comparison); llama_cpp runs the
-packaged GGUF itself (SmolLM2-135M-Instruct Q4_1) when llama-cpp-python is installed. The machine's
+packaged SmolLM2-135M-Instruct (Q4_1 as shipped, Q8_0 as run) when llama-cpp-python is installed. The machine's
 load average is printed too: on a shared 2-core machine the figures move with it.
 """
 
@@ -78,14 +83,19 @@ def measure(kind: str, tokens: int) -> dict:
         result["model"] = f"smollm2-135m-instruct ({dtype}, transformers)"
         config.agent.dtype = dtype
     else:
+        from companion.agent.adapters import for_agent, runnable_model
         from companion.agent.backends.llama_cpp import LlamaCppBackend
+        from companion.models import smollm2_gguf
 
+        adapter = for_agent("") if kind == "llama_cpp-adapter" else None
+        if not MODEL:
+            runnable_model(adapter, smollm2_gguf())  # the one-time Q8_0 file (gguf_merge.py) is not part of the load
         started = time.perf_counter()
-        backend = LlamaCppBackend(MODEL or None, threads=THREADS)
+        backend = LlamaCppBackend(MODEL or None, threads=THREADS, adapter=adapter)
         result["load_s"] = time.perf_counter() - started
         n_prompt, prefill, total = backend.on_model_thread(raw_rates, backend, messages, tokens)
         generated = tokens
-        result["model"] = f"{backend.model_name} (llama.cpp)"
+        result["model"] = f"{backend.model_name} (llama.cpp, {Path(backend.llm.model_path).name})"
     decode = max(total - prefill, 1e-9)
     result.update({"prompt_tokens": int(n_prompt), "prompt_tok_s": n_prompt / prefill, "generated_tokens": int(generated),
                    "gen_tok_s": generated / decode})
@@ -95,21 +105,31 @@ def measure(kind: str, tokens: int) -> dict:
 
 
 def raw_rates(backend, messages, tokens: int) -> tuple[int, float, float]:  # noqa: ANN001 - LlamaCppBackend
-    """llama.cpp's prompt and generation rates without the agent: (prompt tokens, prefill s, total s).
+    """llama.cpp's prompt and generation rates without the agent: (prompt tokens, prefill s, total s),
+    the median of RATE_RUNS runs after a warm-up (one run moves by ±10 % on a shared machine).
     Runs on the backend's model thread, as its steps do (llama_cpp.py: one OpenMP team)."""
+    import statistics
+
     llm = backend.llm
     prompt = llm.tokenize(backend.prompt_text(messages).encode(), add_bos=False, special=True)
     llm.reset()
     llm.eval(prompt)  # warm-up
-    llm.reset()
-    started = time.perf_counter()
-    llm.eval(prompt)
-    prefill = time.perf_counter() - started
-    started = time.perf_counter()
-    for _ in range(tokens):
-        token = llm.sample(temp=0.0)
-        llm.eval([token])
-    return len(prompt), prefill, prefill + time.perf_counter() - started
+    prefills, decodes = [], []
+    for _ in range(RATE_RUNS):
+        llm.reset()
+        started = time.perf_counter()
+        llm.eval(prompt)
+        prefills.append(time.perf_counter() - started)
+        started = time.perf_counter()
+        for _ in range(tokens):
+            token = llm.sample(temp=0.0)
+            llm.eval([token])
+        decodes.append(time.perf_counter() - started)
+    prefill = statistics.median(prefills)
+    return len(prompt), prefill, prefill + statistics.median(decodes)
+
+
+RATE_RUNS = 5
 
 
 def agent_steps(backend) -> dict:  # noqa: ANN001 - any Backend
@@ -119,7 +139,12 @@ def agent_steps(backend) -> dict:  # noqa: ANN001 - any Backend
 
     from companion.agent.runner import Agent
 
-    agent = Agent(backend, None, timeout_s=600, max_new_tokens=AGENT_STEP_TOKENS)
+    prompt = {}
+    if getattr(backend, "adapter", None) is not None:
+        from companion.agent.adapters import prompt_settings
+
+        prompt = prompt_settings(backend.adapter)  # the prompt the adapter was trained on, as the daemon uses it
+    agent = Agent(backend, None, timeout_s=600, max_new_tokens=AGENT_STEP_TOKENS, **prompt)
     cold = agent.step(OBSERVATIONS)
     warm = []
     for index in range(WARM_STEPS):
@@ -188,7 +213,7 @@ def measure_openai(tokens: int) -> dict:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tokens", type=int, default=64)
-    parser.add_argument("--only", default="transformers,transformers-bf16,llama_cpp")
+    parser.add_argument("--only", default="transformers,transformers-bf16,llama_cpp,llama_cpp-adapter")
     parser.add_argument("--threads", type=int, default=0, help="CPU threads for both (default: each backend's own)")
     parser.add_argument("--model", default="", help="llama_cpp: a GGUF file instead of the packaged SmolLM2")
     parser.add_argument("--json", action="store_true")
@@ -206,7 +231,7 @@ def main() -> int:
     load_before = os.getloadavg()[0]
     results = []
     for kind in args.only.split(","):
-        if kind in ("llama_cpp", "openai") and not available():
+        if (kind.startswith("llama_cpp") or kind == "openai") and not available():
             results.append({"backend": kind, "skipped": "llama-cpp-python is not installed"})
             continue
         env = {**os.environ, "BENCH_THREADS": str(args.threads), "BENCH_MODEL": args.model, "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}

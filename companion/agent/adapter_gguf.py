@@ -1,8 +1,9 @@
 """A peft LoRA adapter of SmolLM2 as a GGUF LoRA file, so llama.cpp (the default agent backend) can run it.
 
-Why: llama.cpp is the fast default on a CPU, and a merged model would be a 100+ MB GGUF; a LoRA
-GGUF is about the size of the adapter and llama.cpp applies it on top of the packaged quantised
-GGUF at load time (`Llama(lora_path=...)`).
+Why: a LoRA GGUF is about the size of the adapter (the shipped one carries it, 1.8 MB), and it is
+the input of companion/agent/gguf_merge.py, which folds it into a Q8_0 copy of the packaged model
+(what the default backend loads); llama.cpp can also apply it at load time (`Llama(lora_path=...)`,
+as tests/agent/test_gguf_merge.py does to check the merge).
 
 The layout follows llama.cpp's convert_lora_to_gguf.py: general.type "adapter", adapter.type
 "lora", adapter.lora.alpha, and per adapted weight two tensors `<gguf name>.lora_a` ([r, in]) and

@@ -4,8 +4,8 @@
 activates it only when it is not worse than what was active; `active.json` keeps the history,
 so `companion train agent --rollback` returns to the previous one (or to the shipped default).
 The agent backends ask `for_agent(config.agent.adapter)` at load time ("" = active_adapter(),
-"none" = the untuned model, or a folder): transformers merges the adapter, llama.cpp loads it as a
-GGUF LoRA (`gguf_for`), and the agent then prompts the way the adapter was trained
+"none" = the untuned model, or a folder): transformers merges the adapter, llama.cpp loads one
+Q8_0 file with the adapter folded in (`runnable_model`, from its GGUF LoRA `gguf_for`), and the agent then prompts the way the adapter was trained
 (`prompt_settings`: no few-shot turns, the run's observation budget).
 """
 
@@ -130,6 +130,16 @@ def gguf_for(folder: Path, model_gguf: Path) -> Path:
         except (OSError, ValueError, AttributeError):
             continue
     return write_gguf(folder, model_gguf, cached)
+
+
+def runnable_model(folder: Path | None, model_gguf: Path) -> Path:
+    """What llama.cpp loads for this model and adapter (None: the model alone): one Q8_0 file with
+    the adapter folded into its weights (companion/agent/gguf_merge.py: faster than the packaged
+    Q4_1 with a LoRA applied at run time), built once into models_dir()/agent/gguf/."""
+    from companion.agent.gguf_merge import fast_model
+
+    lora = gguf_for(folder, model_gguf) if folder is not None else None
+    return fast_model(model_gguf, lora, agent_dir() / "gguf")
 
 
 def activate(folder: Path | None, metrics: dict[str, Any] | None = None) -> None:

@@ -57,7 +57,8 @@ def agent_backend(workspace: Path) -> CheckResult:
 
 def _adapter_check(agent) -> CheckResult | None:
     """The default model with a LoRA adapter (the trained one or the one shipped): llama.cpp runs it
-    as a GGUF LoRA when llama-cpp-python is installed, transformers merges it otherwise."""
+    folded into a Q8_0 copy of the model when llama-cpp-python is installed, transformers merges it
+    otherwise."""
     from companion.agent.backends.llama_cpp import available
     from companion.agent.adapters import SHIPPED, for_agent
 
@@ -69,7 +70,7 @@ def _adapter_check(agent) -> CheckResult | None:
         return None
     which = "shipped default" if adapter.resolve() == SHIPPED.resolve() else "fine-tuned"
     if agent.backend == "llama_cpp" and available():
-        where = "llama.cpp (as a GGUF LoRA)"
+        where = "llama.cpp (merged into a Q8_0 copy)"
     elif agent.backend == "llama_cpp":
         where = "transformers (llama-cpp-python is not installed)"
     else:

@@ -98,7 +98,7 @@ def test_doctor_says_which_adapter_the_agent_runs(workspace: Path, tmp_path: Pat
     config.write_text(f'[agent]\nadapter = "{adapter}"\n')
     result = agent_backend(workspace)
     assert result.ok and "fine-tuned adapter" in result.detail and str(adapter) in result.detail
-    assert ("llama.cpp (as a GGUF LoRA)" if llama_cpp_available() else "transformers") in result.detail
+    assert ("llama.cpp (merged into a Q8_0 copy)" if llama_cpp_available() else "transformers") in result.detail
     config.write_text(f'[agent]\nadapter = "{tmp_path / "nowhere"}"\n')
     assert not agent_backend(workspace).ok
     config.write_text('[agent]\nbackend = "transformers"\nadapter = "none"\n')

@@ -123,26 +123,31 @@ class LlamaCppBackend:
 
         from companion.models import smollm2_gguf
 
-        path = Path(model_path) if model_path else smollm2_gguf()
+        path = base = Path(model_path) if model_path else smollm2_gguf()
         if not path.is_file():
             raise BackendUnavailable(f"the GGUF model {path} does not exist")
         started = time.monotonic()
         self.adaptive = not threads  # `[agent] threads = 0`: chosen before each step (step_threads)
         threads = threads or default_threads()
-        # a LoRA adapter (companion train agent, or the shipped default) runs as a GGUF LoRA on top
+        # a LoRA adapter (companion train agent, or the shipped default) is folded into the weights
         self.adapter = Path(adapter) if adapter is not None else None  # the agent then uses its training prompt
-        lora = None
-        if self.adapter is not None:
-            from companion.agent.adapters import gguf_for
+        if self.adapter is not None or model_path is None:
+            from safetensors import SafetensorError
 
-            lora = str(gguf_for(self.adapter, path))
-        self.llm = Llama(model_path=str(path), n_ctx=n_ctx, n_threads=threads, n_threads_batch=threads, verbose=False,
-                         lora_path=lora)
+            from companion.agent.adapters import runnable_model
+
+            # the packaged model, with its adapter, as one Q8_0 file (gguf_merge.py); a GGUF the user
+            # named without an adapter runs as it is
+            try:
+                path = runnable_model(self.adapter, base)
+            except (OSError, ValueError, SafetensorError) as exc:  # an unreadable adapter, a full disk
+                raise BackendUnavailable(f"could not prepare {base.name} for llama.cpp: {exc}") from exc
+        self.llm = Llama(model_path=str(path), n_ctx=n_ctx, n_threads=threads, n_threads_batch=threads, verbose=False)
         self.threads = threads
         self._threads_now = threads
         self._other_load = OtherLoad()
         self.load_s = time.monotonic() - started
-        self.model_name = path.name + (f"+{self.adapter.name}" if self.adapter is not None else "")
+        self.model_name = base.name + (f"+{self.adapter.name}" if self.adapter is not None else "")
         self.temperature = temperature
         template = str(self.llm.metadata.get("tokenizer.chat_template", ""))
         self._chatml = "<|im_start|>" in template or not template
@@ -253,7 +258,7 @@ class LlamaCppBackend:
 
 
 def create(agent: Any) -> LlamaCppBackend:
-    """The packaged GGUF (plus the adapter `[agent] adapter` selects, as a GGUF LoRA), or the GGUF in agent.model."""
+    """The packaged GGUF (with the adapter `[agent] adapter` selects folded in), or the GGUF in agent.model."""
     from companion.agent.backends import configured_adapter
 
     adapter = None if agent.model else configured_adapter(agent)
