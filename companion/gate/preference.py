@@ -29,7 +29,10 @@ import numpy as np
 MAX_ANSWERS = 500  # the latest answers read (older ones have decayed to nothing anyway)
 MIN_SIMILARITY = 0.55  # below this an answered proposal is not "alike" at all
 SHARPNESS = 4.0  # how fast an answer's weight falls as it gets less alike (similarity 0.8: 0.45)
-HALF_LIFE = 5.0  # answers: an answer weighs half as much once this many newer alike ones are given
+# answers: an answer weighs half as much once this many newer alike ones are given. 3, not 5: a user
+# who changes their mind about a kind of help was followed within 10 answers at 4 of 4 measured
+# points instead of 2 of 4 (docs/personalisation.md), and a rejected kind still goes quiet at once
+HALF_LIFE = 3.0
 UNRELATED_AGE = 0.25  # how much an answer on other help ages the older ones (an alike one: 1)
 PRIOR = 0.6  # evidence of "no opinion yet" (an identical latest answer weighs 1): one answer moves less than three
 TASK_SHARE = 0.6  # the task's meaning vs what had just happened, in the similarity
