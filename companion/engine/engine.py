@@ -67,6 +67,9 @@ class Engine:
         self._reported: set[str] = set()
         self.model = ModelWorker(self)
         self._agent_lock = threading.Lock()
+        # Two proposers built at once lost the model: the model thread loaded it into the one built
+        # first, then the engine thread's finished and replaced it, and the daemon never said "loaded".
+        self._proposer_lock = threading.Lock()
         self.notes: list[str] = []
         self.stats: dict[str, Any] = {"triggers": 0, "steps": 0, "proposals": 0, "surfaced": 0, "held": 0,
                                       "last_trigger": None, "last_step_s": None, "last_hold": None}
@@ -158,7 +161,9 @@ class Engine:
         """The proposer (rules and gate); with its model too, once the backend can be loaded, when
         `with_agent` (the model thread and `suggest` ask for it; the rules never wait for a load)."""
         if self.proposer is None:
-            self._build_proposer(None)
+            with self._proposer_lock:  # the engine and model threads both ask at start: build it once
+                if self.proposer is None:
+                    self._build_proposer(None)
         if with_agent and self.proposer.agent is None:
             with self._agent_lock:
                 if self.proposer.agent is None:

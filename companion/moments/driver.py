@@ -186,6 +186,7 @@ class Session:
         """Until the socket answers and the engine has loaded (or given up on) its agent and gate."""
         deadline = time.monotonic() + DAEMON_START_S
         path = socket_path(self.home, self.workspace)
+        agent: dict[str, Any] = {}
         while time.monotonic() < deadline and not self.reaper.stopping.is_set():
             if self.daemon is not None and self.daemon.poll() is not None:
                 tail = (self.home / "daemon.out").read_text(errors="replace")[-800:]
@@ -202,7 +203,8 @@ class Session:
                     self.client.close()
                     self.client = None
             time.sleep(0.2)
-        raise RuntimeError(f"the daemon did not load its agent within {DAEMON_START_S:.0f} s")
+        raise RuntimeError(f"the daemon did not load its agent within {DAEMON_START_S:.0f} s "
+                           f"(its last word on it: {agent or 'no answer on its socket'})")
 
     def status(self) -> dict[str, Any]:
         assert self.client is not None

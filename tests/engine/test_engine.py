@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
+from typing import Any
+
+import pytest
 
 from companion.ipc import Client
 from companion.proposals import Outcome
@@ -219,3 +222,32 @@ def test_snoozed_proposals_come_back_after_the_snooze(repo: Path, engine_factory
     wait_for(lambda: daemon.store.proposal(proposal.id).status == "open", timeout=10)
     [(_, outcome)] = daemon.store.outcomes(workspace=str(repo))
     assert outcome.outcome == "snoozed"  # the answer stays recorded as training data
+
+
+def test_the_proposer_is_built_once_when_both_threads_ask_at_start(repo: Path, engine_factory,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """At start the engine thread (rules) and the model thread (the preload) both ask for the
+    proposer. Before the lock each built one; when the engine thread's finished last it replaced
+    the one the model had been loaded into, and the daemon never reported its agent loaded (a
+    moments-benchmark moment waited 300 s for it in CI). Here the engine thread's build is made
+    the slower one, which lost the model every time before the fix."""
+    import threading
+
+    from companion.engine.engine import Engine
+
+    built: list[str] = []
+    original = Engine._build_proposer
+
+    def slow_build(self: Engine, agent: Any) -> Any:
+        built.append(threading.current_thread().name)
+        time.sleep(0.6 if threading.current_thread().name == "engine" else 0.05)
+        return original(self, agent)
+
+    monkeypatch.setattr(Engine, "_build_proposer", slow_build)
+    _daemon, engine, _backend, _gate = engine_factory(repo, [reply(None)])
+    deadline = time.monotonic() + 10.0
+    while time.monotonic() < deadline and not engine.status()["agent"]["loaded"]:
+        time.sleep(0.05)
+    time.sleep(0.8)  # past the slower build, had there been two
+    assert engine.status()["agent"]["loaded"] and engine.proposer.agent is not None
+    assert len(built) == 1, built
