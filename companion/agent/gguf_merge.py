@@ -123,6 +123,6 @@ def fast_model(model_gguf: Path, lora_gguf: Path | None, cache: Path) -> Path:
         os.replace(partial, out)
     finally:
         partial.unlink(missing_ok=True)
-    note.write_text(json.dumps({"model": model_gguf.name, "adapter": str(lora_gguf) if lora_gguf else None,
+    paths.private_file(note).write_text(json.dumps({"model": model_gguf.name, "adapter": str(lora_gguf) if lora_gguf else None,
                                 "type": FAST_TYPE}))
     return out

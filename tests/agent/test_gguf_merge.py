@@ -62,6 +62,7 @@ def test_the_file_is_built_once_and_private(tmp_path: Path) -> None:
     assert fast_model(smollm2_gguf(), SHIPPED_LORA, cache) == first and first.stat().st_mtime_ns == built
     assert stat.S_IMODE(first.stat().st_mode) == 0o600 and stat.S_IMODE(cache.stat().st_mode) == 0o700
     assert sorted(p.name for p in cache.iterdir()) == [first.name, first.name + ".json"]  # no partial files left
+    assert stat.S_IMODE((cache / (first.name + ".json")).stat().st_mode) == 0o600
 
     import gguf
 
