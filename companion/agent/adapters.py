@@ -5,8 +5,9 @@ activates it only when it is not worse than what was active; `active.json` keeps
 so `companion train agent --rollback` returns to the previous one (or to the shipped default).
 The agent backends ask `for_agent(config.agent.adapter)` at load time ("" = active_adapter(),
 "none" = the untuned model, or a folder): transformers merges the adapter, llama.cpp loads one
-Q8_0 file with the adapter folded in (`runnable_model`, from its GGUF LoRA `gguf_for`), and the agent then prompts the way the adapter was trained
-(`prompt_settings`: no few-shot turns, the run's observation budget).
+Q8_0 file with the adapter folded in (`runnable_model`, from its GGUF LoRA `gguf_for`), and the
+agent then prompts the way the adapter was trained (`prompt_settings`: no few-shot turns, the
+run's observation budget).
 """
 
 from __future__ import annotations
