@@ -103,8 +103,9 @@ class AgentConfig:
     few_shot: bool = True  # show two worked examples to the model before the real step
     # LoRA adapter on the default model (llama_cpp, transformers): "" = the one `companion train agent`
     # activated, else the one shipped with companion; "none" = the untuned model; or an adapter folder.
-    # llama_cpp and transformers merge it into the weights (llama_cpp: a Q8_0 copy, built once); with an adapter the prompt is the one it was
-    # trained on (no few-shot turns, its observation budget; see docs/personalisation.md).
+    # llama_cpp and transformers merge it into the weights (llama_cpp: a Q8_0 copy, built once); with an
+    # adapter the prompt is the one it was trained on (no few-shot turns, its observation budget; see
+    # docs/personalisation.md).
     adapter: str = ""
     script: str = ""  # scripted backend: a JSON file with the list of replies
 

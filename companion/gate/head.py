@@ -2,11 +2,11 @@
 
 The shipped file holds, for each head ("silence" for null tasks, "task" for proposals, and the
 optional coding heads of the same two kinds), the stacked weights of E members: w1 (E, in,
-hidden), b1 (E, hidden), w2 (E, hidden), b2 (E,). The
-score is the mean of the members' probabilities. Two optional logistic heads ("memory_silence",
-"memory_task": w (in,), b (1,)) weigh what the judgement memory recalls (companion/gate/memory.py)
-together with those scores. Training (torch) lives in training/reward/;
-this module only reads the safetensors file, so scoring needs neither torch nor transformers.
+hidden), b1 (E, hidden), w2 (E, hidden), b2 (E,). The score is the mean of the members'
+probabilities. Two optional logistic heads ("memory_silence", "memory_task": w (in,), b (1,))
+weigh what the judgement memory recalls (companion/gate/memory.py) together with those scores.
+Training (torch) lives in training/reward/; this module only reads the safetensors file, so
+scoring needs neither torch nor transformers.
 """
 
 from __future__ import annotations
@@ -119,6 +119,7 @@ def load_heads(folder: str | Path) -> tuple[dict[str, Any], dict[str, Any]]:
     if not weights.is_file():
         raise FileNotFoundError(f"no gate weights in {folder} (expected {WEIGHTS_FILE})")
     tensors = load_file(str(weights))
+
     def ensemble(head: str) -> MlpEnsemble:
         return MlpEnsemble(*(tensors[f"{head}.{n}"] for n in ("w1", "b1", "w2", "b2")))
 
